@@ -1,0 +1,43 @@
+# Each target creates the virtual environment it needs, so every README command
+# works alone on a fresh machine. Override PYTHON to pick another interpreter.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+HOST   ?= 127.0.0.1
+PORT   ?= 8000
+
+.PHONY: serve test install-serve install-dev test-tools clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --upgrade pip
+
+# Serving dependencies only (no torch): what the production image installs.
+$(VENV)/.serve-installed: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install -e .
+	touch $@
+
+# Everything: serving + training + test tools.
+$(VENV)/.dev-installed: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install -e ".[training,dev]"
+	touch $@ $(VENV)/.serve-installed
+
+install-serve: $(VENV)/.serve-installed
+install-dev: $(VENV)/.dev-installed
+
+## Start the API on the shipped default model (models/ ; see README for settings).
+serve: install-serve
+	$(BIN)/uvicorn service.app:create_app --factory --host $(HOST) --port $(PORT)
+
+# docker-compose (Debian's package) validates docker-compose.yml in the tests; no engine needed.
+test-tools:
+	@command -v docker-compose >/dev/null 2>&1 || docker compose version >/dev/null 2>&1 || { \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq docker-compose >/dev/null; }
+
+## Set up and run the whole test suite (what CI runs).
+test: install-dev test-tools
+	$(BIN)/python -m pytest -q
+
+clean:
+	rm -rf $(VENV) .pytest_cache

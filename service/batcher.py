@@ -1,0 +1,367 @@
+"""Dynamic batching with bounded admission, in the manner of Triton's dynamic batcher.
+
+Many small requests are stacked into one engine call, because an accelerator (and, less
+so, a CPU) does far more rows per second on a batch than on single rows. One worker task
+per batcher takes the oldest waiting request, then keeps gathering until the batch holds
+``max_batch_size`` rows or ``max_wait_ms`` have passed since that oldest request arrived,
+concatenates, runs the engine function in a dedicated thread pool (never on the event
+loop), and splits the outputs back to each caller's future.
+
+Admission is bounded so overload turns into fast, explicit errors instead of unbounded
+latency: a full queue raises :class:`QueueFull` at once (HTTP 503 + Retry-After) and a
+request not answered within its timeout raises :class:`RequestTimeout` (HTTP 504). A
+timed-out or cancelled request is removed from the queue, or, if its batch is already
+running, its rows are computed and dropped; the other callers of that batch are unaffected.
+
+A request with more rows than ``max_batch_size`` is split into chunks of at most
+``max_batch_size`` rows that queue as separate items (so no engine call ever exceeds the
+size that was warmed up and budgeted for); the caller gets the chunks' outputs joined back
+in order, or the first error of any chunk.
+
+``max_batch_size=1`` or ``max_wait_ms=0`` gives the unbatched baseline for benchmarks
+(with ``max_wait_ms=0`` the worker still takes whatever is already queued, without waiting).
+The module has no dependencies beyond numpy and asyncio; metrics are wired through
+optional callbacks so it never imports prometheus.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import deque
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Callable, Union
+
+import numpy as np
+
+log = logging.getLogger(__name__)
+
+Output = Union[np.ndarray, tuple[np.ndarray, ...]]
+EngineFn = Callable[[np.ndarray], Output]
+
+
+class BatcherError(RuntimeError):
+    """Base class of the admission errors the API maps to HTTP statuses."""
+
+
+class QueueFull(BatcherError):
+    """The queue already holds ``max_queue`` requests: reject now (HTTP 503 + Retry-After)."""
+
+
+class RequestTimeout(BatcherError):
+    """The request was not answered within its timeout (HTTP 504)."""
+
+
+class BatcherStopped(BatcherError):
+    """The batcher is not running (not started yet, or shutting down): HTTP 503."""
+
+
+@dataclass(frozen=True)
+class BatchingConfig:
+    """Knobs of one batcher; the defaults suit a small model on one device."""
+
+    max_batch_size: int = 32  # rows per engine call
+    max_wait_ms: float = 5.0  # how long the oldest request may wait for company
+    max_queue: int = 256  # queued items (requests or chunks) before QueueFull
+    timeout_s: float = 10.0  # per-request deadline, queueing included
+    max_inflight: int = 1  # engine calls running at once (= threads of the pool)
+
+    def __post_init__(self) -> None:
+        if self.max_batch_size < 1 or self.max_queue < 1 or self.max_inflight < 1:
+            raise ValueError("max_batch_size, max_queue and max_inflight must be >= 1")
+        if self.max_wait_ms < 0 or self.timeout_s <= 0:
+            raise ValueError("max_wait_ms must be >= 0 and timeout_s > 0")
+
+
+@dataclass(eq=False)
+class _Item:
+    array: np.ndarray
+    future: asyncio.Future
+    enqueued: float = field(default_factory=time.monotonic)
+
+    @property
+    def rows(self) -> int:
+        return int(self.array.shape[0])
+
+
+def _split_output(output: Output, sizes: list[int]) -> list[Output]:
+    """Cut a batch output (array or tuple of arrays) back into per-item pieces."""
+    bounds = np.cumsum(sizes)[:-1]
+    if isinstance(output, tuple):
+        parts = [np.split(np.asarray(o), bounds) for o in output]
+        return [tuple(p[i] for p in parts) for i in range(len(sizes))]
+    return list(np.split(np.asarray(output), bounds))
+
+
+def _join_outputs(pieces: list[Output]) -> Output:
+    if len(pieces) == 1:
+        return pieces[0]
+    if isinstance(pieces[0], tuple):
+        return tuple(np.concatenate(group) for group in zip(*pieces))
+    return np.concatenate(pieces)
+
+
+class DynamicBatcher:
+    """Batches calls to one engine function (e.g. ``engine.encode``) over numpy arrays.
+
+    Create, ``await start()`` inside the running event loop (app lifespan), ``await
+    submit(array)`` from request handlers, ``await stop()`` at shutdown.
+    """
+
+    def __init__(
+        self,
+        fn: EngineFn,
+        config: BatchingConfig | None = None,
+        *,
+        name: str = "batcher",
+        on_batch: Callable[[int, float], None] | None = None,
+        on_queue_depth: Callable[[int], None] | None = None,
+        on_reject: Callable[[], None] | None = None,
+        on_timeout: Callable[[], None] | None = None,
+    ) -> None:
+        self.fn = fn
+        self.config = config or BatchingConfig()
+        self.name = name
+        self._on_batch = on_batch
+        self._on_queue_depth = on_queue_depth
+        self._on_reject = on_reject
+        self._on_timeout = on_timeout
+        self._queue: deque[_Item] = deque()
+        self._wakeup: asyncio.Event | None = None
+        self._slots: asyncio.Semaphore | None = None
+        self._worker: asyncio.Task | None = None
+        self._running: set[asyncio.Task] = set()
+        self._executor: ThreadPoolExecutor | None = None
+        self._accepting = False
+
+    # ------------------------------------------------------------------ lifecycle
+
+    @property
+    def running(self) -> bool:
+        return self._accepting
+
+    @property
+    def queue_depth(self) -> int:
+        return len(self._queue)
+
+    async def start(self) -> None:
+        """Start the worker task and its thread pool (call from inside the event loop)."""
+        if self._worker is not None:
+            return
+        self._wakeup = asyncio.Event()
+        self._slots = asyncio.Semaphore(self.config.max_inflight)
+        self._executor = ThreadPoolExecutor(self.config.max_inflight, thread_name_prefix=self.name)
+        self._accepting = True
+        self._worker = asyncio.create_task(self._work(), name=f"{self.name}-worker")
+
+    async def stop(self, drain: bool = True, drain_timeout_s: float = 10.0) -> None:
+        """Stop accepting requests; finish queued ones (``drain``) or fail them with BatcherStopped.
+
+        Requests still unanswered after ``drain_timeout_s`` are failed too, so shutdown is
+        bounded. Engine calls already running in a thread cannot be interrupted; their
+        callers are failed and the thread is left to finish in the background.
+        """
+        if self._worker is None:
+            return
+        self._accepting = False
+        assert self._wakeup is not None
+        self._wakeup.set()
+        if drain:
+            pending = [self._worker, *self._running]
+            _, not_done = await asyncio.wait(pending, timeout=drain_timeout_s)
+            if not_done:
+                log.warning("%s: drain timed out after %.1fs; failing the rest", self.name, drain_timeout_s)
+        self._worker.cancel()
+        for task in list(self._running):
+            task.cancel()
+        await asyncio.gather(self._worker, *self._running, return_exceptions=True)
+        self._fail_queued(BatcherStopped(f"{self.name} stopped"))
+        self._worker = None
+        self._running.clear()
+        if self._executor is not None:
+            self._executor.shutdown(wait=False, cancel_futures=True)
+            self._executor = None
+
+    def _fail_queued(self, error: BaseException) -> None:
+        while self._queue:
+            item = self._queue.popleft()
+            if not item.future.done():
+                item.future.set_exception(error)
+        self._report_depth()
+
+    # ------------------------------------------------------------------ admission
+
+    async def submit(self, array: np.ndarray, timeout_s: float | None = None) -> Output:
+        """Queue ``array`` (rows on axis 0) and return the engine's output for exactly those rows.
+
+        Raises QueueFull at once when there is no room, RequestTimeout after ``timeout_s``
+        (default ``config.timeout_s``), BatcherStopped when not running, ValueError for an
+        empty or non-array input, or the engine's own exception for this request's batch.
+        """
+        if not self._accepting:
+            raise BatcherStopped(f"{self.name} is not running")
+        if not isinstance(array, np.ndarray) or array.ndim < 1 or array.shape[0] == 0:
+            raise ValueError(f"{self.name}: submit needs an array with at least one row on axis 0")
+        step = self.config.max_batch_size
+        chunks = [array[i : i + step] for i in range(0, array.shape[0], step)]
+        if len(self._queue) + len(chunks) > self.config.max_queue:
+            self._call(self._on_reject)
+            raise QueueFull(f"{self.name}: queue is full ({self.config.max_queue} waiting)")
+        loop = asyncio.get_running_loop()
+        items = [_Item(chunk, loop.create_future()) for chunk in chunks]
+        self._queue.extend(items)
+        self._report_depth()
+        assert self._wakeup is not None
+        self._wakeup.set()
+        timeout = self.config.timeout_s if timeout_s is None else timeout_s
+        try:
+            async with asyncio.timeout(timeout):
+                pieces = [await item.future for item in items]
+        except TimeoutError:
+            self._call(self._on_timeout)
+            raise RequestTimeout(f"{self.name}: no answer within {timeout:.3g}s") from None
+        finally:
+            self._abandon(items)
+        return _join_outputs(pieces)
+
+    def _abandon(self, items: list[_Item]) -> None:
+        """Drop this request's unfinished items (timeout, error in a sibling chunk, cancellation)."""
+        removed = False
+        for item in items:
+            if not item.future.done():
+                item.future.cancel()
+                try:
+                    self._queue.remove(item)
+                    removed = True
+                except ValueError:
+                    pass  # already in a running batch: its result will be discarded
+        if removed:
+            self._report_depth()
+
+    # ------------------------------------------------------------------ worker
+
+    async def _work(self) -> None:
+        assert self._wakeup is not None and self._slots is not None
+        while True:
+            await self._slots.acquire()  # gather only when a batch could start right away
+            try:
+                batch = await self._gather()
+            except BaseException:
+                self._slots.release()
+                raise
+            if batch is None:
+                self._slots.release()
+                return
+            task = asyncio.create_task(self._run(batch))
+            self._running.add(task)
+            task.add_done_callback(self._running.discard)
+
+    async def _wait_for_wakeup(self, timeout: float | None) -> None:
+        assert self._wakeup is not None
+        self._wakeup.clear()
+        try:
+            async with asyncio.timeout(timeout):
+                await self._wakeup.wait()
+        except TimeoutError:
+            pass
+
+    async def _gather(self) -> list[_Item] | None:
+        """Wait for the oldest item, then for company until full or its wait budget is spent.
+
+        Returns None when stopping and nothing is left. Items whose caller already gave up
+        are skipped; items with a different trailing shape or dtype than the oldest one stay
+        queued for the next batch, so one odd request never breaks a concatenation.
+        """
+        cfg = self.config
+        while True:
+            self._drop_abandoned_head()
+            if self._queue:
+                break
+            if not self._accepting:
+                return None
+            await self._wait_for_wakeup(None)
+        deadline = self._queue[0].enqueued + cfg.max_wait_ms / 1000.0
+        while self._accepting and self._queued_rows() < cfg.max_batch_size:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                break
+            await self._wait_for_wakeup(remaining)
+        self._drop_abandoned_head()
+        if not self._queue:
+            return None if not self._accepting else await self._gather()
+        return self._take_batch()
+
+    def _drop_abandoned_head(self) -> None:
+        while self._queue and self._queue[0].future.done():
+            self._queue.popleft()
+
+    def _queued_rows(self) -> int:
+        return sum(item.rows for item in self._queue if not item.future.done())
+
+    def _take_batch(self) -> list[_Item]:
+        first = self._queue.popleft()
+        batch, rows = [first], first.rows
+        key = (first.array.shape[1:], first.array.dtype)
+        kept: list[_Item] = []
+        while self._queue and rows < self.config.max_batch_size:
+            item = self._queue.popleft()
+            if item.future.done():
+                continue
+            if (item.array.shape[1:], item.array.dtype) != key or rows + item.rows > self.config.max_batch_size:
+                kept.append(item)
+                if rows + item.rows > self.config.max_batch_size:
+                    break  # keep arrival order: do not let later small items overtake it
+                continue
+            batch.append(item)
+            rows += item.rows
+        self._queue.extendleft(reversed(kept))
+        self._report_depth()
+        return batch
+
+    async def _run(self, batch: list[_Item]) -> None:
+        """Run one engine call off the loop and hand each caller its rows (or the error)."""
+        assert self._slots is not None
+        loop = asyncio.get_running_loop()
+        try:
+            live = [item for item in batch if not item.future.done()]
+            if not live:
+                return
+            arrays = [item.array for item in live]
+            stacked = arrays[0] if len(arrays) == 1 else np.concatenate(arrays)
+            started = time.perf_counter()
+            try:
+                output = await loop.run_in_executor(self._executor, self.fn, stacked)
+                pieces = _split_output(output, [item.rows for item in live])
+            except Exception as exc:  # the engine's error goes to this batch's callers only
+                for item in live:
+                    if not item.future.done():
+                        item.future.set_exception(exc)
+                return
+            finally:
+                self._call(self._on_batch, int(stacked.shape[0]), time.perf_counter() - started)
+            for item, piece in zip(live, pieces):
+                if not item.future.done():
+                    item.future.set_result(piece)
+        except asyncio.CancelledError:
+            for item in batch:
+                if not item.future.done():
+                    item.future.set_exception(BatcherStopped(f"{self.name} stopped"))
+            raise
+        finally:
+            self._slots.release()
+
+    # ------------------------------------------------------------------ metrics
+
+    def _report_depth(self) -> None:
+        self._call(self._on_queue_depth, len(self._queue))
+
+    def _call(self, hook: Callable | None, *args: object) -> None:
+        """Metrics must never break serving: hook errors are logged and ignored."""
+        if hook is None:
+            return
+        try:
+            hook(*args)
+        except Exception:
+            log.exception("%s: metrics hook %r failed", self.name, hook)

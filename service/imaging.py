@@ -1,0 +1,395 @@
+"""Bytes <-> arrays for the API, written for hostile uploads.
+
+Input: :func:`decode_image` turns uploaded bytes into the model input (float32 ``(3, S, S)``
+in the manifest's value range) plus the oriented RGB original and the crop box, so that
+``detail=residual`` edits can be pasted back at full resolution (:func:`residual_edit`).
+Output: :func:`to_png_bytes` / :func:`grid_png_bytes` turn model outputs into PNG bytes.
+
+Safety, in the order it happens:
+1. Byte cap while streaming (:func:`read_upload`, :func:`read_limited`), never trusting
+   Content-Length.
+2. Only the decoders in :data:`ALLOWED_FORMATS` are reachable (``Image.open(formats=...)``),
+   so exotic Pillow plugins (EPS -> Ghostscript, PDF, ICO, ...) are never run.
+3. The pixel cap is checked on the size read from the header, BEFORE pixel data is decoded;
+   Pillow's own decompression-bomb warning is turned into an error as a second line.
+4. Truncated or undecodable data fails (``ImageFile.LOAD_TRUNCATED_IMAGES`` must stay False)
+   and every Pillow/codec exception becomes an :class:`ImageInputError` with a
+   machine-readable ``code`` and an HTTP ``status``; no raw PIL exception escapes.
+
+Colour policy: EXIF orientation is applied; transparency (RGBA, LA, PA, palette or colour-key
+transparency) is composited over WHITE, because the model was trained on opaque photos and
+white is what viewers show behind transparent pixels; 16-bit grey ('I;16*', 'I') is scaled
+by 255/65535 (not clipped); 'F' is read as [0, 1] when all values lie in [0, 1], otherwise as
+Pillow's 0..255 scale; CMYK uses Pillow's conversion. Embedded ICC profiles are ignored.
+"""
+
+from __future__ import annotations
+
+import inspect
+import io
+import math
+import struct
+import warnings
+import zlib
+from dataclasses import dataclass
+from typing import Any, AsyncIterable
+
+import numpy as np
+from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
+
+ALLOWED_FORMATS = ("JPEG", "PNG", "WEBP", "BMP", "GIF", "TIFF")
+# MIME types of the allowed formats, e.g. for OpenAPI docs and error messages.
+ALLOWED_MIME_TYPES = ("image/jpeg", "image/png", "image/webp", "image/bmp", "image/gif", "image/tiff")
+# Lanczos with reducing_gap: sharp, alias-free downscaling, and fast on big photos because
+# Pillow first reduces by an integer factor (box filter) and then resamples.
+RESAMPLE = Image.Resampling.LANCZOS
+REDUCING_GAP = 3.0
+
+# What Pillow's plugins and codecs raise on malformed data (seen in the plugins' own code
+# and in our fuzz test). UnidentifiedImageError is handled separately, before these.
+_DECODE_ERRORS = (
+    OSError, SyntaxError, ValueError, TypeError, IndexError, KeyError,
+    EOFError, ZeroDivisionError, OverflowError, struct.error, zlib.error,
+)
+
+# Leading bytes of the allowed formats: lets us say "corrupt PNG" instead of "not an image"
+# when Pillow rejects a file whose signature is right but whose header is broken.
+_SIGNATURES = (
+    (b"\x89PNG\r\n\x1a\n", "PNG"), (b"\xff\xd8\xff", "JPEG"), (b"GIF87a", "GIF"),
+    (b"GIF89a", "GIF"), (b"II*\x00", "TIFF"), (b"MM\x00*", "TIFF"), (b"BM", "BMP"),
+)
+
+
+# ----------------------------------------------------------------------------- errors
+class ImageInputError(Exception):
+    """A client sent an image we refuse; ``code`` and ``status`` go straight into the response."""
+
+    code = "invalid_image"
+    status = 400
+
+    def __init__(self, message: str, *, code: str | None = None, status: int | None = None):
+        super().__init__(message)
+        self.message = message
+        if code is not None:
+            self.code = code
+        if status is not None:
+            self.status = status
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(code={self.code!r}, status={self.status}, message={self.message!r})"
+
+
+class ImageTooLarge(ImageInputError):
+    """Too many pixels (declared in the header); 413."""
+
+    code = "image_too_large"
+    status = 413
+
+
+class PayloadTooLarge(ImageTooLarge):
+    """Too many bytes in the upload; 413."""
+
+    code = "payload_too_large"
+
+
+class UnsupportedImage(ImageInputError):
+    """Not an image, or a format/pixel mode outside what we accept; 415."""
+
+    code = "unsupported_image_format"
+    status = 415
+
+
+class CorruptImage(ImageInputError):
+    """Looks like an allowed format but is truncated or undecodable; 422."""
+
+    code = "corrupt_image"
+    status = 422
+
+
+class EmptyUpload(ImageInputError):
+    """Zero bytes; 422."""
+
+    code = "empty_upload"
+    status = 422
+
+
+# ----------------------------------------------------------------------------- byte cap
+async def read_limited(chunks: AsyncIterable[bytes], max_bytes: int) -> bytes:
+    """Collect an async byte stream (e.g. ``request.stream()``), failing as soon as it
+    exceeds ``max_bytes``. Counts what actually arrives: Content-Length can lie or be absent."""
+    buffer = bytearray()
+    async for chunk in chunks:
+        if len(buffer) + len(chunk) > max_bytes:
+            raise PayloadTooLarge(f"upload exceeds the limit of {max_bytes} bytes")
+        buffer += chunk
+    return bytes(buffer)
+
+
+async def read_upload(upload: Any, max_bytes: int, chunk_size: int = 64 * 1024) -> bytes:
+    """Read a Starlette ``UploadFile`` (async ``read(size)``; a plain file with a sync ``read``
+    also works) in chunks, never asking for more than ``max_bytes + 1`` bytes in total, and
+    raise :class:`PayloadTooLarge` as soon as the cap is exceeded.
+
+    Note: Starlette has already spooled a multipart file before the route runs, so this caps
+    what we hold in memory and decode; the hard cap on the wire is :func:`read_limited` on the
+    request stream (or the server's body limit)."""
+    buffer = bytearray()
+    while True:
+        want = min(chunk_size, max_bytes + 1 - len(buffer))
+        chunk = upload.read(want)
+        if inspect.isawaitable(chunk):
+            chunk = await chunk
+        if not chunk:
+            return bytes(buffer)
+        buffer += chunk
+        if len(buffer) > max_bytes:
+            raise PayloadTooLarge(f"upload exceeds the limit of {max_bytes} bytes")
+
+
+# ----------------------------------------------------------------------------- decoding
+@dataclass(frozen=True)
+class DecodedImage:
+    model_input: np.ndarray  # float32 (3, S, S) in value_range
+    original: np.ndarray  # uint8 (H, W, 3): the upload, oriented, RGB, full resolution
+    crop_box: tuple[int, int, int, int]  # (left, top, right, bottom) of the square in `original`
+    format: str  # Pillow's format name, e.g. "JPEG", "PNG" ("MPO" for multi-picture JPEGs)
+
+
+def decode_image(
+    data: bytes, size: int, max_pixels: int, value_range: tuple[float, float] = (0.0, 1.0)
+) -> DecodedImage:
+    """Uploaded bytes -> model input, original and crop box; raises only ImageInputError
+    subclasses for bad input (ValueError for bad arguments from our own code)."""
+    if size <= 0:
+        raise ValueError(f"size must be positive, got {size}")
+    image, fmt = load_image(data, max_pixels)
+    try:
+        rgb = to_rgb(image)
+    except _DECODE_ERRORS as exc:
+        raise UnsupportedImage(f"cannot convert pixel mode {image.mode!r} to RGB: {exc}") from None
+    crop_box = centre_crop_box(*rgb.size)
+    return DecodedImage(
+        model_input=model_array(rgb, size, crop_box, value_range),
+        original=np.asarray(rgb, dtype=np.uint8),
+        crop_box=crop_box,
+        format=fmt,
+    )
+
+
+def load_image(data: bytes, max_pixels: int) -> tuple[Image.Image, str]:
+    """Open with the allowed decoders only, check the header size against ``max_pixels``,
+    then decode the first frame and apply EXIF orientation. Returns (image in its own mode,
+    format name)."""
+    if not data:
+        raise EmptyUpload("the upload is empty")
+    if ImageFile.LOAD_TRUNCATED_IMAGES:
+        # A process-wide Pillow switch; if someone turned it on, truncated uploads would be
+        # silently padded with grey. Fail loudly instead of serving garbage.
+        raise RuntimeError("PIL.ImageFile.LOAD_TRUNCATED_IMAGES must be False for the service")
+    # catch_warnings mutates process-global state and is not thread-safe before Python 3.14.
+    # That is acceptable here: the worst interleaving leaves the "error" filter installed (the
+    # behaviour we want) or misses it for one call, where the explicit header check below
+    # still enforces max_pixels.
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", Image.DecompressionBombWarning)
+        try:
+            image = Image.open(io.BytesIO(data), formats=ALLOWED_FORMATS)
+        except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+            raise ImageTooLarge(f"image too large: {exc}") from None
+        except UnidentifiedImageError:
+            sniffed = sniff_format(data)
+            if sniffed is not None:
+                raise CorruptImage(f"the data starts like {sniffed} but its header cannot be read") from None
+            raise UnsupportedImage(
+                "not a supported image; send one of " + ", ".join(ALLOWED_FORMATS)
+            ) from None
+        except _DECODE_ERRORS as exc:
+            raise CorruptImage(f"cannot read the image header: {exc}") from None
+
+        width, height = image.size
+        if width <= 0 or height <= 0:
+            raise CorruptImage(f"image declares an empty size {width}x{height}")
+        if width * height > max_pixels:
+            raise ImageTooLarge(
+                f"image is {width}x{height} = {width * height} pixels; the limit is {max_pixels}"
+            )
+        fmt = image.format or "unknown"
+        try:
+            image.load()  # first frame only; raises on truncated data
+            ImageOps.exif_transpose(image, in_place=True)
+        except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+            raise ImageTooLarge(f"image too large: {exc}") from None
+        except _DECODE_ERRORS as exc:
+            raise CorruptImage(f"cannot decode the {fmt} image: {exc}") from None
+    return image, fmt
+
+
+def sniff_format(data: bytes) -> str | None:
+    """The allowed format whose signature ``data`` starts with, if any."""
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "WEBP"
+    for signature, name in _SIGNATURES:
+        if data.startswith(signature):
+            return name
+    return None
+
+
+_SIXTEEN_BIT_MODES = ("I;16", "I;16L", "I;16B", "I;16N", "I")
+
+
+def to_rgb(image: Image.Image) -> Image.Image:
+    """Any supported Pillow mode -> 8-bit 'RGB' (see the module docstring for the policy)."""
+    if image.mode in _SIXTEEN_BIT_MODES:
+        # Pillow's own I -> L conversion clips at 255, which would turn most 16-bit images
+        # white; scale the full 16-bit range instead ('I' is read as 16-bit, clipped).
+        return _grey_to_rgb(np.asarray(image).astype(np.float32) * (255.0 / 65535.0))
+    if image.mode == "F":
+        values = np.nan_to_num(np.asarray(image, dtype=np.float32), nan=0.0)
+        unit = values.size > 0 and float(values.min()) >= 0.0 and float(values.max()) <= 1.0
+        return _grey_to_rgb(values * 255.0 if unit else values)
+    if image.has_transparency_data:
+        rgba = image.convert("RGBA")
+        white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        return Image.alpha_composite(white, rgba).convert("RGB")
+    return image if image.mode == "RGB" else image.convert("RGB")
+
+
+def _grey_to_rgb(values: np.ndarray) -> Image.Image:
+    grey = np.clip(np.rint(values), 0, 255).astype(np.uint8)
+    return Image.fromarray(np.ascontiguousarray(np.repeat(grey[..., None], 3, axis=2)))
+
+
+def centre_crop_box(width: int, height: int) -> tuple[int, int, int, int]:
+    """The largest centred square: (left, top, right, bottom)."""
+    side = min(width, height)
+    left, top = (width - side) // 2, (height - side) // 2
+    return left, top, left + side, top + side
+
+
+def model_array(
+    rgb: Image.Image, size: int, crop_box: tuple[int, int, int, int], value_range: tuple[float, float]
+) -> np.ndarray:
+    """Crop ``crop_box`` out of an RGB image, resize to ``size``x``size`` and return float32
+    ``(3, size, size)`` scaled to ``value_range``."""
+    low, high = check_value_range(value_range)
+    resized = rgb.resize((size, size), RESAMPLE, box=crop_box, reducing_gap=REDUCING_GAP)
+    pixels = np.asarray(resized, dtype=np.float32) * np.float32((high - low) / 255.0) + np.float32(low)
+    return np.ascontiguousarray(pixels.transpose(2, 0, 1))
+
+
+def check_value_range(value_range: tuple[float, float]) -> tuple[float, float]:
+    low, high = (float(v) for v in value_range)
+    if not (math.isfinite(low) and math.isfinite(high) and high > low):
+        raise ValueError(f"value_range must be finite with high > low, got {value_range}")
+    return low, high
+
+
+# ----------------------------------------------------------------------------- encoding
+def to_uint8(images: np.ndarray, value_range: tuple[float, float] = (0.0, 1.0)) -> np.ndarray:
+    """Channels-first floats in ``value_range`` -> channels-last uint8 (clipped, rounded).
+    ``(3, H, W) -> (H, W, 3)`` and ``(N, 3, H, W) -> (N, H, W, 3)``; NaN becomes the low end."""
+    images = np.asarray(images)
+    if not ((images.ndim == 3 and images.shape[0] == 3) or (images.ndim == 4 and images.shape[1] == 3)):
+        raise ValueError(f"expected (3, H, W) or (N, 3, H, W) images, got shape {images.shape}")
+    low, high = check_value_range(value_range)
+    unit = (np.nan_to_num(images.astype(np.float32), nan=low) - low) / (high - low)
+    pixels = np.rint(np.clip(unit, 0.0, 1.0) * 255.0).astype(np.uint8)
+    return np.ascontiguousarray(np.moveaxis(pixels, -3, -1))
+
+
+def encode_png(rgb: np.ndarray, compress_level: int = 6) -> bytes:
+    """uint8 ``(H, W, 3)`` -> PNG bytes."""
+    rgb = np.asarray(rgb)
+    if rgb.dtype != np.uint8 or rgb.ndim != 3 or rgb.shape[2] != 3:
+        raise ValueError(f"expected uint8 (H, W, 3), got {rgb.dtype} {rgb.shape}")
+    buffer = io.BytesIO()
+    Image.fromarray(np.ascontiguousarray(rgb)).save(buffer, format="PNG", compress_level=compress_level)
+    return buffer.getvalue()
+
+
+def make_grid(
+    batch: np.ndarray, nrow: int = 8, padding: int = 2, pad_value: float = 0.0
+) -> np.ndarray:
+    """Tile ``(N, 3, H, W)`` into one ``(3, H', W')`` image with torchvision's
+    ``make_grid`` layout: ``nrow`` images per row, ``padding`` pixels of ``pad_value``
+    around every tile (a single image comes back as it is)."""
+    batch = np.asarray(batch)
+    if batch.ndim != 4 or batch.shape[1] != 3 or batch.shape[0] == 0:
+        raise ValueError(f"expected a non-empty (N, 3, H, W) batch, got shape {batch.shape}")
+    if nrow <= 0 or padding < 0:
+        raise ValueError(f"nrow must be positive and padding non-negative, got {nrow}, {padding}")
+    count, _, height, width = batch.shape
+    if count == 1:  # like torchvision: a single image is returned unpadded
+        return batch[0].astype(np.float32)
+    cols = min(nrow, count)
+    rows = math.ceil(count / cols)
+    cell_h, cell_w = height + padding, width + padding
+    grid = np.full((3, rows * cell_h + padding, cols * cell_w + padding), pad_value, dtype=np.float32)
+    for index in range(count):
+        top = (index // cols) * cell_h + padding
+        left = (index % cols) * cell_w + padding
+        grid[:, top : top + height, left : left + width] = batch[index]
+    return grid
+
+
+def to_png_bytes(images: np.ndarray, value_range: tuple[float, float] = (0.0, 1.0)) -> bytes:
+    """One ``(3, S, S)`` image -> PNG; a ``(N, 3, S, S)`` batch -> PNG of its grid
+    (:func:`grid_png_bytes` defaults: 8 per row, 2 px padding)."""
+    images = np.asarray(images)
+    if images.ndim == 4:
+        return grid_png_bytes(images, value_range=value_range)
+    return encode_png(to_uint8(images, value_range))
+
+
+def grid_png_bytes(
+    batch: np.ndarray,
+    nrow: int = 8,
+    value_range: tuple[float, float] = (0.0, 1.0),
+    padding: int = 2,
+    pad_value: float | None = None,
+) -> bytes:
+    """``(N, 3, S, S)`` -> PNG of a grid; padding defaults to the low end of the range (black)."""
+    low, _ = check_value_range(value_range)
+    grid = make_grid(batch, nrow=nrow, padding=padding, pad_value=low if pad_value is None else pad_value)
+    return encode_png(to_uint8(grid, value_range))
+
+
+def residual_edit(
+    original: np.ndarray,
+    reconstruction: np.ndarray,
+    edited: np.ndarray,
+    crop_box: tuple[int, int, int, int],
+    value_range: tuple[float, float] = (0.0, 1.0),
+) -> np.ndarray:
+    """The upload at its own resolution plus only what the edit changes.
+
+    The model sees (and reconstructs) a low-resolution crop; returning its output would lose
+    the photo's detail. Instead ``edited - reconstruction`` (what the latent edit changed) is
+    upsampled to the crop region's size and added to the original there; pixels outside the
+    crop box are untouched. Bilinear upsampling never overshoots, so a change never spreads
+    beyond a one-model-pixel margin or grows larger than itself. Returns uint8 ``(H, W, 3)``.
+    """
+    original = np.asarray(original)
+    if original.dtype != np.uint8 or original.ndim != 3 or original.shape[2] != 3:
+        raise ValueError(f"original must be uint8 (H, W, 3), got {original.dtype} {original.shape}")
+    reconstruction, edited = np.asarray(reconstruction), np.asarray(edited)
+    if reconstruction.shape != edited.shape or reconstruction.ndim != 3 or reconstruction.shape[0] != 3:
+        raise ValueError(
+            f"reconstruction and edited must both be (3, S, S), got {reconstruction.shape} and {edited.shape}"
+        )
+    left, top, right, bottom = (int(v) for v in crop_box)
+    height, width = original.shape[:2]
+    if not (0 <= left < right <= width and 0 <= top < bottom <= height):
+        raise ValueError(f"crop_box {crop_box} does not fit in a {width}x{height} image")
+    low, high = check_value_range(value_range)
+
+    change = (edited.astype(np.float32) - reconstruction.astype(np.float32)) * np.float32(255.0 / (high - low))
+    size = (right - left, bottom - top)
+    upsampled = np.stack(
+        [np.asarray(Image.fromarray(np.ascontiguousarray(c)).resize(size, Image.Resampling.BILINEAR)) for c in change],
+        axis=-1,
+    )
+    result = original.copy()
+    region = original[top:bottom, left:right].astype(np.float32) + upsampled
+    result[top:bottom, left:right] = np.clip(np.rint(region), 0, 255).astype(np.uint8)
+    return result

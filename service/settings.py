@@ -1,0 +1,113 @@
+"""Service configuration: one pydantic-settings class, environment variables ``INTROVAC_*``.
+
+Everything an operator may tune lives here, validated at start-up, so a typo in a limit
+fails the process with a clear message instead of surfacing as odd behaviour under load.
+List settings (``models``, ``providers``, ``cors_origins``) accept either a JSON list or a
+comma-separated string, because both are what people type into a shell or a compose file.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+# The repository's models/ folder, found relative to this package (not the working directory),
+# so `uvicorn service.app:create_app --factory` works from anywhere in a source checkout.
+DEFAULT_MODELS_DIR = Path(__file__).resolve().parent.parent / "models"
+# The model shipped in models/ (trained by the project); used when several models are loaded.
+SHIPPED_MODEL = "synthfaces-introvac-64"
+
+MiB = 1024 * 1024
+
+StrList = Annotated[list[str], NoDecode]
+
+
+def _split_list(value: object) -> object:
+    """Accept ``'a,b'``, ``'["a", "b"]'`` or a real list; blank items are dropped."""
+    if isinstance(value, str):
+        text = value.strip()
+        if text.startswith("["):
+            try:
+                value = json.loads(text)
+            except json.JSONDecodeError as exc:
+                raise ValueError(f"not a valid JSON list: {exc}") from exc
+        else:
+            value = text.split(",")
+    if isinstance(value, (list, tuple)):
+        return [str(item).strip() for item in value if str(item).strip()]
+    return value
+
+
+class Settings(BaseSettings):
+    """All service settings; each field is read from ``INTROVAC_<FIELD>`` (case-insensitive)."""
+
+    model_config = SettingsConfigDict(env_prefix="INTROVAC_", extra="ignore", validate_default=True)
+
+    # --- models
+    models_dir: Path = Field(DEFAULT_MODELS_DIR, description="Folder holding one sub-folder per exported model.")
+    default_model: str | None = Field(
+        None,
+        description=(
+            "Model used when a request has no `model=` parameter. Unset: the only model if exactly one "
+            f"is loaded, else {SHIPPED_MODEL!r} when loaded, else the first name in sorted order."
+        ),
+    )
+    models: StrList | None = Field(None, description="Names of the models to load (default: every model folder).")
+    backend: Literal["onnx", "torchscript"] = Field("onnx", description="Inference runtime.")
+    providers: StrList | None = Field(
+        None, description="ONNX Runtime execution providers in order (default: CUDA when available, else CPU)."
+    )
+    intra_op_threads: int | None = Field(None, ge=1, description="ONNX Runtime intra-op threads (default: runtime's).")
+
+    # --- input limits
+    max_upload_bytes: int = Field(10 * MiB, ge=1, description="Largest accepted upload (image file bytes).")
+    max_pixels: int = Field(40_000_000, ge=1, description="Largest accepted image (width x height) before decoding.")
+
+    # --- batching and admission
+    max_batch_size: int = Field(16, ge=1, description="Most requests stacked into one engine call.")
+    max_batch_wait_ms: float = Field(5.0, ge=0, le=10_000, allow_inf_nan=False, description="Longest wait to fill a batch.")
+    max_queue_depth: int = Field(64, ge=1, description="Requests waiting per batcher before new ones get 503.")
+    request_timeout_s: float = Field(30.0, gt=0, le=3600, allow_inf_nan=False, description="Per-request inference deadline (504).")
+
+    # --- generation limits
+    max_generate_n: int = Field(16, ge=1, le=256, description="Most samples (grid cells) per /generate or /decode call.")
+    max_langevin_steps: int = Field(20_000, ge=1, le=1_000_000, description="Most Langevin steps per /generate call.")
+
+    # --- HTTP
+    api_key: SecretStr | None = Field(
+        None, description="When set, every route except /health, /ready and /metrics needs header X-API-Key."
+    )
+    cors_origins: StrList = Field(default_factory=list, description="Origins allowed by CORS (empty: CORS off).")
+    log_level: Literal["debug", "info", "warning", "error", "critical"] = Field("info", description="Log level.")
+
+    @field_validator("models", "providers", "cors_origins", mode="before")
+    @classmethod
+    def _lists(cls, value: object) -> object:
+        return _split_list(value)
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _lower(cls, value: object) -> object:
+        return value.lower() if isinstance(value, str) else value
+
+    @field_validator("api_key", mode="before")
+    @classmethod
+    def _empty_key_is_none(cls, value: object) -> object:
+        # `INTROVAC_API_KEY=` (empty) must not mean "the key is the empty string".
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("default_model", mode="before")
+    @classmethod
+    def _empty_is_none(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("models")
+    @classmethod
+    def _models_not_empty(cls, value: list[str] | None) -> list[str] | None:
+        if value is not None and not value:
+            raise ValueError("must name at least one model (leave unset to load every model folder)")
+        return value

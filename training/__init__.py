@@ -1,0 +1,1 @@
+"""Training pipeline for VAC and IntroVAC: data, networks, losses, trainer, export."""

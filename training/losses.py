@@ -1,0 +1,76 @@
+"""Pure loss functions of VAC / IntroVAC (paper Eq. 5-7, Algorithm 1).
+
+Every function is stateless and returns a scalar averaged over the batch ("all the
+losses are averaged over the batch", Algorithm 1). Each one is a plain *mean over
+all elements*, so that a loss value never depends on the image size, the latent size
+or the number of attributes.
+
+Why means everywhere: the paper's weights (beta_AE=100, beta_CL=10, beta_reg=3,
+beta_G=5, beta_EC=0.01) only make sense for per-element averages. With a per-pixel L1
+(about 0.05-0.3) times 100 and a per-latent-dimension KL (about 0.1-1) times 3, the
+reconstruction term dominates the prior term by roughly an order of magnitude, which
+is the balance that gives sharp reconstructions with a usable prior. Summing the KL
+over 256 latent dimensions instead would make it ~256x larger and swamp the
+reconstruction (posterior collapse, blurry images); summing L1 over pixels would do
+the opposite. The public reference code uses torch's default ``reduction="mean"``.
+
+Realness convention (docs/DESIGN.md): the realness logit is the probability that the
+encoder judges an image **fake**; label 1 = fake. Logit-based BCE
+(``binary_cross_entropy_with_logits``) is used throughout because it is numerically
+stable where ``log(sigmoid(l))`` would underflow.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+
+def reconstruction_l1(x: Tensor, x_rec: Tensor) -> Tensor:
+    """L_AE: mean absolute error over all elements.
+
+    The paper uses L1 instead of the MSE of Eq. 5 because it gives sharper images.
+    """
+    if x.shape != x_rec.shape:
+        raise ValueError(f"reconstruction shape {tuple(x_rec.shape)} != input shape {tuple(x.shape)}")
+    return F.l1_loss(x_rec, x, reduction="mean")
+
+
+def kl_standard_normal(mean: Tensor, logvar: Tensor) -> Tensor:
+    """L_reg: KL(N(mean, exp(logvar)) || N(0, I)), averaged over batch AND latent dims.
+
+    Per element: 0.5 * (mean^2 + exp(logvar) - 1 - logvar). The mean over latent
+    dimensions (not the sum) keeps beta_reg=3 in balance with beta_AE=100 on a
+    per-pixel L1 (see the module docstring).
+    """
+    if mean.shape != logvar.shape:
+        raise ValueError(f"mean shape {tuple(mean.shape)} != logvar shape {tuple(logvar.shape)}")
+    return 0.5 * torch.mean(mean.pow(2) + torch.exp(logvar) - 1.0 - logvar)
+
+
+def attribute_bce(attribute_logits: Tensor, labels: Tensor) -> Tensor:
+    """L_CL (and the class part of L_G^r): BCE of the K attribute logits, mean over
+    batch and attributes. ``labels`` are 0/1 floats in the logits' order."""
+    if attribute_logits.shape != labels.shape:
+        raise ValueError(
+            f"attribute logits shape {tuple(attribute_logits.shape)} != labels shape "
+            f"{tuple(labels.shape)}"
+        )
+    return F.binary_cross_entropy_with_logits(attribute_logits, labels.to(attribute_logits.dtype))
+
+
+def judged_fake_loss(fake_logit: Tensor) -> Tensor:
+    """-log C_fake: the encoder+classifier's loss L_EC, pushing the image to "fake".
+
+    BCE(fake_logit, 1), mean over the batch (label 1 = fake, see DESIGN.md).
+    """
+    return F.binary_cross_entropy_with_logits(fake_logit, torch.ones_like(fake_logit))
+
+
+def judged_real_loss(fake_logit: Tensor) -> Tensor:
+    """-log(1 - C_fake): the decoder's realness loss in L_G, pushing the image to "real".
+
+    BCE(fake_logit, 0), mean over the batch.
+    """
+    return F.binary_cross_entropy_with_logits(fake_logit, torch.zeros_like(fake_logit))

@@ -30,15 +30,15 @@ import asyncio
 import logging
 import time
 from collections import deque
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Callable, Union
 
 import numpy as np
 
 log = logging.getLogger(__name__)
 
-Output = Union[np.ndarray, tuple[np.ndarray, ...]]
+Output = np.ndarray | tuple[np.ndarray, ...]
 EngineFn = Callable[[np.ndarray], Output]
 
 
@@ -89,7 +89,7 @@ class _Item:
 def _split_output(output: Output, sizes: list[int]) -> list[Output]:
     """Cut a batch output (array or tuple of arrays) back into per-item pieces."""
     bounds = np.cumsum(sizes)[:-1]
-    if isinstance(output, tuple):
+    if isinstance(output, (tuple, list)):
         parts = [np.split(np.asarray(o), bounds) for o in output]
         return [tuple(p[i] for p in parts) for i in range(len(sizes))]
     return list(np.split(np.asarray(output), bounds))
@@ -98,7 +98,7 @@ def _split_output(output: Output, sizes: list[int]) -> list[Output]:
 def _join_outputs(pieces: list[Output]) -> Output:
     if len(pieces) == 1:
         return pieces[0]
-    if isinstance(pieces[0], tuple):
+    if isinstance(pieces[0], (tuple, list)):
         return tuple(np.concatenate(group) for group in zip(*pieces))
     return np.concatenate(pieces)
 
@@ -132,7 +132,7 @@ class DynamicBatcher:
         self._wakeup: asyncio.Event | None = None
         self._slots: asyncio.Semaphore | None = None
         self._worker: asyncio.Task | None = None
-        self._running: set[asyncio.Task] = set()
+        self._running: dict[asyncio.Task, list[_Item]] = {}  # batch tasks and their items
         self._executor: ThreadPoolExecutor | None = None
         self._accepting = False
 
@@ -169,15 +169,24 @@ class DynamicBatcher:
         assert self._wakeup is not None
         self._wakeup.set()
         if drain:
-            pending = [self._worker, *self._running]
-            _, not_done = await asyncio.wait(pending, timeout=drain_timeout_s)
-            if not_done:
+            deadline = time.monotonic() + drain_timeout_s
+            await asyncio.wait([self._worker], timeout=drain_timeout_s)
+            # The worker may have started batches while draining: wait for those too.
+            while self._running and time.monotonic() < deadline:
+                await asyncio.wait(list(self._running), timeout=deadline - time.monotonic())
+            if not self._worker.done() or self._running:
                 log.warning("%s: drain timed out after %.1fs; failing the rest", self.name, drain_timeout_s)
         self._worker.cancel()
-        for task in list(self._running):
+        batches = dict(self._running)  # snapshot: done-callbacks remove finished tasks
+        for task in batches:
             task.cancel()
-        await asyncio.gather(self._worker, *self._running, return_exceptions=True)
-        self._fail_queued(BatcherStopped(f"{self.name} stopped"))
+        await asyncio.gather(self._worker, *batches, return_exceptions=True)
+        stopped = BatcherStopped(f"{self.name} stopped")
+        for items in batches.values():  # a batch cancelled before it ever ran fails nobody itself
+            for item in items:
+                if not item.future.done():
+                    item.future.set_exception(stopped)
+        self._fail_queued(stopped)
         self._worker = None
         self._running.clear()
         if self._executor is not None:
@@ -216,10 +225,13 @@ class DynamicBatcher:
         assert self._wakeup is not None
         self._wakeup.set()
         timeout = self.config.timeout_s if timeout_s is None else timeout_s
+        deadline = asyncio.timeout(timeout)
         try:
-            async with asyncio.timeout(timeout):
+            async with deadline:
                 pieces = [await item.future for item in items]
         except TimeoutError:
+            if not deadline.expired():
+                raise  # the engine's own TimeoutError, not ours
             self._call(self._on_timeout)
             raise RequestTimeout(f"{self.name}: no answer within {timeout:.3g}s") from None
         finally:
@@ -230,13 +242,15 @@ class DynamicBatcher:
         """Drop this request's unfinished items (timeout, error in a sibling chunk, cancellation)."""
         removed = False
         for item in items:
-            if not item.future.done():
-                item.future.cancel()
-                try:
-                    self._queue.remove(item)
-                    removed = True
-                except ValueError:
-                    pass  # already in a running batch: its result will be discarded
+            if item.future.done() and not item.future.cancelled():
+                item.future.exception()  # mark a sibling chunk's error as seen (no "never retrieved" log)
+                continue  # answered (or failed) by its batch
+            item.future.cancel()  # awaiting it was interrupted: the future may be cancelled already
+            try:
+                self._queue.remove(item)
+                removed = True
+            except ValueError:
+                pass  # already in a running batch: its result will be discarded
         if removed:
             self._report_depth()
 
@@ -244,19 +258,24 @@ class DynamicBatcher:
 
     async def _work(self) -> None:
         assert self._wakeup is not None and self._slots is not None
-        while True:
-            await self._slots.acquire()  # gather only when a batch could start right away
-            try:
-                batch = await self._gather()
-            except BaseException:
-                self._slots.release()
-                raise
-            if batch is None:
-                self._slots.release()
-                return
-            task = asyncio.create_task(self._run(batch))
-            self._running.add(task)
-            task.add_done_callback(self._running.discard)
+        try:
+            while True:
+                await self._slots.acquire()  # gather only when a batch could start right away
+                try:
+                    batch = await self._gather()
+                except BaseException:
+                    self._slots.release()
+                    raise
+                if batch is None:
+                    self._slots.release()
+                    return
+                task = asyncio.create_task(self._run(batch))
+                self._running[task] = batch
+                task.add_done_callback(lambda t: self._running.pop(t, None))
+        except Exception:  # a bug here must not leave callers hanging until their timeouts
+            log.exception("%s: worker crashed; rejecting requests", self.name)
+            self._accepting = False
+            self._fail_queued(BatcherStopped(f"{self.name} worker crashed"))
 
     async def _wait_for_wakeup(self, timeout: float | None) -> None:
         assert self._wakeup is not None
@@ -277,21 +296,20 @@ class DynamicBatcher:
         cfg = self.config
         while True:
             self._drop_abandoned_head()
-            if self._queue:
-                break
-            if not self._accepting:
-                return None
-            await self._wait_for_wakeup(None)
-        deadline = self._queue[0].enqueued + cfg.max_wait_ms / 1000.0
-        while self._accepting and self._queued_rows() < cfg.max_batch_size:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                break
-            await self._wait_for_wakeup(remaining)
-        self._drop_abandoned_head()
-        if not self._queue:
-            return None if not self._accepting else await self._gather()
-        return self._take_batch()
+            if not self._queue:
+                if not self._accepting:
+                    return None
+                await self._wait_for_wakeup(None)
+                continue
+            deadline = self._queue[0].enqueued + cfg.max_wait_ms / 1000.0
+            while self._accepting and self._queued_rows() < cfg.max_batch_size:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    break
+                await self._wait_for_wakeup(remaining)
+            self._drop_abandoned_head()
+            if self._queue:  # else every waiting caller gave up meanwhile: start over
+                return self._take_batch()
 
     def _drop_abandoned_head(self) -> None:
         while self._queue and self._queue[0].future.done():
@@ -334,13 +352,12 @@ class DynamicBatcher:
             try:
                 output = await loop.run_in_executor(self._executor, self.fn, stacked)
                 pieces = _split_output(output, [item.rows for item in live])
-            except Exception as exc:  # the engine's error goes to this batch's callers only
+            except Exception as exc:  # noqa: BLE001 - the engine's error goes to this batch's callers only
                 for item in live:
                     if not item.future.done():
                         item.future.set_exception(exc)
                 return
-            finally:
-                self._call(self._on_batch, int(stacked.shape[0]), time.perf_counter() - started)
+            self._call(self._on_batch, int(stacked.shape[0]), time.perf_counter() - started)
             for item, piece in zip(live, pieces):
                 if not item.future.done():
                     item.future.set_result(piece)

@@ -14,6 +14,7 @@ start-up with one message naming the file instead of on the first request.
 from __future__ import annotations
 
 import logging
+import warnings
 from pathlib import Path
 from typing import Any, Literal, Protocol, runtime_checkable
 
@@ -227,7 +228,10 @@ class TorchScriptEngine:
         self.device: str = device
         path = self.folder / manifest.files[TORCHSCRIPT].name
         try:
-            module = torch.jit.load(str(path), map_location=device)
+            with warnings.catch_warnings():
+                # torch >= 2.9 flags TorchScript as deprecated; it is still our comparison backend.
+                warnings.simplefilter("ignore", FutureWarning)
+                module = torch.jit.load(str(path), map_location=device)
         except Exception as exc:
             raise ArtifactError(f"model file {path} could not be loaded by TorchScript: {exc}") from exc
         for method in ("encode", "decode"):

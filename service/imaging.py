@@ -31,8 +31,9 @@ import math
 import struct
 import warnings
 import zlib
+from collections.abc import AsyncIterable
 from dataclasses import dataclass
-from typing import Any, AsyncIterable
+from typing import Any
 
 import numpy as np
 from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
@@ -160,8 +161,9 @@ def decode_image(
 ) -> DecodedImage:
     """Uploaded bytes -> model input, original and crop box; raises only ImageInputError
     subclasses for bad input (ValueError for bad arguments from our own code)."""
-    if size <= 0:
-        raise ValueError(f"size must be positive, got {size}")
+    if size <= 0 or max_pixels <= 0:
+        raise ValueError(f"size and max_pixels must be positive, got {size}, {max_pixels}")
+    check_value_range(value_range)
     image, fmt = load_image(data, max_pixels)
     try:
         rgb = to_rgb(image)
@@ -272,7 +274,9 @@ def model_array(
     """Crop ``crop_box`` out of an RGB image, resize to ``size``x``size`` and return float32
     ``(3, size, size)`` scaled to ``value_range``."""
     low, high = check_value_range(value_range)
-    resized = rgb.resize((size, size), RESAMPLE, box=crop_box, reducing_gap=REDUCING_GAP)
+    # crop() first: resize(box=...) lets the filter read pixels outside the box, which would
+    # bleed the cropped-away sides into the edges of the model input.
+    resized = rgb.crop(crop_box).resize((size, size), RESAMPLE, reducing_gap=REDUCING_GAP)
     pixels = np.asarray(resized, dtype=np.float32) * np.float32((high - low) / 255.0) + np.float32(low)
     return np.ascontiguousarray(pixels.transpose(2, 0, 1))
 

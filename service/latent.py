@@ -119,7 +119,7 @@ class LinearClassifier:
         object.__setattr__(self, "names", names)
 
     @classmethod
-    def from_manifest(cls, manifest: "Manifest") -> "LinearClassifier":
+    def from_manifest(cls, manifest: Manifest) -> LinearClassifier:
         """Build from ``Manifest.attributes`` (logit order) and ``Manifest.fake_logit``."""
         return cls(
             weights=np.array([a.weight for a in manifest.attributes], dtype=np.float64),
@@ -138,9 +138,7 @@ class LinearClassifier:
         try:
             return self.names.index(name)
         except ValueError:
-            raise LatentMathError(
-                f"unknown attribute {name!r}; valid attributes: {', '.join(self.names)}"
-            ) from None
+            raise LatentMathError(f"unknown attribute {name!r}; valid attributes: {', '.join(self.names)}") from None
 
     def weight(self, name: str) -> np.ndarray:
         return self.weights[self.index(name)]
@@ -248,7 +246,7 @@ def _check_delta(delta, n: int, name: str) -> np.ndarray:
 def edit(
     z: np.ndarray,
     classifier: LinearClassifier,
-    edits: Sequence[tuple[str, float | np.ndarray]],
+    edits: Sequence[tuple[str, float | np.ndarray]] | Mapping[str, float | np.ndarray],
     preserve: Sequence[str] = (),
 ) -> np.ndarray:
     """``z_aug = z + sum_k delta_k * u_k`` with ``u_k = edit_direction(k, preserve)``.
@@ -256,11 +254,14 @@ def edit(
     ``delta_k > 0`` adds attribute ``k``, ``< 0`` removes it (paper: z +/- delta w/|w|,
     delta 3 to 5). Each ``delta_k`` is a number or an (N,) array. With ``preserve``
     every edited direction is made orthogonal to the preserved rows, so the preserved
-    logits do not change at all. Returns an (N, D) array in ``z``'s float dtype.
+    logits do not change at all. ``edits`` may also be a ``{name: delta}`` mapping.
+    Returns an (N, D) array in ``z``'s float dtype.
     """
     out_dtype = np.asarray(z).dtype if np.issubdtype(np.asarray(z).dtype, np.floating) else np.float64
     base = classifier.check_latents(z)
-    edits = list(edits)
+    edits = list(edits.items()) if isinstance(edits, Mapping) else list(edits)
+    if not all(isinstance(e, (tuple, list)) and len(e) == 2 for e in edits):
+        raise LatentMathError("edits must be (attribute name, delta) pairs")
     names = _check_names(classifier, [e[0] for e in edits], "edits")
     preserve = _check_names(classifier, preserve, "preserve")
     both = sorted(set(names) & set(preserve))
@@ -330,6 +331,8 @@ def auto_deltas(
     current = zz @ rows.T + np.array([classifier.biases[classifier.index(n)] for n in names])
     rhs = logit(probs)[None, :] - current  # (N, E)
     if np.linalg.cond(m) > 1e10:
-        raise LatentMathError(f"cannot reach separate targets for {names}: their edit directions are (nearly) dependent")
+        raise LatentMathError(
+            f"cannot reach separate targets for {names}: their edit directions are (nearly) dependent"
+        )
     deltas = np.linalg.solve(m, rhs.T).T  # (N, E)
     return {n: deltas[:, i] for i, n in enumerate(names)}

@@ -37,7 +37,7 @@ class Conditions:
     s: np.ndarray
 
     @classmethod
-    def build(cls, classifier: LinearClassifier, conditions: Mapping[str, bool]) -> "Conditions":
+    def build(cls, classifier: LinearClassifier, conditions: Mapping[str, bool]) -> Conditions:
         if not isinstance(conditions, Mapping):
             raise LatentMathError("conditions must map attribute names to true (present) / false (absent)")
         idx, signs = [], []
@@ -125,7 +125,9 @@ def _check_rng(rng) -> np.random.Generator:
     return rng
 
 
-def langevin_chains(cond: Conditions, z0: np.ndarray, rng: np.random.Generator, steps: int, step_size: float) -> np.ndarray:
+def langevin_chains(
+    cond: Conditions, z0: np.ndarray, rng: np.random.Generator, steps: int, step_size: float
+) -> np.ndarray:
     """Run Eq. 8 from ``z0`` (N, D): ``z <- z - a grad U(z) + sqrt(2a) eps``, fresh gradient each step."""
     z = np.array(z0, dtype=np.float64)
     noise_scale = math.sqrt(2.0 * step_size)

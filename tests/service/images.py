@@ -105,8 +105,7 @@ def palette_png_bytes(size=(40, 30), transparent: bool = False) -> bytes:
     width, height = size
     indices = np.zeros((height, width), dtype=np.uint8)
     indices[:, width // 2 :] = 1
-    image = Image.fromarray(indices, mode="L").convert("P") if False else Image.new("P", size)
-    image.putdata(indices.ravel().tolist())
+    image = Image.frombytes("P", size, indices.tobytes())
     image.putpalette([*RED, *BLUE])
     params = {"transparency": 0} if transparent else {}
     return encode(image, "PNG", **params)

@@ -48,7 +48,7 @@ def test_logits_probabilities_and_realness_by_hand(clf):
 
 
 def test_sigmoid_is_stable_in_the_tails():
-    with np.errstate(all="raise"):
+    with np.errstate(over="raise", invalid="raise", divide="raise"):  # underflow to 0 is fine
         p = sigmoid(np.array([-1000.0, -40.0, 0.0, 40.0, 1000.0]))
     assert p[0] == 0.0 and p[-1] == 1.0 and p[2] == 0.5
     assert p[1] == pytest.approx(math.exp(-40.0), rel=1e-12)  # not rounded to 0
@@ -66,6 +66,7 @@ def test_edit_by_hand(clf):
     np.testing.assert_allclose(edit(Z1, clf, [("a", -2.0)]), [[-0.2, -0.6, 1.0]])
     # several edits add up: + 2 * (0.6, 0.8, 0) + 0.5 * (0, 0, 1)
     np.testing.assert_allclose(edit(Z1, clf, [("a", 2.0), ("b", 0.5)]), [[2.2, 2.6, 1.5]])
+    np.testing.assert_allclose(edit(Z1, clf, {"a": 2.0, "b": 0.5}), [[2.2, 2.6, 1.5]])
     # logit_a moves by delta * |w_a| = 2 * 5
     assert clf.logits(edit(Z1, clf, [("a", 2.0)]))[0, 0] == pytest.approx(8.0 + 10.0)
 
@@ -132,6 +133,8 @@ def test_unknown_names_and_bad_numbers(clf):
         edit(Z1, clf, [("a", float("nan"))])
     with pytest.raises(LatentMathError, match="finite"):
         edit(Z1, clf, [("a", np.array([np.inf]))])
+    with pytest.raises(LatentMathError, match="pairs"):
+        edit(Z1, clf, ["a"])
     with pytest.raises(LatentMathError, match="twice"):
         edit(Z1, clf, [("a", 1.0), ("a", 2.0)])
     with pytest.raises(LatentMathError, match="shape"):
@@ -179,8 +182,11 @@ def test_auto_deltas_joint_targets():
     alone = edit(z, two, [("s", auto_delta(z, two, "s", 0.9)), ("t", auto_delta(z, two, "t", 0.1))])
     assert np.abs(two.probabilities(alone) - [0.9, 0.1]).max() > 0.01  # the joint solve is needed
     with pytest.raises(LatentMathError):
-        auto_deltas(z, LinearClassifier(np.array([[1.0, 0.0], [2.0, 0.0]]), np.zeros(2), ("s", "t"), np.zeros(2), 0.0),
-                    {"s": 0.9, "t": 0.1})
+        auto_deltas(
+            z,
+            LinearClassifier(np.array([[1.0, 0.0], [2.0, 0.0]]), np.zeros(2), ("s", "t"), np.zeros(2), 0.0),
+            {"s": 0.9, "t": 0.1},
+        )
 
 
 def test_from_manifest_keeps_order_and_rows():

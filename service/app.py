@@ -1,0 +1,185 @@
+"""The FastAPI app factory: ``uvicorn --factory service.app:create_app``.
+
+``create_app`` wires settings, routes, error handlers, middleware and metrics; the lifespan
+loads, validates and warms up every model BEFORE the server accepts traffic, so a missing
+or corrupt model stops start-up with one message naming the file (uvicorn then exits
+non-zero) instead of failing on the first request. ``/ready`` turns 200 only after that.
+The OpenAPI document is post-processed for SDK generators (see :func:`sdk_friendly_openapi`).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from functools import partial
+from importlib import metadata
+from typing import Any
+
+import anyio
+from fastapi import Depends, FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.openapi.utils import get_openapi
+from fastapi.routing import APIRoute
+
+from service.artifact import ArtifactError
+from service.batcher import BatchingConfig
+from service.dependencies import ServiceState, require_api_key
+from service.errors import BodyLimitMiddleware, CatchAllMiddleware, install_error_handlers
+from service.latent import LinearClassifier
+from service.metrics import Metrics, MetricsMiddleware
+from service.registry import ModelRegistry, discover
+from service.routes import editing, generation, ops
+from service.settings import SHIPPED_MODEL, Settings
+
+log = logging.getLogger("service")
+
+# Room for multipart boundaries and part headers on top of the image bytes themselves.
+MULTIPART_SLACK_BYTES = 64 * 1024
+EXPOSED_HEADERS = [
+    "X-Delta-Used", "X-Probabilities-Before", "X-Probabilities-After",
+    "X-Seed", "X-Acceptance-Rate", "X-Samples-Requested", "X-Samples-Returned", "Retry-After",
+]
+DESCRIPTION = """Attribute editing and conditional generation of faces with an IntroVAC
+(Introspective Variational Classifier). Every error has the body
+`{"error": {"code": "...", "message": "...", "details": ...}}`; switch on `code`."""
+
+
+def _version() -> str:
+    try:
+        return metadata.version("introvac")
+    except metadata.PackageNotFoundError:
+        return "0.0.0"
+
+
+def resolve_default_model(settings: Settings) -> str:
+    """The explicit setting; else the only model; else the shipped one; else the first by name."""
+    if settings.default_model:
+        return settings.default_model
+    names = settings.models or discover(settings.models_dir)
+    if not names:
+        raise ArtifactError(f"no model folders found in {settings.models_dir}")
+    if len(names) == 1:
+        return names[0]
+    return SHIPPED_MODEL if SHIPPED_MODEL in names else sorted(names)[0]
+
+
+def load_registry(settings: Settings, metrics: Metrics) -> ModelRegistry:
+    """Validate, load and warm up every model (blocking; raises ArtifactError naming the file)."""
+    batching = BatchingConfig(
+        max_batch_size=settings.max_batch_size,
+        max_wait_ms=settings.max_batch_wait_ms,
+        max_queue=settings.max_queue_depth,
+        timeout_s=settings.request_timeout_s,
+    )
+    return ModelRegistry.load(
+        settings.models_dir,
+        resolve_default_model(settings),
+        names=settings.models,
+        backend=settings.backend,
+        providers=settings.providers,
+        intra_op_threads=settings.intra_op_threads,
+        batching=batching,
+        hooks=metrics.batch_callbacks,
+    )
+
+
+@asynccontextmanager
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    state: ServiceState = app.state.service
+    try:
+        registry = await anyio.to_thread.run_sync(load_registry, state.settings, state.metrics)
+    except ArtifactError as exc:
+        log.error("start-up failed: %s", exc)
+        raise
+    state.classifiers = {name: LinearClassifier.from_manifest(registry.get(name).manifest) for name in registry.names}
+    for entry in registry.describe():
+        state.metrics.model_info.labels(entry["name"]).info(
+            {"backend": entry["backend"], "device": entry["device"], "default": str(entry["default"]).lower()}
+        )
+        log.info("serving model %s with %s on %s%s", entry["name"], entry["backend"], entry["device"],
+                 " (default)" if entry["default"] else "")
+    await registry.start()
+    state.registry = registry
+    state.ready = True
+    state.metrics.ready.set(1)
+    try:
+        yield
+    finally:
+        state.ready = False
+        state.metrics.ready.set(0)
+        await registry.stop()
+
+
+def _operation_id(route: APIRoute) -> str:
+    """Route names are the operationIds (``edit``, ``generate`` ...): clean SDK method names."""
+    return route.name
+
+
+def _binary_file_fields(node: Any) -> None:
+    """FastAPI writes upload fields as ``{"type": "string", "contentMediaType": ...}``, which
+    openapi-python-client does not type as a file; rewrite them to ``format: binary``."""
+    if isinstance(node, dict):
+        if node.get("type") == "string" and "contentMediaType" in node:
+            node.pop("contentMediaType")
+            node["format"] = "binary"
+        for value in node.values():
+            _binary_file_fields(value)
+    elif isinstance(node, list):
+        for value in node:
+            _binary_file_fields(value)
+
+
+def sdk_friendly_openapi(app: FastAPI) -> dict[str, Any]:
+    if app.openapi_schema is None:
+        schema = get_openapi(
+            title=app.title, version=app.version, description=app.description, routes=app.routes, tags=app.openapi_tags
+        )
+        _binary_file_fields(schema)
+        app.openapi_schema = schema
+    return app.openapi_schema
+
+
+def _configure_logging(level: str) -> None:
+    log.setLevel(level.upper())
+    if not logging.getLogger().handlers and not log.handlers:  # uvicorn configures only its own loggers
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        log.addHandler(handler)
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """Build the app; models load when the lifespan starts (uvicorn start-up, TestClient context)."""
+    settings = settings or Settings()
+    _configure_logging(settings.log_level)
+    metrics = Metrics()
+    app = FastAPI(
+        title="IntroVAC attribute editing API",
+        version=_version(),
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        generate_unique_id_function=_operation_id,
+    )
+    app.state.service = ServiceState(settings=settings, metrics=metrics)
+    install_error_handlers(app)
+
+    guarded = [Depends(require_api_key)]
+    app.include_router(ops.public)
+    app.include_router(ops.protected, dependencies=guarded)
+    app.include_router(editing.router, dependencies=guarded)
+    app.include_router(generation.router, dependencies=guarded)
+
+    # add_middleware wraps what is already there: the LAST added runs first.
+    app.add_middleware(BodyLimitMiddleware, max_body_bytes=settings.max_upload_bytes + MULTIPART_SLACK_BYTES)
+    app.add_middleware(CatchAllMiddleware)
+    app.add_middleware(MetricsMiddleware, metrics=metrics)
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["GET", "POST"],
+            allow_headers=["*"],
+            expose_headers=EXPOSED_HEADERS,
+        )
+    app.openapi = partial(sdk_friendly_openapi, app)  # type: ignore[method-assign]
+    return app

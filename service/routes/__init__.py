@@ -1,0 +1,1 @@
+"""HTTP routes, one module per concern: editing (encode/reconstruct/edit/decode), generation, ops."""

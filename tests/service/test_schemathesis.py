@@ -1,0 +1,49 @@
+"""Property-based API test: schemathesis generates requests from the app's own OpenAPI
+document (valid and invalid ones) and checks that no input causes a 5xx and that every
+response matches what the document promises (status code, content type, body schema).
+
+In-process over ASGI (no server); the lifespan runs once. Bounded and derandomized so it
+is fast and repeatable.
+"""
+
+from __future__ import annotations
+
+import pytest
+import schemathesis
+from hypothesis import HealthCheck, settings
+from schemathesis.checks import not_a_server_error
+from schemathesis.specs.openapi.checks import (
+    content_type_conformance,
+    response_schema_conformance,
+    status_code_conformance,
+)
+
+from service.app import create_app
+from tests.service.routes.apiutil import make_settings
+
+CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
+
+
+@pytest.fixture(scope="module")
+def api_schema(tiny_models_root):
+    # Small limits keep every generated /generate and /decode call cheap.
+    app = create_app(make_settings(tiny_models_root, max_langevin_steps=30, max_generate_n=4, max_upload_bytes=64 * 1024))
+    yield schemathesis.openapi.from_asgi("/openapi.json", app)
+    from schemathesis.python import asgi  # stop the lifespan schemathesis started for this app
+
+    asgi.shutdown_lifespans()
+
+
+schema = schemathesis.pytest.from_fixture("api_schema")
+
+
+@schema.parametrize()
+@settings(
+    max_examples=25,
+    deadline=None,
+    derandomize=True,
+    database=None,
+    suppress_health_check=list(HealthCheck),
+)
+def test_api_conforms_to_its_openapi_document(case):
+    case.call_and_validate(checks=CHECKS)

@@ -1,0 +1,89 @@
+"""Loss functions against hand computations."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from training.losses import (
+    attribute_bce,
+    judged_fake_loss,
+    judged_real_loss,
+    kl_standard_normal,
+    reconstruction_l1,
+)
+
+
+def test_l1_is_mean_absolute_error_over_all_elements():
+    x = torch.zeros(2, 1, 1, 2)
+    x_rec = torch.tensor([[[[1.0, -2.0]]], [[[3.0, 0.0]]]])
+    assert reconstruction_l1(x, x_rec).item() == pytest.approx((1 + 2 + 3 + 0) / 4)
+
+
+def test_l1_rejects_shape_mismatch():
+    with pytest.raises(ValueError, match="shape"):
+        reconstruction_l1(torch.zeros(2, 3, 4, 4), torch.zeros(2, 3, 4, 5))
+
+
+def test_kl_of_known_gaussians():
+    mean = torch.tensor([[1.0, 0.0]], dtype=torch.float64)
+    logvar = torch.tensor([[0.0, math.log(2.0)]], dtype=torch.float64)
+    # per element 0.5 * (mu^2 + sigma^2 - 1 - log sigma^2): 0.5 and 0.5 * (1 - log 2)
+    expected = (0.5 + 0.5 * (1.0 - math.log(2.0))) / 2
+    assert kl_standard_normal(mean, logvar).item() == pytest.approx(expected, rel=1e-12)
+
+
+def test_kl_is_zero_at_prior_and_matches_torch_distributions():
+    assert kl_standard_normal(torch.zeros(3, 5), torch.zeros(3, 5)).item() == 0.0
+    torch.manual_seed(0)
+    mean, logvar = torch.randn(4, 6, dtype=torch.float64), torch.randn(4, 6, dtype=torch.float64)
+    q = torch.distributions.Normal(mean, torch.exp(0.5 * logvar))
+    p = torch.distributions.Normal(torch.zeros_like(mean), torch.ones_like(mean))
+    expected = torch.distributions.kl_divergence(q, p).mean()  # mean over batch and dims
+    torch.testing.assert_close(kl_standard_normal(mean, logvar), expected)
+
+
+def test_attribute_bce_by_hand():
+    logits = torch.tensor([[2.0, -1.0], [0.0, 3.0]], dtype=torch.float64)
+    labels = torch.tensor([[1.0, 0.0], [1.0, 0.0]], dtype=torch.float64)
+    terms = [
+        math.log(1 + math.exp(-2.0)),  # label 1: -log sigmoid(l)
+        math.log(1 + math.exp(-1.0)),  # label 0: -log(1 - sigmoid(l))
+        math.log(2.0),
+        math.log(1 + math.exp(3.0)),
+    ]
+    assert attribute_bce(logits, labels).item() == pytest.approx(sum(terms) / 4, rel=1e-12)
+    with pytest.raises(ValueError, match="labels"):
+        attribute_bce(logits, labels[:, :1])
+
+
+def test_realness_losses_follow_label_one_is_fake():
+    logit = torch.tensor([1.5, -0.5], dtype=torch.float64)
+    fake = [math.log(1 + math.exp(-v)) for v in (1.5, -0.5)]  # -log C_fake
+    real = [math.log(1 + math.exp(v)) for v in (1.5, -0.5)]  # -log(1 - C_fake)
+    assert judged_fake_loss(logit).item() == pytest.approx(sum(fake) / 2, rel=1e-12)
+    assert judged_real_loss(logit).item() == pytest.approx(sum(real) / 2, rel=1e-12)
+    # a confident "fake" logit costs the encoder little and the decoder a lot
+    assert judged_fake_loss(torch.tensor([5.0])) < judged_real_loss(torch.tensor([5.0]))
+
+
+def test_realness_losses_are_stable_for_extreme_logits():
+    big = torch.tensor([100.0, -100.0])  # log(sigmoid) would underflow to -inf in float32
+    fake, real = judged_fake_loss(big), judged_real_loss(big)
+    assert torch.isfinite(fake) and torch.isfinite(real)
+    assert fake.item() == pytest.approx(50.0, rel=1e-5)  # (0 + 100) / 2
+    assert real.item() == pytest.approx(50.0, rel=1e-5)
+
+
+def test_losses_are_batch_averages():
+    torch.manual_seed(1)
+    x, x_rec = torch.rand(2, 3, 4, 4), torch.rand(2, 3, 4, 4)
+    mean, logvar, logits = torch.randn(2, 3), torch.randn(2, 3), torch.randn(2, 2)
+    labels = torch.tensor([[1.0, 0.0], [0.0, 1.0]])
+    twice = lambda t: torch.cat([t, t])  # noqa: E731
+    torch.testing.assert_close(reconstruction_l1(twice(x), twice(x_rec)), reconstruction_l1(x, x_rec))
+    torch.testing.assert_close(kl_standard_normal(twice(mean), twice(logvar)), kl_standard_normal(mean, logvar))
+    torch.testing.assert_close(attribute_bce(twice(logits), twice(labels)), attribute_bce(logits, labels))
+    torch.testing.assert_close(judged_fake_loss(twice(logits[:, 0])), judged_fake_loss(logits[:, 0]))

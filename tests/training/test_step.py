@@ -1,0 +1,212 @@
+"""Algorithm 1 step: efficient version == reference, detach semantics, optimizer steps."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import pytest
+import torch
+
+import training.step as step_module
+from training.config import ModelConfig, TrainConfig
+from training.model import VAC
+from training.step import (
+    INTROVAC_LOSS_KEYS,
+    VAC_LOSS_KEYS,
+    StepNoise,
+    compute_gradients,
+    reference_gradients,
+    train_step,
+)
+
+MODEL_CFG = ModelConfig(image_size=16, channels=(4, 8), latent_dim=8, attributes=("a", "b"))
+N = 4
+BOTH = [compute_gradients, reference_gradients]
+
+
+@pytest.fixture
+def setup():
+    torch.manual_seed(0)
+    model = VAC(MODEL_CFG).double()
+    x = torch.rand(N, 3, 16, 16, dtype=torch.float64)
+    y = torch.tensor([[1.0, 0.0], [0.0, 1.0], [1.0, 1.0], [0.0, 0.0]], dtype=torch.float64)
+    noise = StepNoise.sample(N, 8, "cpu", torch.Generator().manual_seed(1), dtype=torch.float64)
+    return model, x, y, noise
+
+
+def gradients(fn, setup, **cfg_kwargs):
+    """Fresh grads of one version: (losses, {param name: grad})."""
+    model, x, y, noise = setup
+    model.zero_grad(set_to_none=True)
+    losses = fn(model, x, y, noise, TrainConfig(**cfg_kwargs))
+    grads = {
+        name: (p.grad.clone() if p.grad is not None else torch.zeros_like(p))
+        for name, p in model.named_parameters()
+    }
+    return losses, grads
+
+
+def part(grads, prefix):
+    return {k: v for k, v in grads.items() if k.startswith(prefix)}
+
+
+def enc_cls(grads):
+    return {k: v for k, v in grads.items() if not k.startswith("decoder.")}
+
+
+def assert_same(a, b, tol=1e-5):
+    assert a.keys() == b.keys()
+    for name in a:
+        torch.testing.assert_close(a[name], b[name], rtol=tol, atol=tol, msg=f"gradient of {name}")
+
+
+def assert_differ(a, b):
+    assert any(not torch.allclose(a[k], b[k], rtol=1e-6, atol=1e-9) for k in a), "expected a change"
+
+
+@pytest.mark.parametrize("mode", ["introvac", "vac"])
+def test_efficient_gradients_equal_reference(setup, mode):
+    losses_fast, fast = gradients(compute_gradients, setup, mode=mode)
+    losses_ref, ref = gradients(reference_gradients, setup, mode=mode)
+    assert_same(fast, ref)
+    assert all(g.abs().sum() > 0 for name, g in fast.items() if "classifier" not in name)
+    assert tuple(losses_fast) == tuple(losses_ref)
+    assert set(losses_fast) == set(INTROVAC_LOSS_KEYS if mode == "introvac" else VAC_LOSS_KEYS)
+    for key in losses_fast:
+        assert losses_fast[key].requires_grad is False
+        torch.testing.assert_close(losses_fast[key], losses_ref[key], msg=key)
+
+
+@pytest.mark.parametrize("fn", BOTH)
+def test_encoder_classifier_adversarial_loss_sends_nothing_into_decoder(setup, fn):
+    _, low = gradients(fn, setup, beta_ec=0.01)
+    _, high = gradients(fn, setup, beta_ec=100.0)
+    assert_same(part(low, "decoder."), part(high, "decoder."), tol=1e-10)
+    assert_differ(enc_cls(low), enc_cls(high))  # L_EC does reach Phi, w
+
+
+@pytest.mark.parametrize("fn", BOTH)
+def test_decoder_adversarial_loss_reaches_decoder_only(setup, fn):
+    _, without = gradients(fn, setup, beta_g=0.0)
+    _, strong = gradients(fn, setup, beta_g=50.0)
+    assert_same(enc_cls(without), enc_cls(strong), tol=1e-10)  # not even through dt(Z_r)
+    assert_differ(part(without, "decoder."), part(strong, "decoder."))
+
+
+@pytest.mark.parametrize("fn", BOTH)
+def test_zero_adversarial_weights_give_vac_gradients(setup, fn):
+    losses_i, introvac = gradients(fn, setup, mode="introvac", beta_g=0.0, beta_ec=0.0)
+    losses_v, vac = gradients(fn, setup, mode="vac")
+    assert_same(introvac, vac, tol=1e-10)
+    for key in VAC_LOSS_KEYS:
+        torch.testing.assert_close(losses_i[key], losses_v[key])
+
+
+def test_decoder_gets_reconstruction_plus_adversarial_gradient(setup):
+    """theta <- grad L + grad L_G (lines 10 and 13 accumulate)."""
+    _, full = gradients(compute_gradients, setup)
+    _, ae_only = gradients(compute_gradients, setup, beta_g=0.0, beta_ec=0.0)
+    _, g_only = gradients(compute_gradients, setup, beta_ae=0.0, beta_cl=0.0, beta_reg=0.0, beta_ec=0.0)
+    summed = {k: ae_only[k] + g_only[k] for k in part(full, "decoder.")}
+    assert_same(part(full, "decoder."), summed, tol=1e-10)
+    assert_differ(part(full, "decoder."), part(ae_only, "decoder."))
+    assert all(g.abs().sum() == 0 for g in enc_cls(g_only).values())
+
+
+def test_losses_are_the_weighted_sums(setup):
+    losses, _ = gradients(compute_gradients, setup)
+    cfg = TrainConfig()
+    enc = cfg.beta_ae * losses["ae"] + cfg.beta_cl * losses["cl"] + cfg.beta_reg * losses["reg"]
+    enc = enc + cfg.beta_ec * (losses["ec_r"] + losses["ec_g"])
+    dec = cfg.beta_g * (losses["g_cls"] + losses["g_real_r"] + losses["g_real_g"])
+    torch.testing.assert_close(losses["total_enc"], enc)
+    torch.testing.assert_close(losses["total_dec"], enc + dec)
+    # L_EC (judged fake) and L_G's realness (judged real) are complementary: p vs 1 - p
+    p_fake = math.exp(-losses["ec_r"].item())
+    assert 0.0 < p_fake < 1.0
+
+
+@pytest.mark.parametrize("fn", BOTH)
+def test_gradients_accumulate_into_existing_grads(setup, fn):
+    model, x, y, noise = setup
+    _, once = gradients(fn, setup)
+    fn(model, x, y, noise, TrainConfig())  # on top of the grads left by `gradients`
+    twice = {name: p.grad for name, p in model.named_parameters()}
+    assert_same(twice, {k: 2 * v for k, v in once.items()}, tol=1e-10)
+
+
+def test_mixed_precision_path_runs_and_stays_close(setup, monkeypatch):
+    """The CUDA bf16 autocast path, emulated with CPU autocast: dtypes plumb through."""
+    model, x, y, noise = setup
+    model.float()
+    x, y = x.float(), y.float()
+    noise = StepNoise(noise.eps.float(), noise.z_g.float())
+    monkeypatch.setattr(
+        step_module, "_autocast", lambda x, cfg: torch.autocast(device_type="cpu", dtype=torch.bfloat16)
+    )
+    setup32 = (model, x, y, noise)
+    losses, fast = gradients(compute_gradients, setup32)
+    _, ref = gradients(reference_gradients, setup32)
+    for name in fast:
+        assert fast[name].dtype == torch.float32 and torch.isfinite(fast[name]).all()
+        err = (fast[name] - ref[name]).norm() / ref[name].norm().clamp_min(1e-8)
+        assert err < 0.1, f"{name}: relative error {err:.3g} between bf16 versions"
+    assert all(v.dtype == torch.float32 for v in losses.values())
+
+
+def test_train_step_updates_both_optimizers(setup):
+    model, x, y, noise = setup
+    opt_enc = torch.optim.Adam(model.encoder_classifier_parameters(), lr=1e-3)
+    opt_dec = torch.optim.Adam(model.decoder_parameters(), lr=1e-3)
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    calls = []
+
+    def hook(m):  # runs after the gradients, before the optimizer steps
+        calls.append(all(p.grad is not None for p in m.parameters()))
+        assert torch.equal(m.decoder.head.weight, before["decoder.head.weight"])
+
+    out = train_step(model, opt_enc, opt_dec, x, y, noise, TrainConfig(), grad_hook=hook)
+    assert calls == [True]
+    assert set(out) == set(INTROVAC_LOSS_KEYS)
+    assert all(isinstance(v, float) and math.isfinite(v) for v in out.values())
+    after = model.state_dict()
+    for prefix in ("encoder.", "decoder.", "classifier."):
+        assert any(not torch.equal(before[k], after[k]) for k in before if k.startswith(prefix)), prefix
+
+
+def test_train_step_decoder_optimizer_touches_decoder_only(setup):
+    model, x, y, noise = setup
+    opt_enc = torch.optim.SGD(model.encoder_classifier_parameters(), lr=0.0)
+    opt_dec = torch.optim.SGD(model.decoder_parameters(), lr=0.1)
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    train_step(model, opt_enc, opt_dec, x, y, noise, TrainConfig())
+    after = model.state_dict()
+    for k in before:
+        changed = not torch.equal(before[k], after[k])
+        assert changed == k.startswith("decoder."), k
+
+
+def test_step_noise_is_reproducible_and_shaped():
+    a = StepNoise.sample(3, 5, "cpu", torch.Generator().manual_seed(7))
+    b = StepNoise.sample(3, 5, "cpu", torch.Generator().manual_seed(7))
+    assert a.eps.shape == a.z_g.shape == (3, 5) and a.eps.dtype == torch.float32
+    assert torch.equal(a.eps, b.eps) and torch.equal(a.z_g, b.z_g)
+    assert not torch.equal(a.eps, a.z_g)
+
+
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        (lambda x, y, n: (x[:, :1], y, n), "images must have shape"),
+        (lambda x, y, n: (x, y[:, :1], n), "labels must have shape"),
+        (lambda x, y, n: (x, y, dataclasses.replace(n, eps=n.eps[:2])), "noise.eps"),
+        (lambda x, y, n: (x, y, dataclasses.replace(n, z_g=n.z_g[:, :3])), "noise.z_g"),
+    ],
+)
+@pytest.mark.parametrize("fn", BOTH)
+def test_bad_shapes_give_clear_errors(setup, fn, change, message):
+    model, x, y, noise = setup
+    x, y, noise = change(x, y, noise)
+    with pytest.raises(ValueError, match=message):
+        fn(model, x, y, noise, TrainConfig())

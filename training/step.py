@@ -1,0 +1,300 @@
+"""One training step of VAC (Eq. 5) / IntroVAC (Algorithm 1), in two versions.
+
+``reference_gradients`` is a line-by-line transcription of Algorithm 1 (one forward
+pass per occurrence of E or G); ``compute_gradients`` computes the *same* gradients
+with shared forward passes. The tests hold the two equal, so the fast one can be
+trusted; the trainer uses ``train_step`` (fast version + both optimizer steps).
+
+Gradients that Algorithm 1 applies (Phi, w = encoder + classifier, theta = decoder):
+  L   (line 9)  = b_AE L1(X, X_r) + b_CL BCE(Y, C_attr(Z_r)) + b_reg KL
+                  + b_EC (BCE_fake(C_fake(E(dt X_rr))) + BCE_fake(C_fake(E(dt X_g))))
+  L_G (line 12) = b_G (BCE(Y, C_attr(E(X_rr))) + BCE_real(C_fake(E(X_rr)))
+                  + BCE_real(C_fake(E(X_g))))
+  Phi, w <- grad L;  theta <- grad L + grad L_G (line 10 computes grad L wrt theta
+  too, line 13 accumulates and only line 15 zeroes, after the decoder update).
+with Z_r = mean + exp(logvar/2) eps, X_r = G(Z_r), X_rr = G(dt Z_r), X_g = G(Z_g).
+Consequences: L_EC sends nothing into theta (dt X_rr, dt X_g); L_G sends nothing into
+Phi, w, neither directly nor through Z_r (dt Z_r). E(.) in the adversarial terms is the
+encoder MEAN (its point estimate, as used at inference), not a sample.
+
+Both gradients are taken at the same parameter values: the paper updates Phi, w
+(line 11) before evaluating L_G (line 12), but with b_EC = 0.01 and Adam's small steps
+the difference is one step of staleness in the decoder's adversarial signal, and
+evaluating both first is what makes a single set of shared passes possible.
+
+Returned losses are unweighted components plus the weighted totals: ``total_enc`` = L
+(what Phi, w descend) and ``total_dec`` = L + L_G (whose theta-gradient the decoder
+receives). Mode "vac" returns only ``VAC_LOSS_KEYS`` (total_dec = total_enc = L).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass
+from typing import Callable
+
+import torch
+from torch import Tensor
+
+from training.config import TrainConfig
+from training.losses import (
+    attribute_bce,
+    judged_fake_loss,
+    judged_real_loss,
+    kl_standard_normal,
+    reconstruction_l1,
+)
+from training.model import VAC
+
+VAC_LOSS_KEYS = ("ae", "cl", "reg", "total_enc", "total_dec")
+INTROVAC_LOSS_KEYS = VAC_LOSS_KEYS + ("ec_r", "ec_g", "g_cls", "g_real_r", "g_real_g")
+
+
+@dataclass
+class StepNoise:
+    """All randomness of one step, passed in so that steps are reproducible and both
+    gradient versions can be compared on identical noise."""
+
+    eps: Tensor  # (N, D) reparameterisation noise for Z_r
+    z_g: Tensor  # (N, D) prior samples for X_g
+
+    @classmethod
+    def sample(
+        cls,
+        n: int,
+        latent_dim: int,
+        device: torch.device | str,
+        generator: torch.Generator | None = None,
+        dtype: torch.dtype = torch.float32,
+    ) -> "StepNoise":
+        """Draw from ``generator`` on its own device (so a CPU generator gives the same
+        noise whatever the training device), then move to ``device``."""
+        source = generator.device if generator is not None else torch.device(device)
+        eps = torch.randn(n, latent_dim, generator=generator, device=source, dtype=dtype)
+        z_g = torch.randn(n, latent_dim, generator=generator, device=source, dtype=dtype)
+        return cls(eps=eps.to(device), z_g=z_g.to(device))
+
+
+def _autocast(x: Tensor, cfg: TrainConfig) -> contextlib.AbstractContextManager:
+    """bf16 autocast for the network passes on CUDA (no GradScaler needed: bf16 has
+    float32's exponent range); plain float32 elsewhere. Losses are computed outside."""
+    if x.is_cuda and cfg.amp:
+        return torch.autocast(device_type="cuda", dtype=torch.bfloat16)
+    return contextlib.nullcontext()
+
+
+def _check_inputs(model: VAC, x: Tensor, y: Tensor, noise: StepNoise) -> tuple[Tensor, Tensor]:
+    """Clear errors for wrong shapes; returns the noise in x's dtype and device."""
+    cfg = model.config
+    s, k, d = cfg.image_size, len(cfg.attributes), cfg.latent_dim
+    if x.dim() != 4 or tuple(x.shape[1:]) != (3, s, s) or x.shape[0] < 1:
+        raise ValueError(f"images must have shape (N, 3, {s}, {s}), got {tuple(x.shape)}")
+    n = x.shape[0]
+    if tuple(y.shape) != (n, k):
+        raise ValueError(f"labels must have shape ({n}, {k}) for attributes {cfg.attributes}, got {tuple(y.shape)}")
+    for name, t in (("eps", noise.eps), ("z_g", noise.z_g)):
+        if tuple(t.shape) != (n, d):
+            raise ValueError(f"noise.{name} must have shape ({n}, {d}), got {tuple(t.shape)}")
+    return noise.eps.to(x), noise.z_g.to(x)
+
+
+def _add_grads(params: list[Tensor], grads: tuple[Tensor | None, ...]) -> None:
+    """Accumulate into .grad like backward() does (None counts as zero)."""
+    for p, g in zip(params, grads):
+        g = torch.zeros_like(p) if g is None else g
+        if p.grad is None:
+            p.grad = g.detach().clone()
+        else:
+            p.grad.add_(g)
+
+
+def _detached(values: dict[str, Tensor]) -> dict[str, Tensor]:
+    """Detached, in the fixed order of the *_LOSS_KEYS tuples (stable log layouts)."""
+    keys = INTROVAC_LOSS_KEYS if len(values) == len(INTROVAC_LOSS_KEYS) else VAC_LOSS_KEYS
+    if set(values) != set(keys):
+        raise AssertionError(f"loss names {sorted(values)} do not match {keys}")
+    return {name: values[name].detach() for name in keys}
+
+
+# --------------------------------------------------------------------------------------
+# Efficient version
+# --------------------------------------------------------------------------------------
+
+
+def compute_gradients(model: VAC, x: Tensor, y: Tensor, noise: StepNoise, cfg: TrainConfig) -> dict[str, Tensor]:
+    """Set every parameter's .grad (accumulating into None/zeros) to what Algorithm 1
+    applies, with shared passes; return detached scalar losses by name."""
+    eps, z_g = _check_inputs(model, x, y, noise)
+    if cfg.mode == "vac":
+        return _vac_gradients(model, x, y, eps, cfg)
+    return _introvac_gradients(model, x, y, eps, z_g, cfg)
+
+
+def _vac_gradients(model: VAC, x: Tensor, y: Tensor, eps: Tensor, cfg: TrainConfig) -> dict[str, Tensor]:
+    """Eq. 5: one encoder pass, one decoder pass, one backward into every parameter."""
+    k = model.config.fake_index
+    with _autocast(x, cfg):
+        mean, logvar = model.encoder(x)
+    mean, logvar = mean.to(x.dtype), logvar.to(x.dtype)
+    z_r = model.reparameterize(mean, logvar, eps)
+    with _autocast(x, cfg):
+        x_r = model.decoder(z_r)
+    ae = reconstruction_l1(x, x_r.to(x.dtype))
+    cl = attribute_bce(model.classifier(z_r)[:, :k], y)
+    reg = kl_standard_normal(mean, logvar)
+    loss = cfg.beta_ae * ae + cfg.beta_cl * cl + cfg.beta_reg * reg
+    loss.backward()
+    return _detached({"ae": ae, "cl": cl, "reg": reg, "total_enc": loss, "total_dec": loss})
+
+
+def _introvac_gradients(
+    model: VAC, x: Tensor, y: Tensor, eps: Tensor, z_g: Tensor, cfg: TrainConfig
+) -> dict[str, Tensor]:
+    """Algorithm 1 with 2 encoder and 2 decoder forward passes instead of 5 and 3.
+
+    Sharing: X_rr = G(dt Z_r) has the value of X_r = G(Z_r), so the X_r pass serves
+    both; E(dt X_rr), E(dt X_g), E(X_rr), E(X_g) are one encoder pass on the detached
+    leaf ``adv_in`` = [X_r; X_g]. The different gradient routes become three backward
+    calls with explicit ``inputs``:
+      1. L -> Phi, w: through E(X), through G(Z_r) into Z_r for the L_AE part only
+         (the decoder is only crossed, its weights are not accumulated) and through
+         the adversarial pass for L_EC (adv_in is detached, so nothing reaches theta).
+      2. L_G -> adv_in only (pixel gradients; no encoder/classifier parameter).
+      3. theta: b_AE L_AE through X_r plus the L_G pixel gradients pushed into X_r and
+         X_g, in one flow (the engine sums the cotangents arriving at X_r). ``inputs``
+         stops it at Z_r, so L_G never reaches the encoder.
+    The decoder is run twice (Z_r, then Z_g) rather than on [Z_r; Z_g], so route 1
+    crosses only the N rows of X_r instead of 2N (same forward cost, cheaper backward).
+    """
+    k = model.config.fake_index
+    n = x.shape[0]
+    enc_cls = model.encoder_classifier_parameters()
+    theta = model.decoder_parameters()
+
+    with _autocast(x, cfg):
+        mean, logvar = model.encoder(x)
+    mean, logvar = mean.to(x.dtype), logvar.to(x.dtype)
+    z_r = model.reparameterize(mean, logvar, eps)
+    with _autocast(x, cfg):
+        x_r = model.decoder(z_r)  # X_r, and the value of X_rr
+        x_g = model.decoder(z_g)
+    adv_in = torch.cat([x_r, x_g]).detach().to(x.dtype).requires_grad_(True)
+    with _autocast(x, cfg):
+        adv_mean, _ = model.encoder(adv_in)
+    adv_logits = model.classifier(adv_mean.to(x.dtype))
+    logits_rr, logits_g = adv_logits[:n], adv_logits[n:]
+
+    ae = reconstruction_l1(x, x_r.to(x.dtype))
+    cl = attribute_bce(model.classifier(z_r)[:, :k], y)
+    reg = kl_standard_normal(mean, logvar)
+    ec_r, ec_g = judged_fake_loss(logits_rr[:, k]), judged_fake_loss(logits_g[:, k])
+    g_cls = attribute_bce(logits_rr[:, :k], y)
+    g_real_r, g_real_g = judged_real_loss(logits_rr[:, k]), judged_real_loss(logits_g[:, k])
+    ae_term = cfg.beta_ae * ae
+    loss = ae_term + cfg.beta_cl * cl + cfg.beta_reg * reg + cfg.beta_ec * (ec_r + ec_g)
+    loss_g = cfg.beta_g * (g_cls + g_real_r + g_real_g)
+
+    # 1. keeps the graph: routes 2 and 3 cross the adversarial pass and G(Z_r) again.
+    loss.backward(inputs=enc_cls, retain_graph=True)
+    # 2. the last user of the adversarial pass frees it.
+    (pixel_grad,) = torch.autograd.grad(loss_g, adv_in)
+    # 3. the last user of everything else frees it.
+    torch.autograd.backward(
+        [ae_term, x_r, x_g],
+        [None, pixel_grad[:n].to(x_r.dtype), pixel_grad[n:].to(x_g.dtype)],
+        inputs=theta,
+    )
+    return _detached(
+        {
+            "ae": ae, "cl": cl, "reg": reg, "total_enc": loss, "total_dec": loss + loss_g,
+            "ec_r": ec_r, "ec_g": ec_g, "g_cls": g_cls, "g_real_r": g_real_r, "g_real_g": g_real_g,
+        }
+    )  # fmt: skip
+
+
+# --------------------------------------------------------------------------------------
+# Reference version
+# --------------------------------------------------------------------------------------
+
+
+def reference_gradients(model: VAC, x: Tensor, y: Tensor, noise: StepNoise, cfg: TrainConfig) -> dict[str, Tensor]:
+    """Straightforward transcription of Algorithm 1 (one pass per occurrence of E/G),
+    same contract as ``compute_gradients``; kept as the executable specification."""
+    eps, z_g = _check_inputs(model, x, y, noise)
+    E, G, C = model.encoder, model.decoder, model.classifier
+    k = model.config.fake_index
+    params = model.encoder_classifier_parameters() + model.decoder_parameters()
+    theta = model.decoder_parameters()
+    introvac = cfg.mode == "introvac"
+
+    with _autocast(x, cfg):
+        x_g = G(z_g) if introvac else None  # line 4
+        mean, logvar = E(x)  # line 5
+    mean, logvar = mean.to(x.dtype), logvar.to(x.dtype)
+    z_r = model.reparameterize(mean, logvar, eps)
+    y_hat = C(z_r)  # line 6
+    with _autocast(x, cfg):
+        x_r = G(z_r)  # line 7
+        x_rr = G(z_r.detach()) if introvac else None  # line 8
+    # line 9
+    ae = reconstruction_l1(x, x_r.to(x.dtype))
+    cl = attribute_bce(y_hat[:, :k], y)
+    reg = kl_standard_normal(mean, logvar)
+    loss = cfg.beta_ae * ae + cfg.beta_cl * cl + cfg.beta_reg * reg
+    losses = {"ae": ae, "cl": cl, "reg": reg}
+    if introvac:
+        with _autocast(x, cfg):
+            mean_rr_dt, _ = E(x_rr.detach())
+            mean_g_dt, _ = E(x_g.detach())
+        ec_r = judged_fake_loss(C(mean_rr_dt.to(x.dtype))[:, k])
+        ec_g = judged_fake_loss(C(mean_g_dt.to(x.dtype))[:, k])
+        loss = loss + cfg.beta_ec * (ec_r + ec_g)
+        losses.update(ec_r=ec_r, ec_g=ec_g)
+    grads_l = torch.autograd.grad(loss, params, allow_unused=True)  # line 10
+    _add_grads(params, grads_l)
+    losses["total_enc"] = loss
+    losses["total_dec"] = loss
+    if introvac:
+        # line 12, at the same parameter values as line 9 (see the module docstring)
+        with _autocast(x, cfg):
+            mean_rr, _ = E(x_rr)
+            mean_g, _ = E(x_g)
+        logits_rr = C(mean_rr.to(x.dtype))
+        logits_g = C(mean_g.to(x.dtype))
+        g_cls = attribute_bce(logits_rr[:, :k], y)
+        g_real_r = judged_real_loss(logits_rr[:, k])
+        g_real_g = judged_real_loss(logits_g[:, k])
+        loss_g = cfg.beta_g * (g_cls + g_real_r + g_real_g)
+        grads_g = torch.autograd.grad(loss_g, theta, allow_unused=True)  # line 13
+        _add_grads(theta, grads_g)
+        losses.update(g_cls=g_cls, g_real_r=g_real_r, g_real_g=g_real_g, total_dec=loss + loss_g)
+    return _detached(losses)
+
+
+# --------------------------------------------------------------------------------------
+# Full step
+# --------------------------------------------------------------------------------------
+
+
+def train_step(
+    model: VAC,
+    opt_enc: torch.optim.Optimizer,
+    opt_dec: torch.optim.Optimizer,
+    x: Tensor,
+    y: Tensor,
+    noise: StepNoise,
+    cfg: TrainConfig,
+    grad_hook: Callable[[VAC], None] | None = None,
+) -> dict[str, float]:
+    """Zero grads, compute_gradients, grad_hook(model) (e.g. averaging across ranks),
+    then opt_enc.step() (encoder + classifier) and opt_dec.step() (decoder).
+    Returns the losses as Python floats (one device sync for all of them)."""
+    opt_enc.zero_grad(set_to_none=True)
+    opt_dec.zero_grad(set_to_none=True)
+    losses = compute_gradients(model, x, y, noise, cfg)
+    if grad_hook is not None:
+        grad_hook(model)
+    opt_enc.step()
+    opt_dec.step()
+    values = torch.stack([v.float() for v in losses.values()]).tolist()
+    return dict(zip(losses.keys(), values))

@@ -8,6 +8,10 @@ same model, data and noise. Prints images/s of each and the ratio.
     python benchmarks/bench_train_step.py --image-size 32 --channels 8 16 32 \
         --latent 32 --batch 16 --steps 5 --threads 2            # quick run
 
+What to expect: only forward passes and one decoder weight gradient can be shared
+(see ``training.step._introvac_gradients``); the backward flows are all needed, and
+backward is ~2/3 of a step, so operation counts bound the ratio near 1.25x.
+
 Numbers on a shared machine are noisy: the two versions are interleaved step by step
 and medians are reported. Besides wall time, the process CPU time per step is shown:
 with ``--threads 1`` it measures the work done and hardly depends on the neighbours.
@@ -39,7 +43,9 @@ def reference_step(model, opt_enc, opt_dec, x, y, noise, cfg) -> None:
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     p.add_argument("--image-size", type=int, default=64)
     p.add_argument("--channels", type=int, nargs="+", default=[16, 32, 64, 128])
     p.add_argument("--latent", type=int, default=128)
@@ -48,7 +54,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--mode", choices=["introvac", "vac"], default="introvac")
     p.add_argument("--steps", type=int, default=10, help="timed steps per version")
     p.add_argument("--warmup", type=int, default=2, help="untimed steps per version")
-    p.add_argument("--threads", type=int, default=None, help="torch.set_num_threads (default: torch's)")
+    p.add_argument(
+        "--threads", type=int, default=None, help="torch.set_num_threads (default: torch's)"
+    )
     args = p.parse_args(argv)
     if args.steps < 1 or args.warmup < 0 or args.batch < 1:
         p.error("--steps and --batch must be positive, --warmup non-negative")
@@ -72,7 +80,9 @@ def main(argv: list[str] | None = None) -> int:
     cfg = TrainConfig(mode=args.mode, batch_size=args.batch)
     torch.manual_seed(0)
     model = VAC(model_cfg)
-    opt_enc = torch.optim.Adam(model.encoder_classifier_parameters(), lr=cfg.lr, betas=cfg.adam_betas)
+    opt_enc = torch.optim.Adam(
+        model.encoder_classifier_parameters(), lr=cfg.lr, betas=cfg.adam_betas
+    )
     opt_dec = torch.optim.Adam(model.decoder_parameters(), lr=cfg.lr, betas=cfg.adam_betas)
     x = torch.rand(args.batch, 3, args.image_size, args.image_size)
     y = torch.randint(0, 2, (args.batch, args.attributes)).float()
@@ -107,8 +117,12 @@ def main(argv: list[str] | None = None) -> int:
             f"{name:>16}: median {median * 1000:8.1f} ms/step  {rates[name]:8.1f} images/s"
             f"  (CPU time {cpu_ms[name]:8.1f} ms/step)"
         )
-    print(f"ratio optimised/straightforward: {rates['optimised'] / rates['straightforward']:.2f}x images/s")
-    print(f"ratio in CPU time per step:      {cpu_ms['straightforward'] / cpu_ms['optimised']:.2f}x")
+    print(
+        f"ratio optimised/straightforward: {rates['optimised'] / rates['straightforward']:.2f}x images/s"
+    )
+    print(
+        f"ratio in CPU time per step:      {cpu_ms['straightforward'] / cpu_ms['optimised']:.2f}x"
+    )
     return 0
 
 

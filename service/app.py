@@ -37,8 +37,14 @@ log = logging.getLogger("service")
 # Room for multipart boundaries and part headers on top of the image bytes themselves.
 MULTIPART_SLACK_BYTES = 64 * 1024
 EXPOSED_HEADERS = [
-    "X-Delta-Used", "X-Probabilities-Before", "X-Probabilities-After",
-    "X-Seed", "X-Acceptance-Rate", "X-Samples-Requested", "X-Samples-Returned", "Retry-After",
+    "X-Delta-Used",
+    "X-Probabilities-Before",
+    "X-Probabilities-After",
+    "X-Seed",
+    "X-Acceptance-Rate",
+    "X-Samples-Requested",
+    "X-Samples-Returned",
+    "Retry-After",
 ]
 DESCRIPTION = """Attribute editing and conditional generation of faces with an IntroVAC
 (Introspective Variational Classifier). Every error has the body
@@ -97,8 +103,13 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         state.metrics.model_info.labels(entry["name"]).info(
             {"backend": entry["backend"], "device": entry["device"], "default": str(entry["default"]).lower()}
         )
-        log.info("serving model %s with %s on %s%s", entry["name"], entry["backend"], entry["device"],
-                 " (default)" if entry["default"] else "")
+        log.info(
+            "serving model %s with %s on %s%s",
+            entry["name"],
+            entry["backend"],
+            entry["device"],
+            " (default)" if entry["default"] else "",
+        )
     await registry.start()
     state.registry = registry
     state.ready = True

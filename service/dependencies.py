@@ -53,7 +53,9 @@ SettingsDep = Annotated[Settings, Depends(get_settings)]
 
 def get_registry(state: StateDep) -> ModelRegistry:
     if not state.ready or state.registry is None:
-        raise ApiError(503, "not_ready", "models are still loading; retry shortly", None, {"Retry-After": str(RETRY_AFTER_S)})
+        raise ApiError(
+            503, "not_ready", "models are still loading; retry shortly", None, {"Retry-After": str(RETRY_AFTER_S)}
+        )
     return state.registry
 
 
@@ -96,7 +98,9 @@ def require_api_key(settings: SettingsDep, key: Annotated[str | None, Security(_
     if expected is None:
         return
     if key is None or not secrets.compare_digest(key.encode(), expected.get_secret_value().encode()):
-        raise ApiError(401, "unauthorized", f"missing or wrong {API_KEY_HEADER} header", None, {"WWW-Authenticate": API_KEY_HEADER})
+        raise ApiError(
+            401, "unauthorized", f"missing or wrong {API_KEY_HEADER} header", None, {"WWW-Authenticate": API_KEY_HEADER}
+        )
 
 
 ImageUpload = Annotated[

@@ -78,7 +78,11 @@ def error_response(
 def _validation_details(exc: RequestValidationError) -> list[dict[str, Any]]:
     """loc/msg/type of each problem; the raw input is left out (it can be bytes or huge)."""
     return [
-        {"loc": [str(part) for part in err.get("loc", ())], "msg": str(err.get("msg", "")), "type": str(err.get("type", ""))}
+        {
+            "loc": [str(part) for part in err.get("loc", ())],
+            "msg": str(err.get("msg", "")),
+            "type": str(err.get("type", "")),
+        }
         for err in exc.errors()
     ]
 
@@ -114,8 +118,13 @@ async def _queue_full(request: Request, exc: QueueFull) -> JSONResponse:
 
 
 async def _stopped(request: Request, exc: BatcherStopped) -> JSONResponse:
-    return error_response(503, "not_ready", "the service is starting or shutting down; retry shortly", None,
-                          {"Retry-After": str(RETRY_AFTER_S)})
+    return error_response(
+        503,
+        "not_ready",
+        "the service is starting or shutting down; retry shortly",
+        None,
+        {"Retry-After": str(RETRY_AFTER_S)},
+    )
 
 
 async def _unknown_model(request: Request, exc: UnknownModelError) -> JSONResponse:
@@ -203,7 +212,9 @@ class BodyLimitMiddleware:
                 except ValueError:
                     declared = -1
                 if declared > limit:
-                    response = error_response(413, "payload_too_large", f"request body exceeds the limit of {limit} bytes")
+                    response = error_response(
+                        413, "payload_too_large", f"request body exceeds the limit of {limit} bytes"
+                    )
                     await response(scope, receive, send)
                     return
         seen = 0

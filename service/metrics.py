@@ -26,27 +26,43 @@ class Metrics:
         self.registry = CollectorRegistry(auto_describe=True)
         r = self.registry
         self.requests = Counter(
-            "introvac_http_requests_total", "HTTP requests by route template, method and status.",
-            ["method", "route", "status"], registry=r,
+            "introvac_http_requests_total",
+            "HTTP requests by route template, method and status.",
+            ["method", "route", "status"],
+            registry=r,
         )
         self.latency = Histogram(
-            "introvac_http_request_duration_seconds", "HTTP request latency by route template and method.",
-            ["method", "route"], buckets=_LATENCY_BUCKETS, registry=r,
+            "introvac_http_request_duration_seconds",
+            "HTTP request latency by route template and method.",
+            ["method", "route"],
+            buckets=_LATENCY_BUCKETS,
+            registry=r,
         )
         self.inference = Histogram(
-            "introvac_inference_duration_seconds", "Engine call time (one batch) by model and operation.",
-            ["model", "op"], buckets=_LATENCY_BUCKETS, registry=r,
+            "introvac_inference_duration_seconds",
+            "Engine call time (one batch) by model and operation.",
+            ["model", "op"],
+            buckets=_LATENCY_BUCKETS,
+            registry=r,
         )
         self.batch_size = Histogram(
-            "introvac_batch_size", "Requests stacked into one engine call.",
-            ["model", "op"], buckets=_BATCH_BUCKETS, registry=r,
+            "introvac_batch_size",
+            "Requests stacked into one engine call.",
+            ["model", "op"],
+            buckets=_BATCH_BUCKETS,
+            registry=r,
         )
         self.queue_depth = Gauge(
-            "introvac_queue_depth", "Requests waiting in a batcher queue.", ["model", "op"], registry=r,
+            "introvac_queue_depth",
+            "Requests waiting in a batcher queue.",
+            ["model", "op"],
+            registry=r,
         )
         self.rejections = Counter(
-            "introvac_rejections_total", "Requests refused by admission control (queue full) or timed out.",
-            ["model", "op", "reason"], registry=r,
+            "introvac_rejections_total",
+            "Requests refused by admission control (queue full) or timed out.",
+            ["model", "op", "reason"],
+            registry=r,
         )
         self.model_info = Info("introvac_model", "Loaded models and where they run.", ["model"], registry=r)
         self.ready = Gauge("introvac_ready", "1 when every model is loaded and warmed up.", registry=r)
@@ -70,7 +86,12 @@ class Metrics:
         def on_timeout() -> None:
             self.rejections.labels(model, op, "timeout").inc()
 
-        return {"on_batch": on_batch, "on_queue_depth": on_queue_depth, "on_reject": on_reject, "on_timeout": on_timeout}
+        return {
+            "on_batch": on_batch,
+            "on_queue_depth": on_queue_depth,
+            "on_reject": on_reject,
+            "on_timeout": on_timeout,
+        }
 
 
 class MetricsMiddleware:

@@ -17,7 +17,6 @@ from service.errors import RETRY_AFTER_S
 # float32 arithmetic in the decoder finite.
 MAX_ABS_LATENT = 1000.0
 
-FiniteFloat = Annotated[float, Field(allow_inf_nan=False)]
 LatentValue = Annotated[float, Field(allow_inf_nan=False, ge=-MAX_ABS_LATENT, le=MAX_ABS_LATENT)]
 
 
@@ -141,7 +140,10 @@ def errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
         entry: dict[str, Any] = {"model": ErrorBody, "description": _ERROR_TEXT[status]}
         if status == 503:
             entry["headers"] = {
-                "Retry-After": {"description": f"Seconds to wait (typically {RETRY_AFTER_S}).", "schema": {"type": "integer"}}
+                "Retry-After": {
+                    "description": f"Seconds to wait (typically {RETRY_AFTER_S}).",
+                    "schema": {"type": "integer"},
+                }
             }
         table[status] = entry
     return table

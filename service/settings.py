@@ -69,12 +69,18 @@ class Settings(BaseSettings):
 
     # --- batching and admission
     max_batch_size: int = Field(16, ge=1, description="Most requests stacked into one engine call.")
-    max_batch_wait_ms: float = Field(5.0, ge=0, le=10_000, allow_inf_nan=False, description="Longest wait to fill a batch.")
+    max_batch_wait_ms: float = Field(
+        5.0, ge=0, le=10_000, allow_inf_nan=False, description="Longest wait to fill a batch."
+    )
     max_queue_depth: int = Field(64, ge=1, description="Requests waiting per batcher before new ones get 503.")
-    request_timeout_s: float = Field(30.0, gt=0, le=3600, allow_inf_nan=False, description="Per-request inference deadline (504).")
+    request_timeout_s: float = Field(
+        30.0, gt=0, le=3600, allow_inf_nan=False, description="Per-request inference deadline (504)."
+    )
 
     # --- generation limits
-    max_generate_n: int = Field(16, ge=1, le=256, description="Most samples (grid cells) per /generate or /decode call.")
+    max_generate_n: int = Field(
+        16, ge=1, le=256, description="Most samples (grid cells) per /generate or /decode call."
+    )
     max_langevin_steps: int = Field(20_000, ge=1, le=1_000_000, description="Most Langevin steps per /generate call.")
 
     # --- HTTP

@@ -58,7 +58,7 @@ def git_commit(cwd: str | Path | None = None) -> str | None:
     folder = Path(cwd) if cwd is not None else Path(__file__).resolve().parent
     try:
         result = subprocess.run(
-            ["git", "rev-parse", "HEAD"], cwd=folder, capture_output=True, text=True, timeout=10
+            ["git", "rev-parse", "HEAD"], check=False, cwd=folder, capture_output=True, text=True, timeout=10
         )
     except (OSError, subprocess.SubprocessError):
         return None

@@ -184,7 +184,11 @@ def _report(result) -> None:
 
 
 def _cmd_export(args: argparse.Namespace) -> int:
-    from training.checkpoint import configs_from_checkpoint, load_checkpoint, resolve_checkpoint_path
+    from training.checkpoint import (
+        configs_from_checkpoint,
+        load_checkpoint,
+        resolve_checkpoint_path,
+    )
     from training.export import export_checkpoint
 
     path = resolve_checkpoint_path(args.checkpoint)

@@ -20,9 +20,10 @@ ranks apply identical averaged updates to identical weights and stay in lock-ste
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any, Callable
+from typing import Any
 
 import torch
 import torch.distributed as dist

@@ -33,7 +33,9 @@ def reconstruction_l1(x: Tensor, x_rec: Tensor) -> Tensor:
     The paper uses L1 instead of the MSE of Eq. 5 because it gives sharper images.
     """
     if x.shape != x_rec.shape:
-        raise ValueError(f"reconstruction shape {tuple(x_rec.shape)} != input shape {tuple(x.shape)}")
+        raise ValueError(
+            f"reconstruction shape {tuple(x_rec.shape)} != input shape {tuple(x.shape)}"
+        )
     return F.l1_loss(x_rec, x, reduction="mean")
 
 

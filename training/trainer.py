@@ -133,7 +133,7 @@ class Trainer:
 
         self.model = VAC(model_cfg).to(self.device)
         enc, dec = self.model.encoder_classifier_parameters(), self.model.decoder_parameters()
-        adam = dict(lr=train_cfg.lr, betas=tuple(train_cfg.adam_betas))
+        adam = {"lr": train_cfg.lr, "betas": tuple(train_cfg.adam_betas)}
         self.opt_enc = torch.optim.Adam(enc, **adam)
         self.opt_dec = torch.optim.Adam(dec, **adam)
         milestones = train_cfg.milestones()
@@ -159,7 +159,7 @@ class Trainer:
         max_steps: int | None = None,
         device: str | torch.device = "auto",
         ctx: DistContext | None = None,
-    ) -> "Trainer":
+    ) -> Trainer:
         """Fresh objects from the checkpoint alone; ``epochs``/``max_steps`` extend the run."""
         path = ckpt_io.resolve_checkpoint_path(path)
         checkpoint = ckpt_io.load_checkpoint(path)
@@ -235,6 +235,10 @@ class Trainer:
     def save(self) -> Path | None:
         """Collective (RNG states of every rank are gathered); rank 0 writes atomically."""
         rng = ckpt_io.capture_rng_state(self.noise_gen)
+        # The data order needs no generator state: it is DistributedSampler(seed).set_epoch(epoch),
+        # and the position inside the epoch is batch_in_epoch (recorded here for the reader).
+        rng["data"] = {"sampler_seed": self.cfg.seed, "epoch": self.epoch, "batch_in_epoch": self.batch_in_epoch,
+                       "world_size": self.ctx.world_size}
         by_rank = all_gather_objects(rng, self.ctx)
         if not self._weights_finite():
             raise TrainingDivergedError(self.step, {}, self.last_good, what="weights (refusing to checkpoint them)")
@@ -296,20 +300,40 @@ class Trainer:
             self.batch_in_epoch = 0
         return losses
 
+    def _log_scalars(self, tb: TensorBoardLogger, means: RunningMeans, bar: tqdm, echo: bool) -> None:
+        """TensorBoard scalars (means since the last write), the bar's postfix, and a log line
+        when there is no bar to look at (not a TTY)."""
+        now = time.perf_counter()
+        last_t, last_step = self._last_log
+        rate = (self.step - last_step) / max(now - last_t, 1e-9)
+        self._last_log = (now, self.step)
+        mean = means.pop()
+        tb.scalars(self.step, mean, prefix="loss/")
+        tb.scalars(self.step, {**self._lrs(), "perf/steps_per_s": rate, "epoch": self.epoch})
+        bar.set_postfix({k: f"{v:.3g}" for k, v in mean.items()}, refresh=False)
+        if echo:
+            shown = " ".join(f"{k}={v:.4g}" for k, v in mean.items())
+            log.info("step %d/%d epoch %d %.2f steps/s %s", self.step, self.total_steps(), self.epoch, rate, shown)
+
     def fit(self) -> TrainResult:
+        """Train until ``epochs`` or ``max_steps``; checkpoint every ``checkpoint_every`` steps,
+        at every epoch end and at the last step."""
         main = self.ctx.is_main
         if main:
             self._write_config()
         tb = TensorBoardLogger(self.out_dir / "tensorboard", enabled=main, purge_step=self.step or None)
         vis = self._visual_batch() if main and self.cfg.image_every > 0 else None
-        means, losses, start_step, saved_at = RunningMeans(), {}, self.step, -1
         interactive = main and sys.stderr.isatty()
         bar = tqdm(total=self.total_steps(), initial=self.step, disable=not interactive, dynamic_ncols=True, desc="train")
         log.info("training %s on %s: %d batches/epoch, steps %d -> %d, device %s, world size %d",
                  self.cfg.mode, self.cfg.dataset, self.batches_per_epoch, self.step, self.total_steps(),
                  self.device, self.ctx.world_size)
-        t0 = last_t = time.perf_counter()
-        last_step = self.step
+        if self._done():
+            log.warning("nothing to do: step %d / epoch %d already reach the limits (pass a larger "
+                        "max_steps or epochs to extend the run)", self.step, self.epoch)
+        means, losses, start_step = RunningMeans(), {}, self.step
+        t0 = time.perf_counter()
+        self._last_log = (t0, self.step)
         try:
             while not self._done():
                 for x, y in self._loader(self.epoch, self.batch_in_epoch):
@@ -318,25 +342,13 @@ class Trainer:
                     means.add(losses)
                     bar.update(1)
                     if self.step % max(self.cfg.log_every, 1) == 0:
-                        now = time.perf_counter()
-                        rate = (self.step - last_step) / max(now - last_t, 1e-9)
-                        last_t, last_step = now, self.step
-                        mean = means.pop()
-                        tb.scalars(self.step, mean, prefix="loss/")
-                        tb.scalars(self.step, {**self._lrs(), "perf/steps_per_s": rate, "epoch": self.epoch})
-                        bar.set_postfix({k: f"{v:.3g}" for k, v in mean.items()}, refresh=False)
-                        if main and not interactive:
-                            shown = " ".join(f"{k}={v:.4g}" for k, v in mean.items())
-                            log.info("step %d/%d epoch %d %.2f steps/s %s", self.step, self.total_steps(), self.epoch, rate, shown)
+                        self._log_scalars(tb, means, bar, echo=main and not interactive)
                     if vis is not None and self.step % self.cfg.image_every == 0:
                         tb.images(self.step, visual_grids(self.model, *vis, self.model_cfg.attributes))
                     if self.step % max(self.cfg.checkpoint_every, 1) == 0 or self.epoch != epoch_before or self._done():
                         self.save()
-                        saved_at = self.step
                     if self._done():
                         break
-            if saved_at != self.step and self.step != start_step:
-                self.save()
         finally:
             bar.close()
             tb.close()

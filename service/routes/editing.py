@@ -55,7 +55,9 @@ def _png(data: bytes, headers: dict[str, str] | None = None) -> Response:
     response_model=EncodeResponse,
     responses=_UPLOAD_ERRORS,
 )
-async def encode(image: ImageUpload, model: ModelDep, classifier: ClassifierDep, settings: SettingsDep) -> EncodeResponse:
+async def encode(
+    image: ImageUpload, model: ModelDep, classifier: ClassifierDep, settings: SettingsDep
+) -> EncodeResponse:
     """Latent mean and log-variance, attribute probabilities and realness of the uploaded image."""
     decoded = await read_image(image, model, settings)
     mean, logvar = await model.encode(decoded.model_input[None])
@@ -88,8 +90,10 @@ def _parse_deltas(attributes: list[str], raw: list[str] | None, recommended: dic
         return [recommended[name] for name in attributes]
     if len(raw) not in (1, len(attributes)):
         raise ApiError(
-            422, "invalid_delta",
-            f"got {len(attributes)} attribute(s) and {len(raw)} delta(s); send one delta per attribute or a single delta for all",
+            422,
+            "invalid_delta",
+            f"got {len(attributes)} attribute(s) and {len(raw)} delta(s); "
+            "send one delta per attribute or a single delta for all",
         )
     parsed: list[float | str] = []
     for text in raw:
@@ -102,13 +106,19 @@ def _parse_deltas(attributes: list[str], raw: list[str] | None, recommended: dic
         except ValueError:
             raise ApiError(422, "invalid_delta", f"delta must be a number or 'auto', got {text!r}") from None
         if not math.isfinite(number) or abs(number) > MAX_ABS_DELTA:
-            raise ApiError(422, "invalid_delta", f"delta must be finite with |delta| <= {MAX_ABS_DELTA:g}, got {text!r}")
+            raise ApiError(
+                422, "invalid_delta", f"delta must be finite with |delta| <= {MAX_ABS_DELTA:g}, got {text!r}"
+            )
         parsed.append(number)
     return parsed * len(attributes) if len(parsed) == 1 else parsed
 
 
 def _edit_latent(
-    z: np.ndarray, classifier: LinearClassifier, pairs: list[tuple[str, float | str]], target: float, preserve: list[str]
+    z: np.ndarray,
+    classifier: LinearClassifier,
+    pairs: list[tuple[str, float | str]],
+    target: float,
+    preserve: list[str],
 ) -> tuple[np.ndarray, dict[str, float]]:
     """Fixed deltas first, then the closed-form deltas that bring every ``auto`` attribute to
     ``target`` at once (``latent.auto_deltas`` accounts for the fixed part)."""
@@ -139,7 +149,9 @@ async def edit_image(
     model: ModelDep,
     classifier: ClassifierDep,
     settings: SettingsDep,
-    attribute: Annotated[list[str], Query(min_length=1, max_length=32, description="Attribute to edit; repeat for several.")],
+    attribute: Annotated[
+        list[str], Query(min_length=1, max_length=32, description="Attribute to edit; repeat for several.")
+    ],
     delta: Annotated[
         list[str] | None,
         Query(
@@ -151,7 +163,10 @@ async def edit_image(
         ),
     ] = None,
     target: Annotated[
-        float, Query(gt=0, lt=1, allow_inf_nan=False, description="Probability that `delta=auto` reaches (e.g. 0.05 removes).")
+        float,
+        Query(
+            gt=0, lt=1, allow_inf_nan=False, description="Probability that `delta=auto` reaches (e.g. 0.05 removes)."
+        ),
     ] = 0.95,
     preserve: Annotated[
         list[str] | None, Query(max_length=32, description="Attributes whose classifier logits must not change.")
@@ -160,14 +175,16 @@ async def edit_image(
         Literal["full", "residual"],
         Query(description="`full`: model output. `residual`: the upload at its resolution plus only the change."),
     ] = "full",
-    format: Annotated[Literal["png", "json"] | None, Query(description="`json`: base64 PNG plus deltas and probabilities.")] = None,
+    format: Annotated[
+        Literal["png", "json"] | None, Query(description="`json`: base64 PNG plus deltas and probabilities.")
+    ] = None,
 ) -> Response:
     """Move the encoder mean along attribute directions and decode."""
     preserve = preserve or []
     check_attributes(classifier, attribute, "attribute")
     check_attributes(classifier, preserve, "preserve")
     recommended = {a.name: a.recommended_delta for a in model.manifest.attributes}
-    pairs = list(zip(attribute, _parse_deltas(attribute, delta, recommended)))
+    pairs = list(zip(attribute, _parse_deltas(attribute, delta, recommended), strict=True))
 
     decoded = await read_image(image, model, settings)
     mean, _ = await model.encode(decoded.model_input[None])
@@ -191,8 +208,13 @@ async def edit_image(
     }
     if wants_json(request, format):
         body = EditResponse(
-            model=model.name, image_png_base64=b64(png), width=width, height=height,
-            deltas=used, probabilities_before=before, probabilities_after=after,
+            model=model.name,
+            image_png_base64=b64(png),
+            width=width,
+            height=height,
+            deltas=used,
+            probabilities_before=before,
+            probabilities_after=after,
         )
         return JSONResponse(body.model_dump(), headers=headers)
     return _png(png, headers)
@@ -203,7 +225,10 @@ async def edit_image(
     name="decode",
     summary="Decode latent vectors into an image",
     response_class=Response,
-    responses={**png_response("One image, or a grid when several latents were sent."), **errors(401, 404, 422, 500, 503, 504)},
+    responses={
+        **png_response("One image, or a grid when several latents were sent."),
+        **errors(401, 404, 422, 500, 503, 504),
+    },
 )
 async def decode(body: DecodeRequest, model: ModelDep, settings: SettingsDep) -> Response:
     m = model.manifest
@@ -214,10 +239,11 @@ async def decode(body: DecodeRequest, model: ModelDep, settings: SettingsDep) ->
     if z.ndim == 1:
         z = z[None]
     if z.ndim != 2 or z.shape[0] == 0 or z.shape[1] != m.latent_dim:
-        raise ApiError(422, "invalid_latent", f"z must be one or more vectors of length {m.latent_dim}, got shape {list(z.shape)}")
+        raise ApiError(
+            422, "invalid_latent", f"z must be one or more vectors of length {m.latent_dim}, got shape {list(z.shape)}"
+        )
     if z.shape[0] > settings.max_generate_n:
         raise ApiError(422, "out_of_range", f"at most {settings.max_generate_n} latents per request, got {z.shape[0]}")
     images = await model.decode(z)
     data = await run_in_threadpool(png_of_batch, images, m.value_range)
     return _png(data)
-

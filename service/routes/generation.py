@@ -41,7 +41,9 @@ _HEADERS = {
 }
 
 
-def _run_sampler(method: str, classifier, conditions: dict[str, bool], n: int, seed: int, steps: int, step_size: float) -> SampleResult:
+def _run_sampler(
+    method: str, classifier, conditions: dict[str, bool], n: int, seed: int, steps: int, step_size: float
+) -> SampleResult:
     rng = np.random.default_rng(seed)
     if method == "exact":
         return exact_sample(classifier, conditions, n, rng, max_proposals=EXACT_MAX_PROPOSALS)
@@ -54,7 +56,9 @@ def _run_sampler(method: str, classifier, conditions: dict[str, bool], n: int, s
     summary="Generate faces with or without attributes",
     response_class=Response,
     responses={
-        **png_response("One image (n=1) or a grid (PNG); `format=json` gives GenerateResponse.", GenerateResponse, _HEADERS),
+        **png_response(
+            "One image (n=1) or a grid (PNG); `format=json` gives GenerateResponse.", GenerateResponse, _HEADERS
+        ),
         **errors(401, 404, 422, 500, 503, 504),
     },
 )
@@ -63,16 +67,27 @@ async def generate(
     model: ModelDep,
     classifier: ClassifierDep,
     settings: SettingsDep,
-    attribute: Annotated[list[str] | None, Query(max_length=32, description="Attribute the samples must have; repeatable.")] = None,
-    absent: Annotated[list[str] | None, Query(max_length=32, description="Attribute the samples must NOT have; repeatable.")] = None,
+    attribute: Annotated[
+        list[str] | None, Query(max_length=32, description="Attribute the samples must have; repeatable.")
+    ] = None,
+    absent: Annotated[
+        list[str] | None, Query(max_length=32, description="Attribute the samples must NOT have; repeatable.")
+    ] = None,
     n: Annotated[int, Query(ge=1, le=256, description="Number of samples (at most the server's max_generate_n).")] = 1,
     seed: Annotated[int | None, Query(ge=0, le=MAX_SEED, description="Random seed; same seed, same bytes.")] = None,
     steps: Annotated[
-        int | None, Query(ge=1, le=1_000_000, description=f"Langevin steps (default {PAPER_STEPS}, at most max_langevin_steps).")
+        int | None,
+        Query(ge=1, le=1_000_000, description=f"Langevin steps (default {PAPER_STEPS}, at most max_langevin_steps)."),
     ] = None,
-    step_size: Annotated[float, Query(gt=0, le=1, allow_inf_nan=False, description="Langevin step size alpha.")] = PAPER_STEP_SIZE,
-    method: Annotated[Literal["langevin", "exact"], Query(description="`langevin` (paper) or exact rejection sampling.")] = "langevin",
-    format: Annotated[Literal["png", "json"] | None, Query(description="`json`: every sample with its latent and PNG.")] = None,
+    step_size: Annotated[
+        float, Query(gt=0, le=1, allow_inf_nan=False, description="Langevin step size alpha.")
+    ] = PAPER_STEP_SIZE,
+    method: Annotated[
+        Literal["langevin", "exact"], Query(description="`langevin` (paper) or exact rejection sampling.")
+    ] = "langevin",
+    format: Annotated[
+        Literal["png", "json"] | None, Query(description="`json`: every sample with its latent and PNG.")
+    ] = None,
 ) -> Response:
     """Sample latents of the class, decode them, return a PNG (grid when n > 1)."""
     present, missing = attribute or [], absent or []
@@ -100,7 +115,8 @@ async def generate(
     }
     if result.z.shape[0] == 0:
         raise ApiError(
-            422, "no_samples_accepted",
+            422,
+            "no_samples_accepted",
             f"no sample was assigned to the requested attributes after {result.proposals} proposals; "
             "try more steps, another seed, or method=exact",
             {"proposals": result.proposals, "acceptance_rate": result.acceptance_rate, "seed": seed},
@@ -112,10 +128,14 @@ async def generate(
         pngs = [await run_in_threadpool(png_of_batch, images[i : i + 1], value_range) for i in range(len(images))]
         probs = probabilities_dict(classifier, result.z)
         body = GenerateResponse(
-            model=model.name, method=method, seed=seed, requested=n, acceptance_rate=result.acceptance_rate,
+            model=model.name,
+            method=method,
+            seed=seed,
+            requested=n,
+            acceptance_rate=result.acceptance_rate,
             samples=[
                 GeneratedSample(z=[float(v) for v in z], probabilities=p, image_png_base64=b64(png))
-                for z, p, png in zip(result.z, probs, pngs)
+                for z, p, png in zip(result.z, probs, pngs, strict=True)
             ],
         )
         return JSONResponse(body.model_dump(), headers=headers)

@@ -44,7 +44,13 @@ async def ready(state: StateDep) -> ReadyResponse | JSONResponse:
     name="metrics",
     summary="Prometheus metrics",
     response_class=Response,
-    responses={200: {"description": "Prometheus text exposition format.", "content": {"text/plain": {"schema": {"type": "string"}}}}},
+    responses={
+        200: {
+            "description": "Prometheus text exposition format.",
+            "content": {"text/plain": {"schema": {"type": "string"}}},
+        },
+        **errors(500),
+    },
 )
 async def metrics(state: StateDep) -> Response:
     data, content_type = state.metrics.render()

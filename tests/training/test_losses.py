@@ -82,8 +82,19 @@ def test_losses_are_batch_averages():
     x, x_rec = torch.rand(2, 3, 4, 4), torch.rand(2, 3, 4, 4)
     mean, logvar, logits = torch.randn(2, 3), torch.randn(2, 3), torch.randn(2, 2)
     labels = torch.tensor([[1.0, 0.0], [0.0, 1.0]])
-    twice = lambda t: torch.cat([t, t])  # noqa: E731
-    torch.testing.assert_close(reconstruction_l1(twice(x), twice(x_rec)), reconstruction_l1(x, x_rec))
-    torch.testing.assert_close(kl_standard_normal(twice(mean), twice(logvar)), kl_standard_normal(mean, logvar))
-    torch.testing.assert_close(attribute_bce(twice(logits), twice(labels)), attribute_bce(logits, labels))
-    torch.testing.assert_close(judged_fake_loss(twice(logits[:, 0])), judged_fake_loss(logits[:, 0]))
+
+    def twice(t):
+        return torch.cat([t, t])
+
+    torch.testing.assert_close(
+        reconstruction_l1(twice(x), twice(x_rec)), reconstruction_l1(x, x_rec)
+    )
+    torch.testing.assert_close(
+        kl_standard_normal(twice(mean), twice(logvar)), kl_standard_normal(mean, logvar)
+    )
+    torch.testing.assert_close(
+        attribute_bce(twice(logits), twice(labels)), attribute_bce(logits, labels)
+    )
+    torch.testing.assert_close(
+        judged_fake_loss(twice(logits[:, 0])), judged_fake_loss(logits[:, 0])
+    )

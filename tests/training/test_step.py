@@ -107,7 +107,9 @@ def test_decoder_gets_reconstruction_plus_adversarial_gradient(setup):
     """theta <- grad L + grad L_G (lines 10 and 13 accumulate)."""
     _, full = gradients(compute_gradients, setup)
     _, ae_only = gradients(compute_gradients, setup, beta_g=0.0, beta_ec=0.0)
-    _, g_only = gradients(compute_gradients, setup, beta_ae=0.0, beta_cl=0.0, beta_reg=0.0, beta_ec=0.0)
+    _, g_only = gradients(
+        compute_gradients, setup, beta_ae=0.0, beta_cl=0.0, beta_reg=0.0, beta_ec=0.0
+    )
     summed = {k: ae_only[k] + g_only[k] for k in part(full, "decoder.")}
     assert_same(part(full, "decoder."), summed, tol=1e-10)
     assert_differ(part(full, "decoder."), part(ae_only, "decoder."))
@@ -143,7 +145,9 @@ def test_mixed_precision_path_runs_and_stays_close(setup, monkeypatch):
     x, y = x.float(), y.float()
     noise = StepNoise(noise.eps.float(), noise.z_g.float())
     monkeypatch.setattr(
-        step_module, "_autocast", lambda x, cfg: torch.autocast(device_type="cpu", dtype=torch.bfloat16)
+        step_module,
+        "_autocast",
+        lambda x, cfg: torch.autocast(device_type="cpu", dtype=torch.bfloat16),
     )
     setup32 = (model, x, y, noise)
     losses, fast = gradients(compute_gradients, setup32)
@@ -172,7 +176,9 @@ def test_train_step_updates_both_optimizers(setup):
     assert all(isinstance(v, float) and math.isfinite(v) for v in out.values())
     after = model.state_dict()
     for prefix in ("encoder.", "decoder.", "classifier."):
-        assert any(not torch.equal(before[k], after[k]) for k in before if k.startswith(prefix)), prefix
+        assert any(not torch.equal(before[k], after[k]) for k in before if k.startswith(prefix)), (
+            prefix
+        )
 
 
 def test_train_step_decoder_optimizer_touches_decoder_only(setup):
@@ -182,8 +188,8 @@ def test_train_step_decoder_optimizer_touches_decoder_only(setup):
     before = {k: v.clone() for k, v in model.state_dict().items()}
     train_step(model, opt_enc, opt_dec, x, y, noise, TrainConfig())
     after = model.state_dict()
-    for k in before:
-        changed = not torch.equal(before[k], after[k])
+    for k, value in before.items():
+        changed = not torch.equal(value, after[k])
         assert changed == k.startswith("decoder."), k
 
 

@@ -16,7 +16,7 @@ MODEL_CFG = ModelConfig(image_size=16, channels=(4, 8), latent_dim=8, attributes
 
 
 def tiny_train_cfg(**changes) -> TrainConfig:
-    base = dict(batch_size=4, synth_train_size=12, epochs=3, log_every=1, image_every=0, checkpoint_every=100)
+    base = {"batch_size": 4, "synth_train_size": 12, "epochs": 3, "log_every": 1, "image_every": 0, "checkpoint_every": 100}
     return TrainConfig(**{**base, **changes})
 
 

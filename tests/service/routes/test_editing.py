@@ -211,11 +211,15 @@ def test_edit_json_variant_by_parameter_or_accept_header(client):
 
 # ----------------------------------------------------------------------------- /edit errors
 def test_unknown_attribute_lists_the_valid_ones(client):
-    error = assert_error(client.post("/edit?attribute=wings", files=upload(images.png_bytes())), 422, "unknown_attribute")
+    error = assert_error(
+        client.post("/edit?attribute=wings", files=upload(images.png_bytes())), 422, "unknown_attribute"
+    )
     assert error["details"]["valid"] == ["eyeglasses", "facial_hair"] and error["details"]["unknown"] == ["wings"]
     assert "eyeglasses" in error["message"]
     error = assert_error(
-        client.post("/edit?attribute=eyeglasses&preserve=wings", files=upload(images.png_bytes())), 422, "unknown_attribute"
+        client.post("/edit?attribute=eyeglasses&preserve=wings", files=upload(images.png_bytes())),
+        422,
+        "unknown_attribute",
     )
     assert error["details"]["parameter"] == "preserve"
 
@@ -259,7 +263,11 @@ def test_broken_uploads_get_json_errors(client, data, status, code):
 
 
 def test_missing_file_or_wrong_field_name_is_422(client):
-    error = assert_error(client.post("/edit?attribute=eyeglasses", files=upload(images.png_bytes(), field="file")), 422, "validation_error")
+    error = assert_error(
+        client.post("/edit?attribute=eyeglasses", files=upload(images.png_bytes(), field="file")),
+        422,
+        "validation_error",
+    )
     assert error["details"][0]["loc"] == ["body", "image"]
     assert_error(client.post("/encode"), 422, "validation_error")
     assert_error(client.post("/encode", data={"image": "not a file"}), 422, "validation_error")

@@ -1,9 +1,10 @@
-"""One training step of VAC (Eq. 5) / IntroVAC (Algorithm 1), in two versions.
+"""One training step of VAC (Eq. 5) / IntroVAC (Algorithm 1), with shared passes.
 
-``reference_gradients`` is a line-by-line transcription of Algorithm 1 (one forward
-pass per occurrence of E or G); ``compute_gradients`` computes the *same* gradients
-with shared forward passes. The tests hold the two equal, so the fast one can be
-trusted; the trainer uses ``train_step`` (fast version + both optimizer steps).
+``compute_gradients`` computes the gradients of Algorithm 1 with shared forward
+passes; the trainer uses ``train_step`` (it + both optimizer steps). The plain
+line-by-line transcription ``reference_gradients`` and the public code's step pattern
+live in ``training.step_reference``; the tests hold the gradients equal, so the fast
+version can be trusted.
 
 Gradients that Algorithm 1 applies (Phi, w = encoder + classifier, theta = decoder):
   L   (line 9)  = b_AE L1(X, X_r) + b_CL BCE(Y, C_attr(Z_r)) + b_reg KL
@@ -98,16 +99,6 @@ def _check_inputs(model: VAC, x: Tensor, y: Tensor, noise: StepNoise) -> tuple[T
         if tuple(t.shape) != (n, d):
             raise ValueError(f"noise.{name} must have shape ({n}, {d}), got {tuple(t.shape)}")
     return noise.eps.to(x), noise.z_g.to(x)
-
-
-def _add_grads(params: list[Tensor], grads: tuple[Tensor | None, ...]) -> None:
-    """Accumulate into .grad like backward() does (None counts as zero)."""
-    for p, g in zip(params, grads):
-        g = torch.zeros_like(p) if g is None else g
-        if p.grad is None:
-            p.grad = g.detach().clone()
-        else:
-            p.grad.add_(g)
 
 
 def _detached(values: dict[str, Tensor]) -> dict[str, Tensor]:
@@ -224,67 +215,6 @@ def _introvac_gradients(
             "ec_r": ec_r, "ec_g": ec_g, "g_cls": g_cls, "g_real_r": g_real_r, "g_real_g": g_real_g,
         }
     )  # fmt: skip
-
-
-# --------------------------------------------------------------------------------------
-# Reference version
-# --------------------------------------------------------------------------------------
-
-
-def reference_gradients(
-    model: VAC, x: Tensor, y: Tensor, noise: StepNoise, cfg: TrainConfig
-) -> dict[str, Tensor]:
-    """Straightforward transcription of Algorithm 1 (one pass per occurrence of E/G),
-    same contract as ``compute_gradients``; kept as the executable specification."""
-    eps, z_g = _check_inputs(model, x, y, noise)
-    E, G, C = model.encoder, model.decoder, model.classifier
-    k = model.config.fake_index
-    params = model.encoder_classifier_parameters() + model.decoder_parameters()
-    theta = model.decoder_parameters()
-    introvac = cfg.mode == "introvac"
-
-    with _autocast(x, cfg):
-        x_g = G(z_g) if introvac else None  # line 4
-        mean, logvar = E(x)  # line 5
-    mean, logvar = mean.to(x.dtype), logvar.to(x.dtype)
-    z_r = model.reparameterize(mean, logvar, eps)
-    y_hat = C(z_r)  # line 6
-    with _autocast(x, cfg):
-        x_r = G(z_r)  # line 7
-        x_rr = G(z_r.detach()) if introvac else None  # line 8
-    # line 9
-    ae = reconstruction_l1(x, x_r.to(x.dtype))
-    cl = attribute_bce(y_hat[:, :k], y)
-    reg = kl_standard_normal(mean, logvar)
-    loss = cfg.beta_ae * ae + cfg.beta_cl * cl + cfg.beta_reg * reg
-    losses = {"ae": ae, "cl": cl, "reg": reg}
-    if introvac:
-        with _autocast(x, cfg):
-            mean_rr_dt, _ = E(x_rr.detach())
-            mean_g_dt, _ = E(x_g.detach())
-        ec_r = judged_fake_loss(C(mean_rr_dt.to(x.dtype))[:, k])
-        ec_g = judged_fake_loss(C(mean_g_dt.to(x.dtype))[:, k])
-        loss = loss + cfg.beta_ec * (ec_r + ec_g)
-        losses.update(ec_r=ec_r, ec_g=ec_g)
-    grads_l = torch.autograd.grad(loss, params, allow_unused=True)  # line 10
-    _add_grads(params, grads_l)
-    losses["total_enc"] = loss
-    losses["total_dec"] = loss
-    if introvac:
-        # line 12, at the same parameter values as line 9 (see the module docstring)
-        with _autocast(x, cfg):
-            mean_rr, _ = E(x_rr)
-            mean_g, _ = E(x_g)
-        logits_rr = C(mean_rr.to(x.dtype))
-        logits_g = C(mean_g.to(x.dtype))
-        g_cls = attribute_bce(logits_rr[:, :k], y)
-        g_real_r = judged_real_loss(logits_rr[:, k])
-        g_real_g = judged_real_loss(logits_g[:, k])
-        loss_g = cfg.beta_g * (g_cls + g_real_r + g_real_g)
-        grads_g = torch.autograd.grad(loss_g, theta, allow_unused=True)  # line 13
-        _add_grads(theta, grads_g)
-        losses.update(g_cls=g_cls, g_real_r=g_real_r, g_real_g=g_real_g, total_dec=loss + loss_g)
-    return _detached(losses)
 
 
 # --------------------------------------------------------------------------------------

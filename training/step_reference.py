@@ -33,7 +33,17 @@ from training.losses import (
     reconstruction_l1,
 )
 from training.model import VAC
-from training.step import StepNoise, _add_grads, _autocast, _check_inputs, _detached
+from training.step import StepNoise, _autocast, _check_inputs, _detached
+
+
+def _add_grads(params: list[Tensor], grads: tuple[Tensor | None, ...]) -> None:
+    """Accumulate into .grad like backward() does (None counts as zero)."""
+    for p, g in zip(params, grads):
+        g = torch.zeros_like(p) if g is None else g
+        if p.grad is None:
+            p.grad = g.detach().clone()
+        else:
+            p.grad.add_(g)
 
 
 def reference_gradients(

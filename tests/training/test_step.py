@@ -9,6 +9,7 @@ import pytest
 import torch
 
 import training.step as step_module
+import training.step_reference as step_reference_module
 from training.config import ModelConfig, TrainConfig
 from training.model import VAC
 from training.step import (
@@ -16,9 +17,9 @@ from training.step import (
     VAC_LOSS_KEYS,
     StepNoise,
     compute_gradients,
-    reference_gradients,
     train_step,
 )
+from training.step_reference import reference_gradients
 
 MODEL_CFG = ModelConfig(image_size=16, channels=(4, 8), latent_dim=8, attributes=("a", "b"))
 N = 4
@@ -144,11 +145,12 @@ def test_mixed_precision_path_runs_and_stays_close(setup, monkeypatch):
     model.float()
     x, y = x.float(), y.float()
     noise = StepNoise(noise.eps.float(), noise.z_g.float())
-    monkeypatch.setattr(
-        step_module,
-        "_autocast",
-        lambda x, cfg: torch.autocast(device_type="cpu", dtype=torch.bfloat16),
-    )
+    for module in (step_module, step_reference_module):
+        monkeypatch.setattr(
+            module,
+            "_autocast",
+            lambda x, cfg: torch.autocast(device_type="cpu", dtype=torch.bfloat16),
+        )
     setup32 = (model, x, y, noise)
     losses, fast = gradients(compute_gradients, setup32)
     _, ref = gradients(reference_gradients, setup32)

@@ -12,12 +12,12 @@ from __future__ import annotations
 import json
 import logging
 import time
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
-from service.artifact import ArtifactError
 from service.engine import load_engine
 from service.latent import LinearClassifier
 from training.data.synthfaces import SynthFaces
@@ -230,4 +230,4 @@ def load_report(path: Path | str) -> dict[str, Any]:
         raise EvaluationError(f"{path} is not valid JSON: {exc}") from exc
 
 
-__all__ = ["ArtifactError", "EvaluationError", "evaluate", "load_images", "load_report", "write_report"]
+__all__ = ["EvaluationError", "evaluate", "load_images", "load_report", "write_report"]

@@ -7,10 +7,9 @@ inputs, independently of any model or oracle.
 
 from __future__ import annotations
 
-from typing import Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
-from scipy import linalg
 from scipy.ndimage import gaussian_filter
 
 # SSIM of Wang et al. (2004): 11x11 Gaussian window of sigma 1.5, K1 = 0.01, K2 = 0.03.
@@ -146,26 +145,30 @@ def gaussian_stats(features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return f.mean(axis=0), np.atleast_2d(np.cov(f, rowvar=False))
 
 
-def frechet_distance(mu1: np.ndarray, cov1: np.ndarray, mu2: np.ndarray, cov2: np.ndarray, eps: float = 1e-6) -> float:
+def _sqrt_psd(c: np.ndarray) -> np.ndarray:
+    """Symmetric square root of a covariance (negative round-off eigenvalues clipped to 0)."""
+    vals, vecs = np.linalg.eigh((c + c.T) / 2)
+    return (vecs * np.sqrt(np.clip(vals, 0.0, None))) @ vecs.T
+
+
+def frechet_distance(mu1: np.ndarray, cov1: np.ndarray, mu2: np.ndarray, cov2: np.ndarray) -> float:
     """``|mu1 - mu2|^2 + tr(C1 + C2 - 2 (C1 C2)^(1/2))``: the Fréchet (2-Wasserstein)
     distance between two Gaussians, the formula behind FID.
 
-    As in the reference FID code, a singular product (fewer samples than dimensions) is
-    regularised by adding ``eps`` to both diagonals, and a tiny imaginary part of the
-    square root (round-off) is dropped.
+    ``tr((C1 C2)^(1/2))`` is computed as ``sum sqrt(eig(S C2 S))`` with ``S = C1^(1/2)``:
+    ``S C2 S`` is similar to ``C1 C2`` but symmetric positive semi-definite, so this
+    stays real and exact for the singular covariances of few samples in many
+    dimensions, where a general matrix square root (``scipy.linalg.sqrtm``) struggles.
     """
     mu1, mu2 = np.atleast_1d(mu1).astype(np.float64), np.atleast_1d(mu2).astype(np.float64)
     cov1, cov2 = np.atleast_2d(cov1).astype(np.float64), np.atleast_2d(cov2).astype(np.float64)
     if mu1.shape != mu2.shape or cov1.shape != cov2.shape or cov1.shape != (mu1.size, mu1.size):
         raise ValueError(f"mismatched statistics: {mu1.shape}, {cov1.shape} vs {mu2.shape}, {cov2.shape}")
     diff = mu1 - mu2
-    covmean, _ = linalg.sqrtm(cov1 @ cov2, disp=False)
-    if not np.all(np.isfinite(covmean)):
-        offset = np.eye(cov1.shape[0]) * eps
-        covmean = linalg.sqrtm((cov1 + offset) @ (cov2 + offset))
-    if np.iscomplexobj(covmean):
-        covmean = covmean.real
-    value = float(diff @ diff + np.trace(cov1) + np.trace(cov2) - 2.0 * np.trace(covmean))
+    s = _sqrt_psd(cov1)
+    middle = s @ cov2 @ s
+    trace_sqrt = float(np.sqrt(np.clip(np.linalg.eigvalsh((middle + middle.T) / 2), 0.0, None)).sum())
+    value = float(diff @ diff + np.trace(cov1) + np.trace(cov2) - 2.0 * trace_sqrt)
     return max(value, 0.0)  # round-off can make a zero distance slightly negative
 
 

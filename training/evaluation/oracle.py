@@ -15,9 +15,10 @@ outside config. Training lives in :mod:`training.evaluation.oracle_train`.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -36,16 +37,27 @@ class OracleError(ValueError):
     """A missing, unreadable or incompatible oracle checkpoint (a user-fixable problem)."""
 
 
-def default_channels(image_size: int) -> tuple[int, ...]:
-    """One stride-2 stage per halving down to 4x4 (at most 4 stages): 64 -> (16, 32, 64, 64).
+def default_layers(image_size: int) -> list[tuple[int, int, int]]:
+    """``(out_channels, kernel, stride)`` per conv layer, ending at a 4x4 (or larger) grid.
 
-    Narrow early stages: at full resolution they dominate the CPU time of training."""
-    stages = max(1, min(4, int(np.log2(image_size)) - 2))
-    return (16, 32, 64, 64)[:stages]
+    A 4x4 stride-4 "patchify" stem first (cheap on a CPU: the full-resolution layer is
+    what dominates training time), then 3x3 layers alternating stride 1 and 2.
+    64 -> 16x16 -> 8x8 -> 4x4; 16 -> 4x4 (stem only, plus stride-1 layers).
+    """
+    layers = [(32, 4, 4)] if image_size >= 16 else [(32, 3, 1)]
+    side = image_size // 4 if image_size >= 16 else image_size
+    layers.append((64, 3, 1))
+    widths = iter((64, 64, 64))
+    while side > 4:
+        layers.append((next(widths, 64), 3, 2))
+        side //= 2
+        if side > 4:
+            layers.append((128, 3, 1))
+    return layers
 
 
 class OracleNet(nn.Module):
-    """Conv(3x3, stride 2) + BatchNorm + ReLU stages, 4x4 pooling, a linear feature layer, heads.
+    """Conv + BatchNorm + ReLU layers, 4x4 pooling, a linear feature layer, heads.
 
     The 4x4 grid before the feature layer keeps *where* things are (shift, light
     direction), which a global average would throw away.
@@ -55,19 +67,21 @@ class OracleNet(nn.Module):
         self,
         attributes: Sequence[str],
         nuisance: Mapping[str, Sequence[Any]],
-        channels: Sequence[int] = (16, 32, 64, 64),
+        layers: Sequence[Sequence[int]] = ((32, 4, 4), (64, 3, 1), (64, 3, 2), (128, 3, 1), (64, 3, 2)),
         feature_dim: int = 128,
     ) -> None:
         super().__init__()
         self.attributes = tuple(attributes)
         self.categorical = tuple(n for n, (kind, _) in nuisance.items() if kind == "categorical")
         self.continuous = tuple(n for n, (kind, _) in nuisance.items() if kind == "continuous")
-        layers: list[nn.Module] = []
+        mods: list[nn.Module] = []
         c_in = 3
-        for c in channels:
-            layers += [nn.Conv2d(c_in, c, 3, stride=2, padding=1, bias=False), nn.BatchNorm2d(c), nn.ReLU(inplace=True)]
+        self.layers = [tuple(int(v) for v in spec) for spec in layers]
+        for c, k, stride in self.layers:
+            pad = (k - 1) // 2 if stride == 1 or k == 3 else 0  # a k = stride stem tiles the image
+            mods += [nn.Conv2d(c_in, c, k, stride=stride, padding=pad, bias=False), nn.BatchNorm2d(c), nn.ReLU(inplace=True)]
             c_in = c
-        self.body = nn.Sequential(*layers, nn.AdaptiveAvgPool2d(4), nn.Flatten())
+        self.body = nn.Sequential(*mods, nn.AdaptiveAvgPool2d(4), nn.Flatten())
         self.features = nn.Sequential(nn.Linear(c_in * 16, feature_dim), nn.ReLU(inplace=True))
         self.attribute_head = nn.Linear(feature_dim, len(self.attributes))
         self.categorical_heads = nn.ModuleDict(
@@ -163,7 +177,7 @@ def save_oracle(path: Path, oracle: Oracle) -> Path:
         "kind": ORACLE_KIND,
         "image_size": oracle.image_size,
         "architecture": {
-            "channels": [m.out_channels for m in net.body if isinstance(m, nn.Conv2d)],
+            "layers": [list(spec) for spec in net.layers],
             "feature_dim": oracle.feature_dim,
         },
         "attributes": list(net.attributes),
@@ -194,7 +208,7 @@ def load_oracle(path: Path) -> Oracle:
         raise OracleError(f"{path} has oracle format {payload.get('format')!r}; this code reads {ORACLE_FORMAT}")
     nuisance = {n: (k, c) for n, (k, c) in payload["nuisance"].items()}
     arch = payload["architecture"]
-    net = OracleNet(payload["attributes"], nuisance, arch["channels"], arch["feature_dim"])
+    net = OracleNet(payload["attributes"], nuisance, arch["layers"], arch["feature_dim"])
     try:
         net.load_state_dict(payload["state_dict"])
     except RuntimeError as exc:

@@ -7,7 +7,8 @@ paper's Table 1 ratio. Pure functions of plain dicts: no torch, no files.
 
 from __future__ import annotations
 
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 # Paper Table 1: FID of reconstructions, IntroVAC 25.5 vs VAC 63.9.
 PAPER_FID = {"vac": 63.9, "introvac": 25.5}
@@ -50,9 +51,9 @@ def markdown_table(report: dict[str, Any]) -> str:
     """The report as Markdown: reconstruction, edits, generation, Fréchet, oracle, timings."""
     m, c, r, f = report["model"], report["config"], report["reconstruction"], report["frechet"]
     out = [f"# Evaluation of `{m['name']}` ({m['mode']}, {fmt(m['epochs'])} epochs, {m['dataset']})\n",
-           f"{c['n_images']} held-out `{c['split']}` images, backend {m['backend']} on {m['device']}, "
-           f"Langevin {c['langevin_steps']} steps of {c['langevin_step_size']:g}, {c['n_samples']} samples per class. "
-           "Judged by an independent oracle CNN.\n"]
+           (f"{c['n_images']} held-out `{c['split']}` images, backend {m['backend']} on {m['device']}, "
+            f"Langevin {c['langevin_steps']} steps of {c['langevin_step_size']:g}, {c['n_samples']} samples per "
+            "class. Judged by an independent oracle CNN.\n")]
     out.append("## Reconstruction\n")
     out.append(table(["metric", "value"], [
         ["L1", fmt(r["l1"], 4)], ["PSNR (dB)", fmt(r["psnr"], 4)], ["SSIM", fmt(r["ssim"], 4)],
@@ -110,7 +111,7 @@ def markdown_table(report: dict[str, Any]) -> str:
                        fmt(r["oracle_accuracy_reconstruction"].get(a), percent=True)] for a in o["attributes"]]))
     t = report["timings_s"]
     out.append("\nTimings (s): " + ", ".join(f"{k} {t[k]:.1f}" for k in t) + "\n")
-    return "".join(x if x.endswith("\n") else x + "\n" for x in out)
+    return "\n".join(block.strip("\n") + "\n" for block in out)
 
 
 def summary(report: dict[str, Any]) -> dict[str, float | None]:
@@ -147,13 +148,13 @@ def compare_table(report_a: dict[str, Any], report_b: dict[str, Any], label_a: s
         rows.append([key, fmt(a, 4), fmt(b, 4), ratio])
     fa, fb = sa["Fréchet real vs reconstruction"], sb["Fréchet real vs reconstruction"]
     ratio = fb / fa if fa else None
-    out = [f"# {label_a} vs {label_b}\n\n",
+    out = [f"# {label_a} vs {label_b}\n",
            table(["metric", f"{label_a} (`{report_a['model']['name']}`)", f"{label_b} (`{report_b['model']['name']}`)",
                   f"{label_b} / {label_a}"], rows),
-           f"\nReconstruction Fréchet distance ratio {label_b}/{label_a}: {fmt(ratio, 3)} "
-           f"(paper Table 1 FID: {PAPER_FID['introvac']}/{PAPER_FID['vac']} = {PAPER_FID_RATIO:.2f}; "
-           "ours is measured in the oracle's feature space on synthfaces, so compare ratios, not values).\n"]
-    return "".join(out)
+           (f"\nReconstruction Fréchet distance ratio {label_b}/{label_a}: {fmt(ratio, 3)} "
+            f"(paper Table 1 FID: {PAPER_FID['introvac']}/{PAPER_FID['vac']} = {PAPER_FID_RATIO:.2f}; "
+            "ours is measured in the oracle's feature space on synthfaces, so compare ratios, not values).\n")]
+    return "\n".join(block.strip("\n") + "\n" for block in out)
 
 
 # The issue's name for the side-by-side view.

@@ -55,7 +55,7 @@ def _names(text: str) -> tuple[str, ...]:
 def build_parser() -> argparse.ArgumentParser:
     fmt = argparse.ArgumentDefaultsHelpFormatter
     parser = argparse.ArgumentParser(prog="introvac-train", description="Train, resume and export VAC / IntroVAC models.", formatter_class=fmt)
-    sub = parser.add_subparsers(dest="command", required=True, metavar="{grid,train,resume,export}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="{grid,train,resume,export,oracle,evaluate,compare}")
 
     grid = sub.add_parser("grid", help="render a labelled synthfaces grid PNG", formatter_class=fmt,
                           description="Render the first N synthfaces of a split, each labelled with its attributes.")
@@ -115,6 +115,9 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--name", default=None, help="model folder name; default <mode>-<dataset>-<image size>")
     export.add_argument("--parity-images", type=int, default=8, help="validation images used for the parity check (0 = synthetic inputs only)")
     export.set_defaults(func=_cmd_export)
+    from training.evaluation.cli import register as register_evaluation
+
+    register_evaluation(sub)  # oracle, evaluate, compare
     return parser
 
 

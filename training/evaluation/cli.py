@@ -17,7 +17,9 @@ from pathlib import Path
 
 EXIT_BAD_INPUT = 2
 EXIT_BELOW_BAR = 1
-DEFAULT_ORACLE = Path("models/oracle/synthfaces-oracle-64.pt")
+# The shipped oracle lives beside this code (not under models/, which the service serves).
+WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
+DEFAULT_ORACLE = WEIGHTS_DIR / "synthfaces-oracle-64.pt"
 ORACLE_DEFAULTS = {"image_size": 64, "train_size": 16000, "epochs": 5, "val_size": 2000, "batch_size": 32, "lr": 2e-3}
 
 
@@ -41,7 +43,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description="Train a small CNN on synthfaces ground truth (binary attributes, categorical and continuous "
         "nuisance factors) on the train split, report held-out (val split) accuracy, save a self-describing checkpoint.")
     oracle.add_argument("--out", type=Path, default=None,
-                        help="checkpoint file; default models/oracle/synthfaces-oracle-<image size>.pt")
+                        help="checkpoint file; default training/evaluation/weights/synthfaces-oracle-<image size>.pt")
     oracle.add_argument("--image-size", type=int, default=d["image_size"], help="must equal the judged model's image size")
     oracle.add_argument("--train-size", type=int, default=d["train_size"], help="training faces (rendered once into memory)")
     oracle.add_argument("--val-size", type=int, default=d["val_size"], help="held-out faces for the reported accuracy")
@@ -94,7 +96,7 @@ def _cmd_oracle(args: argparse.Namespace) -> int:
     from training.data.synthfaces import SYNTH_ATTRIBUTES
     from training.evaluation.oracle_train import train_oracle
 
-    out = args.out or Path(f"models/oracle/synthfaces-oracle-{args.image_size}.pt")
+    out = args.out or WEIGHTS_DIR / f"synthfaces-oracle-{args.image_size}.pt"
     if (out.parent / "manifest.json").exists():
         raise ValueError(f"{out.parent} holds a manifest.json: the service would load it as a model; use another folder")
     metrics = train_oracle(out, args.image_size, args.train_size, args.epochs, args.seed,

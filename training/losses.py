@@ -62,6 +62,25 @@ def attribute_bce(attribute_logits: Tensor, labels: Tensor) -> Tensor:
     return F.binary_cross_entropy_with_logits(attribute_logits, labels.to(attribute_logits.dtype))
 
 
+def real_image_bce(logits: Tensor, labels: Tensor) -> Tensor:
+    """L_CL on real images: BCE of all K + 1 logits, mean over batch and logits.
+
+    The K attribute logits get their labels and the realness logit (last column) gets
+    "real" (0): the paper's extra class "determines whether an image is real or fake",
+    so real data must anchor it at "real", or the encoder could call everything fake
+    and the adversarial game would carry no signal (the authors' code does the same,
+    appending a zero column to y).
+    """
+    if logits.shape[0] != labels.shape[0] or logits.shape[1] != labels.shape[1] + 1:
+        raise ValueError(
+            f"expected (N, K + 1) logits for (N, K) labels, got {tuple(logits.shape)} and "
+            f"{tuple(labels.shape)}"
+        )
+    real = torch.zeros_like(labels[:, :1])
+    targets = torch.cat([labels, real], dim=1).to(logits.dtype)
+    return F.binary_cross_entropy_with_logits(logits, targets)
+
+
 def judged_fake_loss(fake_logit: Tensor) -> Tensor:
     """-log C_fake: the encoder+classifier's loss L_EC, pushing the image to "fake".
 

@@ -40,6 +40,7 @@ from torch import Tensor
 from training.config import TrainConfig
 from training.losses import (
     attribute_bce,
+    real_image_bce,
     judged_fake_loss,
     judged_real_loss,
     kl_standard_normal,
@@ -137,7 +138,7 @@ def _vac_gradients(
     with _autocast(x, cfg):
         x_r = model.decoder(z_r)
     ae = reconstruction_l1(x, x_r.to(x.dtype))
-    cl = attribute_bce(model.classifier(z_r)[:, :k], y)
+    cl = real_image_bce(model.classifier(z_r), y)
     reg = kl_standard_normal(mean, logvar)
     loss = cfg.beta_ae * ae + cfg.beta_cl * cl + cfg.beta_reg * reg
     loss.backward()
@@ -190,7 +191,7 @@ def _introvac_gradients(
     logits_rr, logits_g = adv_logits[:n], adv_logits[n:]
 
     ae = reconstruction_l1(x, x_r.to(x.dtype))
-    cl = attribute_bce(model.classifier(z_r)[:, :k], y)
+    cl = real_image_bce(model.classifier(z_r), y)
     reg = kl_standard_normal(mean, logvar)
     ec_r, ec_g = judged_fake_loss(logits_rr[:, k]), judged_fake_loss(logits_g[:, k])
     g_cls = attribute_bce(logits_rr[:, :k], y)

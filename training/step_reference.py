@@ -27,6 +27,7 @@ from torch import Tensor
 from training.config import TrainConfig
 from training.losses import (
     attribute_bce,
+    real_image_bce,
     judged_fake_loss,
     judged_real_loss,
     kl_standard_normal,
@@ -69,7 +70,7 @@ def reference_gradients(
         x_rr = G(z_r.detach()) if introvac else None  # line 8
     # line 9
     ae = reconstruction_l1(x, x_r.to(x.dtype))
-    cl = attribute_bce(y_hat[:, :k], y)
+    cl = real_image_bce(y_hat, y)
     reg = kl_standard_normal(mean, logvar)
     loss = cfg.beta_ae * ae + cfg.beta_cl * cl + cfg.beta_reg * reg
     losses = {"ae": ae, "cl": cl, "reg": reg}
@@ -153,7 +154,7 @@ def public_reference_step(
     with _autocast(x, cfg):
         x_r = G(z_r)  # G1
     ae = reconstruction_l1(x, x_r.to(x.dtype))
-    cl = attribute_bce(C(z_r)[:, :k], y)
+    cl = real_image_bce(C(z_r), y)
     reg = kl_standard_normal(mean, logvar)
     loss_vae = cfg.beta_ae * ae + cfg.beta_cl * cl + cfg.beta_reg * reg
     loss_vae.backward()

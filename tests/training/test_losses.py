@@ -98,3 +98,17 @@ def test_losses_are_batch_averages():
     torch.testing.assert_close(
         judged_fake_loss(twice(logits[:, 0])), judged_fake_loss(logits[:, 0])
     )
+
+
+def test_real_image_bce_labels_the_realness_logit_real() -> None:
+    from training.losses import real_image_bce
+
+    logits = torch.tensor([[2.0, -1.0, 0.5]])
+    labels = torch.tensor([[1.0, 0.0]])
+    # columns: attribute 1 (label 1), attribute 2 (label 0), realness (label 0 = real)
+    expected = (
+        math.log1p(math.exp(-2.0)) + math.log1p(math.exp(-1.0)) + math.log1p(math.exp(0.5))
+    ) / 3
+    assert real_image_bce(logits, labels).item() == pytest.approx(expected, rel=1e-6)
+    with pytest.raises(ValueError):
+        real_image_bce(logits[:, :2], labels)

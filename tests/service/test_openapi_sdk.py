@@ -2,7 +2,7 @@
 
 Starts uvicorn (``--factory service.app:create_app``) on a free local port with the tiny
 models, fetches /openapi.json, generates a Python client with openapi-python-client and
-sdk/openapi-python-client.yaml (as docs/SDK.md describes), imports it and calls the API
+sdk/openapi-python-client.yaml (as the README's "Client SDKs" section describes), imports it and calls the API
 through it: what SDK users get must work, not just what the in-process tests see.
 """
 

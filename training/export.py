@@ -238,7 +238,8 @@ def load_checkpoint_model(checkpoint_path: Path) -> tuple[VAC, dict]:
     provenance = {
         "mode": train_config.get("mode"),
         "dataset": train_config.get("dataset"),
-        "epochs": float(checkpoint["epoch"]),  # completed epochs, as the trainer counts them
+        # fractional when a run stopped mid-epoch (max_steps); older checkpoints only have `epoch`
+        "epochs": float(checkpoint.get("epochs_completed", checkpoint["epoch"])),
         "steps": int(checkpoint["step"]),
         "git_commit": checkpoint.get("git_commit"),
         "created_at": _utc_now(),

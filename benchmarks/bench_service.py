@@ -43,13 +43,13 @@ from PIL import Image
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from service.app import resolve_default_model  # noqa: E402
-from service.artifact import ArtifactError  # noqa: E402
-from service.engine import Engine, load_engine  # noqa: E402
-from service.imaging import encode_png, to_uint8  # noqa: E402
-from service.latent import LinearClassifier  # noqa: E402
-from service.latent_sampling import langevin_sample  # noqa: E402
-from service.settings import Settings  # noqa: E402
+from service.app import resolve_default_model
+from service.artifact import ArtifactError
+from service.engine import Engine, load_engine
+from service.imaging import encode_png, to_uint8
+from service.latent import LinearClassifier
+from service.latent_sampling import langevin_sample
+from service.settings import Settings
 
 HOST = "127.0.0.1"  # never anything else: the benchmark talks only to its own server
 PAPER_STEPS, PAPER_STEP_SIZE = 5000, 2e-4

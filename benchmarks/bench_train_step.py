@@ -46,10 +46,10 @@ from torch.utils.flop_counter import flop_registry
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from training.config import ModelConfig, TrainConfig  # noqa: E402
-from training.model import VAC  # noqa: E402
-from training.step import StepNoise, train_step  # noqa: E402
-from training.step_reference import public_reference_step, reference_gradients  # noqa: E402
+from training.config import ModelConfig, TrainConfig
+from training.model import VAC
+from training.step import StepNoise, train_step
+from training.step_reference import public_reference_step, reference_gradients
 
 TARGET = 1.6  # the target: optimised vs the public code's step pattern
 

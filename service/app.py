@@ -23,7 +23,6 @@ from fastapi.openapi.utils import get_openapi
 from fastapi.routing import APIRoute
 
 from service.artifact import ArtifactError
-from service.batcher import BatchingConfig
 from service.dependencies import ServiceState, require_api_key
 from service.errors import BodyLimitMiddleware, CatchAllMiddleware, install_error_handlers
 from service.latent import LinearClassifier
@@ -72,22 +71,7 @@ def resolve_default_model(settings: Settings) -> str:
 
 def load_registry(settings: Settings, metrics: Metrics) -> ModelRegistry:
     """Validate, load and warm up every model (blocking; raises ArtifactError naming the file)."""
-    batching = BatchingConfig(
-        max_batch_size=settings.max_batch_size,
-        max_wait_ms=settings.max_batch_wait_ms,
-        max_queue=settings.max_queue_depth,
-        timeout_s=settings.request_timeout_s,
-    )
-    return ModelRegistry.load(
-        settings.models_dir,
-        resolve_default_model(settings),
-        names=settings.models,
-        backend=settings.backend,
-        providers=settings.providers,
-        intra_op_threads=settings.intra_op_threads,
-        batching=batching,
-        hooks=metrics.batch_callbacks,
-    )
+    return ModelRegistry.from_settings(settings, hooks=metrics.batch_callbacks)
 
 
 @asynccontextmanager

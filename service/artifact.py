@@ -104,7 +104,7 @@ class Manifest(_Strict):
         return value
 
     @model_validator(mode="after")
-    def _consistent(self) -> "Manifest":
+    def _consistent(self) -> Manifest:
         names = [a.name for a in self.attributes]
         if len(set(names)) != len(names):
             raise ValueError(f"duplicate attribute names: {names}")

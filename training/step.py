@@ -40,10 +40,10 @@ from torch import Tensor
 from training.config import TrainConfig
 from training.losses import (
     attribute_bce,
-    real_image_bce,
     judged_fake_loss,
     judged_real_loss,
     kl_standard_normal,
+    real_image_bce,
     reconstruction_l1,
 )
 from training.model import VAC
@@ -130,7 +130,6 @@ def _vac_gradients(
     model: VAC, x: Tensor, y: Tensor, eps: Tensor, cfg: TrainConfig
 ) -> dict[str, Tensor]:
     """Eq. 5: one encoder pass, one decoder pass, one backward into every parameter."""
-    k = model.config.fake_index
     with _autocast(x, cfg):
         mean, logvar = model.encoder(x)
     mean, logvar = mean.to(x.dtype), logvar.to(x.dtype)

@@ -27,10 +27,10 @@ from torch import Tensor
 from training.config import TrainConfig
 from training.losses import (
     attribute_bce,
-    real_image_bce,
     judged_fake_loss,
     judged_real_loss,
     kl_standard_normal,
+    real_image_bce,
     reconstruction_l1,
 )
 from training.model import VAC

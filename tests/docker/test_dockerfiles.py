@@ -71,7 +71,7 @@ def test_every_copied_path_exists(dockerfile: Path) -> None:
 def test_images_install_from_pyproject() -> None:
     service = DOCKERFILES[0].read_text()
     train = DOCKERFILES[1].read_text()
-    assert re.search(r"pip install [^\n]*\s\.\s*$", service, re.M), "service image must `pip install .`"
+    assert re.search(r"pip install [^\n]*\s\.\s*$", service, re.MULTILINE), "service image must `pip install .`"
     assert '".[training]"' in train, "training image must install the training extras"
     run_lines = [line for line in service.splitlines() if not line.lstrip().startswith("#")]
     assert not any("torch" in line for line in run_lines), "serving image must not install torch"
@@ -79,5 +79,5 @@ def test_images_install_from_pyproject() -> None:
 
 def test_service_image_runs_as_fixed_non_root_uid() -> None:
     text = DOCKERFILES[0].read_text()
-    assert re.search(r"^USER 10001", text, re.M)
+    assert re.search(r"^USER 10001", text, re.MULTILINE)
     assert "HEALTHCHECK" in text and "/ready" in text and "--start-period" in text

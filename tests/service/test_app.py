@@ -28,9 +28,8 @@ def test_corrupt_model_fails_start_up_naming_the_file(tiny_models_root, tmp_path
     encoder = root / "tiny2" / "encoder.onnx"
     encoder.write_bytes(encoder.read_bytes()[:-10] + b"0123456789")  # same size, wrong bytes
     app = create_app(make_settings(root))
-    with pytest.raises(ArtifactError, match=r"tiny2[/\\]encoder\.onnx"):
-        with TestClient(app):
-            pass
+    with pytest.raises(ArtifactError, match=r"tiny2[/\\]encoder\.onnx"), TestClient(app):
+        pass
 
 
 def test_missing_model_file_and_unknown_default_fail_start_up(tiny_models_root, tmp_path):

@@ -91,6 +91,24 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     cmp_.add_argument("--out", type=Path, default=None, help="write the Markdown here as well as to stdout")
     cmp_.set_defaults(func=_cmd_compare)
 
+    card = subparsers.add_parser(
+        "card", help="write models/<name>/MODEL_CARD.md from evaluation reports", formatter_class=fmt,
+        description="Generate the model card of an exported model from its report.json (and the other model's, "
+        "e.g. VAC for an IntroVAC model): targets met/missed, data, attributes, architecture, training, metrics, "
+        "comparison, limits. Copies the reports' figures into the model folder (not part of its manifest).")
+    card.add_argument("--model", type=Path, required=True, help="exported model folder (contains manifest.json)")
+    card.add_argument("--report", type=Path, required=True, help="report.json (or its folder) of this model")
+    card.add_argument("--other-report", type=Path, default=None, help="report.json (or folder) of the other model")
+    card.add_argument("--other-label", default="VAC", help="name of the other model in the card")
+    card.add_argument("--training-command", required=True, help="the command that trained this model")
+    card.add_argument("--other-training-command", default=None, help="the command that trained the other model")
+    card.add_argument("--hardware", required=True, help="where both models were trained, e.g. '1x NVIDIA H100 80GB'")
+    card.add_argument("--wall-time-s", type=float, default=None, help="training wall time of this model (s)")
+    card.add_argument("--other-wall-time-s", type=float, default=None, help="training wall time of the other model (s)")
+    card.add_argument("--evaluate-command", default=None,
+                      help="the evaluate command; default: rebuilt from the report's recorded settings")
+    card.set_defaults(func=_cmd_card)
+
 
 def _cmd_oracle(args: argparse.Namespace) -> int:
     from training.data.synthfaces import SYNTH_ATTRIBUTES
@@ -138,6 +156,29 @@ def _cmd_compare(args: argparse.Namespace) -> int:
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(text, encoding="utf-8")
     print(text)
+    return 0
+
+
+def _cmd_card(args: argparse.Namespace) -> int:
+    from training.evaluation.evaluate import load_report
+    from training.evaluation.model_card import evaluate_command_of, write_model_card
+
+    for flag in ("wall_time_s", "other_wall_time_s"):
+        value = getattr(args, flag)
+        if value is not None and not 0 <= value < float("inf"):
+            raise ValueError(f"--{flag.replace('_', '-')} must be a non-negative number of seconds, got {value}")
+    report = load_report(args.report)
+    other = load_report(args.other_report) if args.other_report else None
+    # A report's figure paths are relative to the folder that holds its report.json.
+    report_dir = args.report if args.report.is_dir() else args.report.parent
+    other_dir = None if args.other_report is None else (
+        args.other_report if args.other_report.is_dir() else args.other_report.parent)
+    path = write_model_card(
+        args.model, report, other, report_dir=report_dir, other_report_dir=other_dir,
+        other_label=args.other_label, training_command=args.training_command,
+        other_training_command=args.other_training_command, hardware=args.hardware, wall_time_s=args.wall_time_s,
+        other_wall_time_s=args.other_wall_time_s, evaluate_command=args.evaluate_command or evaluate_command_of(report))
+    print(f"model card written to {path}")
     return 0
 
 

@@ -55,7 +55,7 @@ def _names(text: str) -> tuple[str, ...]:
 def build_parser() -> argparse.ArgumentParser:
     fmt = argparse.ArgumentDefaultsHelpFormatter
     parser = argparse.ArgumentParser(prog="introvac-train", description="Train, resume and export VAC / IntroVAC models.", formatter_class=fmt)
-    sub = parser.add_subparsers(dest="command", required=True, metavar="{grid,train,resume,export,oracle,evaluate,compare}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="{grid,train,resume,export,oracle,evaluate,compare,card}")
 
     grid = sub.add_parser("grid", help="render a labelled synthfaces grid PNG", formatter_class=fmt,
                           description="Render the first N synthfaces of a split, each labelled with its attributes.")

@@ -114,6 +114,8 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--out-dir", type=Path, default=Path("models"), help="folder that receives <name>/")
     export.add_argument("--name", default=None, help="model folder name; default <mode>-<dataset>-<image size>")
     export.add_argument("--parity-images", type=int, default=8, help="validation images used for the parity check (0 = synthetic inputs only)")
+    export.add_argument("--evaluation-report", type=Path, default=None,
+                        help="report.json of `evaluate` on this checkpoint's export: its headline figures go into the manifest")
     export.set_defaults(func=_cmd_export)
     from training.evaluation.cli import register as register_evaluation
 
@@ -198,7 +200,13 @@ def _cmd_export(args: argparse.Namespace) -> int:
     model_cfg, train_cfg = configs_from_checkpoint(load_checkpoint(path))
     name = args.name or f"{train_cfg.mode}-{train_cfg.dataset}-{model_cfg.image_size}"
     parity = _validation_images(model_cfg, train_cfg, args.parity_images)
-    folder = export_checkpoint(path, args.out_dir, name, parity_images=parity)
+    evaluation = None
+    if args.evaluation_report is not None:
+        from training.evaluation.evaluate import load_report
+        from training.evaluation.report import evaluation_summary
+
+        evaluation = evaluation_summary(load_report(args.evaluation_report))
+    folder = export_checkpoint(path, args.out_dir, name, parity_images=parity, evaluation=evaluation)
     print(folder)
     return 0
 

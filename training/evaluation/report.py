@@ -159,3 +159,31 @@ def compare_table(report_a: dict[str, Any], report_b: dict[str, Any], label_a: s
 
 # The issue's name for the side-by-side view.
 compare = compare_table
+
+
+def evaluation_summary(report: dict) -> dict:
+    """The headline figures of a report, small enough to live in the model's manifest
+    (``Manifest.evaluation``) so that ``GET /models`` shows how good a model is."""
+    plain = {name: edits["plain"].get("auto", {}) for name, edits in report["edits"].items()}
+    conditional = {name: edits["conditional"].get("auto", {}) for name, edits in report["edits"].items()}
+    generation = {
+        name: {
+            condition: {method: result[method]["oracle_accuracy"] for method in ("langevin", "exact")}
+            for condition, result in by_condition.items()
+        }
+        for name, by_condition in report["generation"].items()
+        if name != "prior_rate"
+    }
+    return {
+        "dataset_split": report["config"]["split"],
+        "n_images": report["config"]["n_images"],
+        "reconstruction": {key: report["reconstruction"][key] for key in ("l1", "psnr", "ssim")},
+        "frechet_oracle_features": {
+            "real_vs_reconstruction": report["frechet"]["real_vs_reconstruction"],
+            "real_vs_prior_samples": report["frechet"]["real_vs_prior_samples"],
+        },
+        "edit_success_auto": {name: result.get("success") for name, result in plain.items()},
+        "other_flips_auto": {name: result.get("other_flip_rate") for name, result in plain.items()},
+        "other_flips_auto_preserve": {name: result.get("other_flip_rate") for name, result in conditional.items()},
+        "generation_oracle_accuracy": generation,
+    }

@@ -55,3 +55,26 @@ def test_compare_table_reports_the_reconstruction_frechet_ratio(tiny_eval):
     assert f"= {PAPER_FID_RATIO:.2f}" in text and "0.40" in text
     line = next(x for x in text.splitlines() if x.startswith("| Fréchet real vs reconstruction"))
     assert line.rstrip(" |").endswith("0.25")
+
+
+def test_evaluation_summary_fits_the_manifest_and_keeps_the_figures(tiny_eval, tiny_model_dir, tmp_path):
+    import json
+    import shutil
+
+    from service.artifact import Manifest, load_artifact
+    from training.evaluation.report import evaluation_summary
+
+    report, _ = tiny_eval
+    s = evaluation_summary(report)
+    assert s["reconstruction"]["l1"] == report["reconstruction"]["l1"]
+    assert s["edit_success_auto"]["facial_hair"] == report["edits"]["facial_hair"]["plain"]["auto"]["success"]
+    assert s["other_flips_auto_preserve"]["eyeglasses"] == report["edits"]["eyeglasses"]["conditional"]["auto"]["other_flip_rate"]
+    assert s["generation_oracle_accuracy"]["eyeglasses"]["absent"]["exact"] == (
+        report["generation"]["eyeglasses"]["absent"]["exact"]["oracle_accuracy"]
+    )
+    # it is JSON and the manifest schema accepts it
+    folder = shutil.copytree(tiny_model_dir, tmp_path / "tiny")
+    data = json.loads((folder / "manifest.json").read_text())
+    data["evaluation"] = json.loads(json.dumps(s))
+    Manifest.model_validate(data)
+    assert load_artifact(folder).name == "tiny"

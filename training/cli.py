@@ -96,6 +96,8 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--num-workers", type=int, default=_T.num_workers, help="DataLoader worker processes")
     train.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto", help="auto = CUDA when present")
     train.add_argument("--no-amp", action="store_true", help="disable bf16 autocast on CUDA")
+    train.add_argument("--no-channels-last", action="store_true",
+                       help="keep NCHW tensors (NHWC, the default, runs convolutions faster on CPU and GPU)")
     train.set_defaults(func=_cmd_train)
 
     resume = sub.add_parser("resume", help="continue a run exactly from its checkpoint", formatter_class=fmt,
@@ -157,7 +159,7 @@ def configs_from_args(args: argparse.Namespace) -> tuple[ModelConfig, TrainConfi
         beta_ae=args.beta_ae, beta_cl=args.beta_cl, beta_reg=args.beta_reg, beta_g=args.beta_g, beta_ec=args.beta_ec,
         seed=args.seed, num_workers=args.num_workers, synth_train_size=args.synth_train_size,
         log_every=args.log_every, image_every=args.image_every, checkpoint_every=args.checkpoint_every,
-        max_steps=args.max_steps, amp=not args.no_amp,
+        max_steps=args.max_steps, amp=not args.no_amp, channels_last=not args.no_channels_last,
     )  # fmt: skip
     return model_cfg, train_cfg
 

@@ -93,6 +93,9 @@ class TrainConfig:
     checkpoint_every: int = 1000  # steps between checkpoints (one is always written per epoch)
     max_steps: int | None = None  # stop early after this many optimizer steps (tests, smoke runs)
     amp: bool = True  # mixed precision, used only on CUDA
+    # NHWC tensors for the conv nets: same math, but oneDNN (CPU) and cuDNN (tensor cores)
+    # run NHWC convolutions faster; measured 1.3-1.45x per IntroVAC step on a 2-core CPU.
+    channels_last: bool = True
     extra: dict[str, Any] = field(default_factory=dict)  # free-form provenance
 
     def __post_init__(self) -> None:

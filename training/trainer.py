@@ -131,7 +131,8 @@ class Trainer:
                 f" x {self.ctx.world_size} process(es); lower --batch-size or add data"
             )
 
-        self.model = VAC(model_cfg).to(self.device)
+        self.memory_format = torch.channels_last if train_cfg.channels_last else torch.contiguous_format
+        self.model = VAC(model_cfg).to(self.device, memory_format=self.memory_format)
         enc, dec = self.model.encoder_classifier_parameters(), self.model.decoder_parameters()
         adam = {"lr": train_cfg.lr, "betas": tuple(train_cfg.adam_betas)}
         self.opt_enc = torch.optim.Adam(enc, **adam)
@@ -284,7 +285,7 @@ class Trainer:
         return self.epoch >= self.cfg.epochs or (self.cfg.max_steps is not None and self.step >= self.cfg.max_steps)
 
     def _run_step(self, x: torch.Tensor, y: torch.Tensor) -> dict[str, float]:
-        x = x.to(self.device, non_blocking=True)
+        x = x.to(self.device, non_blocking=True).contiguous(memory_format=self.memory_format)
         y = y.to(self.device, non_blocking=True)
         noise = StepNoise.sample(x.shape[0], self.model_cfg.latent_dim, self.device, self.noise_gen)
         losses = train_step(self.model, self.opt_enc, self.opt_dec, x, y, noise, self.cfg, grad_hook=self.grad_hook)

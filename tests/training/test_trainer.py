@@ -131,3 +131,20 @@ def test_lr_halves_per_epoch_at_scaled_milestones(tmp_path, monkeypatch, fractio
 def test_too_small_dataset_is_a_clear_error(tmp_path):
     with pytest.raises(ValueError, match="fewer than batch size"):
         Trainer(MODEL_CFG, tiny_train_cfg(synth_train_size=3), tmp_path, device="cpu")
+
+
+def test_channels_last_is_the_default_layout_and_changes_no_math(tmp_path):
+    """NHWC is a speed choice only: the same run in NCHW ends at the same weights."""
+    start = Trainer(MODEL_CFG, tiny_train_cfg(), tmp_path / "start", device="cpu").model.state_dict()
+    nhwc = Trainer(MODEL_CFG, tiny_train_cfg(max_steps=3, lr=1e-3), tmp_path / "nhwc", device="cpu")
+    nchw = Trainer(MODEL_CFG, tiny_train_cfg(max_steps=3, lr=1e-3, channels_last=False), tmp_path / "nchw", device="cpu")
+    convs = [p for p in nhwc.model.parameters() if p.dim() == 4]
+    assert convs and all(p.is_contiguous(memory_format=torch.channels_last) for p in convs)
+    assert not all(p.is_contiguous(memory_format=torch.channels_last) for p in nchw.model.parameters() if p.dim() == 4)
+    nhwc.fit()
+    nchw.fit()
+    a, b = nhwc.model.state_dict(), nchw.model.state_dict()
+    moved = max((a[k] - start[k]).abs().max().item() for k in a)
+    layout_gap = max((a[k] - b[k]).abs().max().item() for k in a)
+    assert moved > 1e-3  # three Adam steps of 1e-3 moved the weights
+    assert layout_gap < 1e-5 * max(1.0, moved * 100)

@@ -89,11 +89,24 @@ def check_latents(z: np.ndarray, manifest: Manifest) -> np.ndarray:
 _cuda_failed = False
 
 
+def nvidia_device_visible() -> bool:
+    """True when the NVIDIA driver exposes a device to this process (bare metal, or a
+    container started with the NVIDIA Container Toolkit).
+
+    onnxruntime-gpu lists CUDAExecutionProvider even on hosts without a GPU, and trying it
+    there prints a red ONNX Runtime error before falling back; checking for the driver's
+    device nodes first keeps CPU hosts' start-up logs clean.
+    """
+    dev = Path("/dev")
+    return (dev / "nvidiactl").exists() or any(dev.glob("nvidia[0-9]*"))
+
+
 def default_providers() -> list[str]:
-    """CUDA (then CPU) when this ONNX Runtime build has it and it has not failed before."""
+    """CUDA (then CPU) when this ONNX Runtime build has it, an NVIDIA device is visible
+    and CUDA has not failed before in this process; otherwise CPU."""
     import onnxruntime as ort
 
-    if CUDA_PROVIDER in ort.get_available_providers() and not _cuda_failed:
+    if CUDA_PROVIDER in ort.get_available_providers() and not _cuda_failed and nvidia_device_visible():
         return [CUDA_PROVIDER, CPU_PROVIDER]
     return [CPU_PROVIDER]
 

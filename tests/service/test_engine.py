@@ -94,6 +94,17 @@ def test_auto_provider_reports_what_onnxruntime_actually_uses(tiny_model_dir):
     assert engine.device == ("CUDAExecutionProvider" if has_gpu else CPU_PROVIDER)
 
 
+@pytest.mark.parametrize("gpu_visible", [True, False])
+def test_auto_providers_try_cuda_only_when_an_nvidia_device_is_visible(monkeypatch, gpu_visible):
+    import service.engine as engine_module
+
+    monkeypatch.setattr(ort, "get_available_providers", lambda: [engine_module.CUDA_PROVIDER, CPU_PROVIDER])
+    monkeypatch.setattr(engine_module, "_cuda_failed", False)
+    monkeypatch.setattr(engine_module, "nvidia_device_visible", lambda: gpu_visible)
+    expected = [engine_module.CUDA_PROVIDER, CPU_PROVIDER] if gpu_visible else [CPU_PROVIDER]
+    assert engine_module.default_providers() == expected
+
+
 def test_torchscript_engine_agrees_with_onnx(onnx_engine, tiny_model_dir):
     engine = load_engine(tiny_model_dir, "torchscript", max_batch_size=4, device="cpu")
     assert isinstance(engine, TorchScriptEngine)

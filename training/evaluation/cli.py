@@ -79,7 +79,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     ev.add_argument("--batch-size", type=int, default=64, help="engine batch size")
     ev.add_argument("--figure-images", type=int, default=8, help="faces per figure row")
     ev.add_argument("--inception-weights", type=Path, default=None,
-                    help="optional torchvision inception_v3 state dict on local disk: also report real FID (untested path)")
+                    help="optional torchvision inception_v3 state dict on local disk: also report real FID")
     ev.set_defaults(func=_cmd_evaluate)
 
     cmp_ = subparsers.add_parser(

@@ -1,7 +1,8 @@
 """Optional real FID with torchvision's Inception-v3, from weights already on local disk.
 
-UNTESTED WITH REAL WEIGHTS: this environment cannot download them, and a random
-Inception is too slow for the test suite. The code path is kept deliberately simple:
+Tested end to end (tests/training/evaluation/test_inception.py) with a randomly
+initialised Inception-v3 state dict of the same architecture, because the real ImageNet
+weights cannot be downloaded here; the path itself is deliberately simple:
 build ``inception_v3(weights=None, aux_logits=True, init_weights=False)``, load the
 state dict given by the user, replace ``fc`` by the identity (2048-d pool features, as
 FID uses), feed ImageNet-normalised images resized to 299x299 with
@@ -58,7 +59,7 @@ def inception_fid(weights_path: Path, real: np.ndarray, recon: np.ndarray, prior
     net = load_inception(weights_path, device)
     real_f = inception_features(net, real, batch_size)
     return {
-        "note": "torchvision Inception-v3 from local weights; code path untested with real weights",
+        "note": "torchvision Inception-v3 (ImageNet weights) from local disk, not the TF-FID weights",
         "weights": str(weights_path),
         "real_vs_reconstruction": frechet_from_features(real_f, inception_features(net, recon, batch_size)),
         "real_vs_prior_samples": frechet_from_features(real_f, inception_features(net, prior, batch_size)),

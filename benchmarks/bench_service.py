@@ -270,7 +270,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--requests", type=int, default=None, help=f"requests per /edit measurement ({FULL['requests']})")
     p.add_argument("--concurrency", type=int, nargs="+", default=[1, 16], help="client counts (1 is always run)")
     p.add_argument("--batch-size", type=int, default=16, help="max_batch_size of the batched configuration")
-    p.add_argument("--batch-wait-ms", type=float, default=5.0, help="max_batch_wait_ms of the batched configuration")
+    p.add_argument("--batch-wait-ms", type=float, default=0.0, help="max_batch_wait_ms of the batched configuration")
     p.add_argument("--image-size", default="auto", help="side of the uploaded PNG; auto: the manifest's image_size")
     p.add_argument("--generate-requests", type=int, default=None, help=f"/generate requests ({FULL['generate_requests']})")
     p.add_argument("--langevin-steps", type=int, default=None, help=f"Langevin steps for /generate ({PAPER_STEPS})")

@@ -56,7 +56,7 @@ def test_prints_every_figure(quick_run) -> None:
     expected = [
         r"^model: tiny \(16x16, latent 8\) onnx on CPUExecutionProvider",
         r"^engine \(no HTTP, batch 1\): encode\+decode p50 [\d.]+ ms, decode p50 [\d.]+ ms",
-        r"^\[batched\] max_batch_size=16 max_batch_wait_ms=5$",
+        r"^\[batched\] max_batch_size=16 max_batch_wait_ms=0$",
         r"^\[unbatched\] max_batch_size=1 max_batch_wait_ms=0$",
         r"^  /edit sequential latency \(1 client\): p50 [\d.]+ ms  p99 [\d.]+ ms  HTTP overhead factor [\d.]+x",
         r"^  /edit throughput +1 client: +[\d.]+ req/s",

@@ -70,10 +70,11 @@ class Settings(BaseSettings):
     # --- batching and admission
     max_batch_size: int = Field(16, ge=1, description="Most requests stacked into one engine call.")
     # 0 = continuous batching: an idle engine starts at once, and requests that arrive
-    # while it is busy form the next batch. Measured on the default model (2-core CPU):
-    # same latency as no batching at 1 client, 1.13x the throughput at 16 clients; a 5 ms
-    # wait halved 1-client throughput and gained nothing (benchmarks/RESULTS.md). Raise it
-    # only when bursts reach an idle accelerator whose batches are much cheaper per row.
+    # while it is busy form the next batch. Measured on the default model (2-core CPU,
+    # benchmarks/RESULTS.md): about the latency of no batching at 1 client and 1.28x its
+    # throughput at 16 clients; a 5 ms wait reached 1.31x at 16 clients but doubled the
+    # 1-client latency. Raise it when bursts reach an idle accelerator whose batches are
+    # much cheaper per row.
     max_batch_wait_ms: float = Field(
         0.0, ge=0, le=10_000, allow_inf_nan=False,
         description="Longest wait for a batch to fill once the engine is free (0: take what is queued).",

@@ -147,4 +147,4 @@ def test_channels_last_is_the_default_layout_and_changes_no_math(tmp_path):
     moved = max((a[k] - start[k]).abs().max().item() for k in a)
     layout_gap = max((a[k] - b[k]).abs().max().item() for k in a)
     assert moved > 1e-3  # three Adam steps of 1e-3 moved the weights
-    assert layout_gap < 1e-5 * max(1.0, moved * 100)
+    assert layout_gap < 1e-5  # float round-off only, 100x below what the steps moved

@@ -12,7 +12,14 @@ import json
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 FORMAT_VERSION = 1
 MANIFEST_NAME = "manifest.json"
@@ -21,10 +28,12 @@ MANIFEST_NAME = "manifest.json"
 ENCODER_ONNX = "encoder_onnx"
 DECODER_ONNX = "decoder_onnx"
 TORCHSCRIPT = "torchscript"
+LATENT_PRIOR = "latent_prior"  # optional: service.latent_prior.FittedPrior as .npz
 DEFAULT_FILE_NAMES = {
     ENCODER_ONNX: "encoder.onnx",
     DECODER_ONNX: "decoder.onnx",
     TORCHSCRIPT: "model.ts",
+    LATENT_PRIOR: "latent_prior.npz",
 }
 
 # Tensor names shared by the exporter and the engines.
@@ -80,6 +89,16 @@ class Provenance(_Strict):
     architecture: dict = Field(default_factory=dict)  # training.config.ModelConfig as a dict
 
 
+class LatentPriorInfo(_Strict):
+    """Where the fitted latent prior (file role ``latent_prior``) came from."""
+
+    dataset: str
+    split: str
+    n_images: int = Field(gt=1)  # encoded images the fit used
+    components: int = Field(gt=0)  # attribute combinations seen, one mixture component each
+    created_at: str  # ISO 8601, UTC
+
+
 class Manifest(_Strict):
     """Everything the service needs to serve a model, and nothing that needs torch."""
 
@@ -95,6 +114,7 @@ class Manifest(_Strict):
     export: ExportInfo
     provenance: Provenance
     evaluation: dict = Field(default_factory=dict)
+    latent_prior: LatentPriorInfo | None = None  # absent: generation can only use N(0, I)
 
     @field_validator("format_version")
     @classmethod
@@ -114,6 +134,8 @@ class Manifest(_Strict):
         for role in (ENCODER_ONNX, DECODER_ONNX):
             if role not in self.files:
                 raise ValueError(f"files must include {role!r}")
+        if (self.latent_prior is None) != (LATENT_PRIOR not in self.files):
+            raise ValueError(f"latent_prior and files[{LATENT_PRIOR!r}] must be given together")
         return self
 
     @property

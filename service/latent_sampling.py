@@ -1,6 +1,7 @@
 """Sampling latents of a class: p(z | y) ∝ p(y | z) p(z), pure numpy.
 
-``p(z) = N(0, I)`` and, for the requested attributes with signs ``s_k = +1`` (present)
+``p(z) = N(0, I)`` (the paper's prior) or a :class:`~service.latent_prior.FittedPrior`
+(a mixture fitted to encoded training images), and, for the requested attributes with signs ``s_k = +1`` (present)
 or ``-1`` (absent), ``p(y | z) = prod_k sigmoid(s_k * logit_k(z))``. Two samplers:
 
 * :func:`langevin_sample` — the paper's Eq. 8 (unadjusted Langevin) with a closed-form
@@ -22,7 +23,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from service.latent import LatentMathError, LinearClassifier, check_finite_number, log_sigmoid, sigmoid
+from service.latent import (
+    LatentMathError,
+    LinearClassifier,
+    check_finite_number,
+    log_sigmoid,
+    sigmoid,
+)
+from service.latent_prior import FittedPrior
 
 # Noise for this many Langevin steps is drawn in one call (fewer Python round trips).
 _NOISE_BLOCK = 64
@@ -66,26 +74,53 @@ class Conditions:
         return np.all(self.signed_logits(z) > 0.0, axis=1)
 
 
-def potential(classifier: LinearClassifier, conditions: Mapping[str, bool], z: np.ndarray) -> np.ndarray:
-    """(N,) ``U(z) = -log p(y | z) - log p(z)`` up to the constant ``(D/2) log(2 pi)``."""
+def potential(classifier: LinearClassifier, conditions: Mapping[str, bool], z: np.ndarray,
+              prior: FittedPrior | None = None) -> np.ndarray:
+    """(N,) ``U(z) = -log p(y | z) - log p(z)``; for N(0, I) up to the constant ``(D/2) log(2 pi)``."""
     zz = classifier.check_latents(z)
-    return -Conditions.build(classifier, conditions).log_likelihood(zz) + 0.5 * np.sum(zz * zz, axis=1)
+    neg_log_prior = 0.5 * np.sum(zz * zz, axis=1) if prior is None else -prior.log_density(zz)
+    return -Conditions.build(classifier, conditions).log_likelihood(zz) + neg_log_prior
 
 
-def _grad(cond: Conditions, z: np.ndarray) -> np.ndarray:
-    # d/dz log sigmoid(a) = (1 - sigmoid(a)) da/dz with a = s_k (w_k . z + b_k), da/dz = s_k w_k
-    return z - (cond.s * sigmoid(-cond.signed_logits(z))) @ cond.w
+def _grad(cond: Conditions, z: np.ndarray, prior: FittedPrior | None = None) -> np.ndarray:
+    # d/dz log sigmoid(a) = (1 - sigmoid(a)) da/dz with a = s_k (w_k . z + b_k), da/dz = s_k w_k;
+    # -grad log N(z; 0, I) = z
+    prior_part = z if prior is None else -prior.score(z)
+    return prior_part - (cond.s * sigmoid(-cond.signed_logits(z))) @ cond.w
 
 
-def potential_gradient(classifier: LinearClassifier, conditions: Mapping[str, bool], z: np.ndarray) -> np.ndarray:
-    """(N, D) closed-form ``grad U(z) = z - sum_k s_k (1 - sigmoid(s_k logit_k(z))) w_k``."""
-    return _grad(Conditions.build(classifier, conditions), classifier.check_latents(z))
+def potential_gradient(classifier: LinearClassifier, conditions: Mapping[str, bool], z: np.ndarray,
+                       prior: FittedPrior | None = None) -> np.ndarray:
+    """(N, D) closed-form ``grad U(z) = -grad log p(z) - sum_k s_k (1 - sigmoid(s_k logit_k(z))) w_k``,
+    where ``-grad log p(z) = z`` for N(0, I)."""
+    return _grad(Conditions.build(classifier, conditions), classifier.check_latents(z), _check_prior(prior, classifier))
+
+
+def _check_prior(prior: FittedPrior | None, classifier: LinearClassifier) -> FittedPrior | None:
+    if prior is None:
+        return None
+    if not isinstance(prior, FittedPrior) or prior.latent_dim != classifier.latent_dim:
+        raise LatentMathError(f"prior must be a FittedPrior of latent size {classifier.latent_dim}")
+    return prior
+
+
+def _conditional_prior(prior: FittedPrior | None, classifier: LinearClassifier,
+                       conditions: Mapping[str, bool]) -> FittedPrior | None:
+    """A fitted prior narrowed to the components with the requested attributes
+    (:meth:`FittedPrior.given`); ``p(z | y)`` is then ``∝ p(y | z) p_y(z)``: the classifier
+    tilts the fitted density of training faces of that class. ``None`` stays N(0, I)."""
+    prior = _check_prior(prior, classifier)
+    return None if prior is None else prior.given(conditions)
 
 
 def acceptance_probability(classifier: LinearClassifier, conditions: Mapping[str, bool], z: np.ndarray) -> np.ndarray:
     """(N,) ``p(y | z) = prod_k sigmoid(s_k logit_k(z))``, in [0, 1]: the exact sampler's acceptance."""
     zz = classifier.check_latents(z)
     return np.exp(Conditions.build(classifier, conditions).log_likelihood(zz))
+
+
+def _prior_draws(prior: FittedPrior | None, n: int, rng: np.random.Generator, d: int) -> np.ndarray:
+    return rng.standard_normal((n, d)) if prior is None else prior.sample(n, rng)
 
 
 @dataclass(frozen=True)
@@ -126,7 +161,8 @@ def _check_rng(rng) -> np.random.Generator:
 
 
 def langevin_chains(
-    cond: Conditions, z0: np.ndarray, rng: np.random.Generator, steps: int, step_size: float
+    cond: Conditions, z0: np.ndarray, rng: np.random.Generator, steps: int, step_size: float,
+    prior: FittedPrior | None = None,
 ) -> np.ndarray:
     """Run Eq. 8 from ``z0`` (N, D): ``z <- z - a grad U(z) + sqrt(2a) eps``, fresh gradient each step."""
     z = np.array(z0, dtype=np.float64)
@@ -137,7 +173,7 @@ def langevin_chains(
         noise = rng.standard_normal((block, *z.shape))
         noise *= noise_scale
         for eps in noise:
-            z -= step_size * _grad(cond, z)
+            z -= step_size * _grad(cond, z, prior)
             z += eps
         done += block
     return z
@@ -153,11 +189,14 @@ def langevin_sample(
     chains_per_round: int | None = None,
     max_chains: int | None = None,
     reject: bool = True,
+    prior: FittedPrior | None = None,
 ) -> SampleResult:
     """Sample ``n`` latents of the class ``conditions`` with Langevin Monte Carlo (paper Eq. 8).
 
-    Each round starts chains from the prior, ``z0 = rng.standard_normal((chains, D))``,
-    and runs ``steps`` steps of size ``step_size`` (paper: 5000 steps of 2e-4). With
+    Each round starts chains from the prior (``N(0, I)``, or with a fitted ``prior`` its
+    components that have the requested attributes, which then also replace N(0, I) in
+    ``U``; see :func:`_conditional_prior`) and runs
+    ``steps`` steps of size ``step_size`` (paper: 5000 steps of 2e-4). With
     ``reject`` (the paper's rule) only samples assigned to y are kept; rounds continue
     until ``n`` are accepted or ``max_chains`` chains have run, so a rare class cannot
     loop forever: check ``result.complete``. ``reject=False`` returns the raw chain ends
@@ -173,9 +212,10 @@ def langevin_sample(
     if step_size <= 0.0:
         raise LatentMathError(f"step_size must be > 0, got {step_size}")
     rng = _check_rng(rng)
+    prior = _conditional_prior(prior, classifier, conditions)
     d = classifier.latent_dim
     if not reject:
-        z = langevin_chains(cond, rng.standard_normal((n, d)), rng, steps, step_size)
+        z = langevin_chains(cond, _prior_draws(prior, n, rng, d), rng, steps, step_size, prior)
         return SampleResult(z=z.astype(np.float32), requested=n, proposals=n, accepted_total=n)
     per_round = _check_count(chains_per_round, "chains_per_round") if chains_per_round is not None else max(n, 32)
     budget = _check_count(max_chains, "max_chains") if max_chains is not None else 4 * per_round
@@ -183,7 +223,7 @@ def langevin_sample(
     run = accepted = 0
     while accepted < n and run < budget:
         size = _next_round(n - accepted, run, accepted, per_round, budget - run)
-        z = langevin_chains(cond, rng.standard_normal((size, d)), rng, steps, step_size)
+        z = langevin_chains(cond, _prior_draws(prior, size, rng, d), rng, steps, step_size, prior)
         good = z[cond.assigned(z)]
         kept.append(good)
         run += size
@@ -199,10 +239,12 @@ def exact_sample(
     rng: np.random.Generator,
     batch_size: int = 4096,
     max_proposals: int = 1 << 20,
+    prior: FittedPrior | None = None,
 ) -> SampleResult:
     """Exact samples of ``p(z | y)`` by rejection from the prior.
 
-    Draw ``z ~ N(0, I)`` and ``v ~ U(0, 1)``; accept when ``v < p(y | z)``. Since
+    Draw ``z ~ p(z)`` (N(0, I), or with a fitted ``prior`` its components that have the
+    requested attributes) and ``v ~ U(0, 1)``; accept when ``v < p(y | z)``. Since
     ``p(z | y) = p(y | z) p(z) / p(y)`` and ``p(y | z) <= 1`` this is exact, with
     acceptance rate ``p(y) = E_prior[p(y | z)]``. Rounds of at most ``batch_size``
     proposals continue until ``n`` are accepted or ``max_proposals`` have been drawn.
@@ -212,12 +254,13 @@ def exact_sample(
     per_round = _check_count(batch_size, "batch_size")
     budget = _check_count(max_proposals, "max_proposals")
     rng = _check_rng(rng)
+    prior = _conditional_prior(prior, classifier, conditions)
     d = classifier.latent_dim
     kept: list[np.ndarray] = []
     run = accepted = 0
     while accepted < n and run < budget:
         size = _next_round(n - accepted, run, accepted, per_round, budget - run)
-        z = rng.standard_normal((size, d))
+        z = _prior_draws(prior, size, rng, d)
         v = rng.random(size)
         good = z[v < np.exp(cond.log_likelihood(z))]  # accept with probability p(y|z)
         kept.append(good)

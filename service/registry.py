@@ -28,6 +28,7 @@ import numpy as np
 from service.artifact import ArtifactError, Manifest
 from service.batcher import BatchingConfig, DynamicBatcher
 from service.engine import Backend, Engine, load_engine
+from service.latent_prior import FittedPrior, load_model_prior
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +55,7 @@ class LoadedModel:
     engine: Engine
     encoder: DynamicBatcher  # batches engine.encode: (N, 3, S, S) -> (mean, logvar)
     decoder: DynamicBatcher  # batches engine.decode: (N, D) -> (N, 3, S, S)
+    prior: FittedPrior | None = None  # the fitted latent prior, when the model folder has one
 
     @property
     def manifest(self) -> Manifest:
@@ -92,6 +94,7 @@ class LoadedModel:
                 "created_at": m.provenance.created_at,
             },
             "export": m.export.model_dump(),
+            "latent_prior": m.latent_prior.model_dump() if m.latent_prior is not None else None,
             "evaluation": m.evaluation,
         }
 
@@ -174,6 +177,7 @@ class ModelRegistry:
                 engine=engine,
                 encoder=_batcher(engine.encode, batching, name, "encode", hooks),
                 decoder=_batcher(engine.decode, batching, name, "decode", hooks),
+                prior=load_model_prior(folder, engine.manifest),
             )
         return cls(models, default)
 

@@ -71,6 +71,7 @@ class GeneratedSample(BaseModel):
 class GenerateResponse(BaseModel):
     model: str
     method: str
+    prior: str = Field(description="`fitted` (the model's fitted latent prior) or `standard` (N(0, I), the paper's).")
     seed: int = Field(description="Seed used; pass it back to get the same samples.")
     requested: int
     acceptance_rate: float = Field(description="Accepted / proposed latents.")
@@ -94,6 +95,9 @@ class ModelInfo(BaseModel):
     device: str = Field(description="Execution provider or torch device in use.")
     provenance: dict[str, Any] = Field(description="Training mode, dataset, epochs, steps, git commit.")
     export: dict[str, Any] = Field(description="ONNX opset and the export parity error.")
+    latent_prior: dict[str, Any] | None = Field(
+        default=None, description="Origin of the fitted latent prior /generate uses by default; null: N(0, I) only."
+    )
     evaluation: dict[str, Any] = Field(description="Evaluation figures recorded at export.")
 
 

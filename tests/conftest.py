@@ -10,7 +10,8 @@ through the real exporter, ``training.export.export_model``, parity-checked):
     * ``tiny2``: seed 1, attributes ``("eyeglasses", "facial_hair", "male")``
 
     Both: 16x16 RGB images in [0, 1], latent_dim 8, ``encoder.onnx``, ``decoder.onnx``,
-    ``model.ts`` and ``manifest.json`` (recommended deltas: eyeglasses 3, facial_hair 4,
+    ``model.ts`` and ``manifest.json``; ``tiny`` also has a fitted latent prior
+    (``latent_prior.npz``, from 64 synthfaces training images; ``tiny2`` has none) (recommended deltas: eyeglasses 3, facial_hair 4,
     male 3). The torch model behind each is ``tiny_model.build_tiny_model(seed=...,
     attributes=...)`` with the same arguments, so tests can compute reference outputs.
 
@@ -43,6 +44,7 @@ TINY_MODELS = {
     "tiny": {"seed": 0, "attributes": ("eyeglasses", "facial_hair")},
     "tiny2": {"seed": 1, "attributes": ("eyeglasses", "facial_hair", "male")},
 }
+TINY_PRIOR_IMAGES = {"tiny": 64}  # models that get a fitted latent prior, and from how many images
 
 
 @pytest.fixture(scope="session")
@@ -50,9 +52,13 @@ def tiny_models_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A models directory with the exported ``tiny`` and ``tiny2`` models (read-only)."""
     from tiny_model import export_tiny_model  # lazy: imports torch
 
+    from training.latent_prior_fit import fit_model_prior
+
     root = tmp_path_factory.mktemp("models")
     for name, kwargs in TINY_MODELS.items():
-        export_tiny_model(root, name, **kwargs)
+        folder = export_tiny_model(root, name, **kwargs)
+        if name in TINY_PRIOR_IMAGES:
+            fit_model_prior(folder, TINY_PRIOR_IMAGES[name], dataset="synthfaces", batch_size=32, progress=False)
     return root
 
 

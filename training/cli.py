@@ -1,4 +1,4 @@
-"""``python -m training {grid,train,resume,export}`` (console script ``introvac-train``).
+"""``python -m training {grid,train,resume,export,fit-prior,...}`` (console script ``introvac-train``).
 
 Bad input (a missing dataset folder, an unknown attribute, an image size the network
 cannot pool, a diverged run, an unreadable checkpoint) ends with exit code 2 and ONE
@@ -55,7 +55,7 @@ def _names(text: str) -> tuple[str, ...]:
 def build_parser() -> argparse.ArgumentParser:
     fmt = argparse.ArgumentDefaultsHelpFormatter
     parser = argparse.ArgumentParser(prog="introvac-train", description="Train, resume and export VAC / IntroVAC models.", formatter_class=fmt)
-    sub = parser.add_subparsers(dest="command", required=True, metavar="{grid,train,resume,export,oracle,evaluate,compare,card}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="{grid,train,resume,export,fit-prior,oracle,evaluate,compare,card}")
 
     grid = sub.add_parser("grid", help="render a labelled synthfaces grid PNG", formatter_class=fmt,
                           description="Render the first N synthfaces of a split, each labelled with its attributes.")
@@ -118,7 +118,20 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--parity-images", type=int, default=8, help="validation images used for the parity check (0 = synthetic inputs only)")
     export.add_argument("--evaluation-report", type=Path, default=None,
                         help="report.json of `evaluate` on this checkpoint's export: its headline figures go into the manifest")
+    export.add_argument("--prior-images", type=int, default=8192,
+                        help="training images encoded to fit the latent prior that /generate uses (0 = no prior)")
     export.set_defaults(func=_cmd_export)
+
+    prior = sub.add_parser("fit-prior", help="fit the latent prior of an exported model and add it to its folder",
+                           formatter_class=fmt, description="Encode training images with the model's ONNX encoder, fit "
+                           "one Gaussian per attribute combination (shared covariance), write latent_prior.npz and "
+                           "list it in the manifest.")
+    prior.add_argument("--model", type=Path, required=True, help="exported model folder (with manifest.json)")
+    prior.add_argument("--images", type=int, default=8192, help="training images to encode")
+    prior.add_argument("--dataset", choices=("synthfaces", "celeba"), default=None, help="default: the manifest's")
+    prior.add_argument("--data-root", default=None, help="CelebA folder, when not where the manifest says")
+    prior.add_argument("--subset", default=None, help="CelebA subset, when not what the manifest says")
+    prior.set_defaults(func=_cmd_fit_prior)
     from training.evaluation.cli import register as register_evaluation
 
     register_evaluation(sub)  # oracle, evaluate, compare
@@ -209,7 +222,24 @@ def _cmd_export(args: argparse.Namespace) -> int:
 
         evaluation = evaluation_summary(load_report(args.evaluation_report))
     folder = export_checkpoint(path, args.out_dir, name, parity_images=parity, evaluation=evaluation)
+    if args.prior_images > 0:
+        from training.data.base import DatasetError
+        from training.latent_prior_fit import fit_model_prior
+
+        try:
+            fit_model_prior(folder, args.prior_images)
+        except DatasetError as exc:
+            logging.getLogger("training").warning("exported without a latent prior (run fit-prior later): %s", exc)
     print(folder)
+    return 0
+
+
+def _cmd_fit_prior(args: argparse.Namespace) -> int:
+    from training.latent_prior_fit import fit_model_prior
+
+    prior = fit_model_prior(args.model, args.images, dataset=args.dataset, data_root=args.data_root,
+                            subset=args.subset)
+    print(f"{args.model}: latent prior with {prior.components} components from {prior.n_images} images")
     return 0
 
 

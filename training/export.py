@@ -134,7 +134,7 @@ def export_model(
     attributes, fake_logit = _classifier_rows(cpu_model, deltas)
 
     with _staging_folder(Path(out_dir), name) as staging:
-        paths = {role: staging / file_name for role, file_name in DEFAULT_FILE_NAMES.items()}
+        paths = {role: staging / DEFAULT_FILE_NAMES[role] for role in (ENCODER_ONNX, DECODER_ONNX, TORCHSCRIPT)}
         graphs = (
             (ENCODER_ONNX, cpu_model.encoder, _example_images(cfg), [ENCODER_INPUT], list(ENCODER_OUTPUTS)),
             (DECODER_ONNX, cpu_model.decoder, torch.zeros(2, cfg.latent_dim), [DECODER_INPUT], [DECODER_OUTPUT]),

@@ -2,7 +2,10 @@
 
 Langevin (Eq. 8: ``z <- z - a grad U(z) + sqrt(2a) eps``, defaults a = 2e-4 and 5000 steps,
 then rejection of samples the classifier does not assign to the class) or the exact
-rejection sampler, both from :mod:`service.latent_sampling`. The numpy loop runs in the
+rejection sampler, both from :mod:`service.latent_sampling`. ``prior=standard`` is the
+paper's N(0, I); ``prior=fitted`` (the default when the model folder has one) is the
+mixture fitted to encoded training faces (:mod:`service.latent_prior`), whose samples
+look like the training data where N(0, I) samples of a briefly trained model do not. The numpy loop runs in the
 thread pool; decoding goes through the model's batcher. Seeds make results reproducible:
 the same seed (and parameters) gives the same PNG bytes; without one a random seed is
 drawn and returned in ``X-Seed``.
@@ -21,9 +24,17 @@ from starlette.concurrency import run_in_threadpool
 from service.dependencies import ClassifierDep, ModelDep, SettingsDep
 from service.errors import ApiError
 from service.latent import probabilities_dict
+from service.latent_prior import FittedPrior
 from service.latent_sampling import SampleResult, exact_sample, langevin_sample
+from service.registry import LoadedModel
 from service.routes.common import b64, check_attributes, png_of_batch, wants_json
-from service.schemas import GeneratedSample, GenerateResponse, errors, header, png_response
+from service.schemas import (
+    GeneratedSample,
+    GenerateResponse,
+    errors,
+    header,
+    png_response,
+)
 
 router = APIRouter(tags=["generation"])
 
@@ -35,6 +46,7 @@ EXACT_MAX_PROPOSALS = 1 << 18
 
 _HEADERS = {
     "X-Seed": header("Seed used (send it back as `seed` to reproduce).", "integer"),
+    "X-Prior": header("Latent prior used: `fitted` or `standard`.", "string"),
     "X-Acceptance-Rate": header("Accepted / proposed latents.", "number"),
     "X-Samples-Requested": header("n.", "integer"),
     "X-Samples-Returned": header("Samples in the response; fewer than n when the budget ran out.", "integer"),
@@ -42,12 +54,24 @@ _HEADERS = {
 
 
 def _run_sampler(
-    method: str, classifier, conditions: dict[str, bool], n: int, seed: int, steps: int, step_size: float
+    method: str, classifier, conditions: dict[str, bool], n: int, seed: int, steps: int, step_size: float,
+    prior: FittedPrior | None,
 ) -> SampleResult:
     rng = np.random.default_rng(seed)
     if method == "exact":
-        return exact_sample(classifier, conditions, n, rng, max_proposals=EXACT_MAX_PROPOSALS)
-    return langevin_sample(classifier, conditions, n, rng, steps=steps, step_size=step_size)
+        return exact_sample(classifier, conditions, n, rng, max_proposals=EXACT_MAX_PROPOSALS, prior=prior)
+    return langevin_sample(classifier, conditions, n, rng, steps=steps, step_size=step_size, prior=prior)
+
+
+def _pick_prior(model: LoadedModel, requested: str | None) -> tuple[str, FittedPrior | None]:
+    """``None`` means the model's best: its fitted prior when it has one."""
+    if requested == "fitted" and model.prior is None:
+        raise ApiError(422, "no_fitted_prior",
+                       f"model {model.name!r} has no fitted latent prior; use prior=standard "
+                       "(or add one with `python -m training fit-prior`)")
+    if requested == "standard" or model.prior is None:
+        return "standard", None
+    return "fitted", model.prior
 
 
 @router.get(
@@ -85,6 +109,11 @@ async def generate(
     method: Annotated[
         Literal["langevin", "exact"], Query(description="`langevin` (paper) or exact rejection sampling.")
     ] = "langevin",
+    prior: Annotated[
+        Literal["fitted", "standard"] | None,
+        Query(description="`fitted`: the model's fitted latent prior (default when it has one); "
+                          "`standard`: N(0, I) as in the paper."),
+    ] = None,
     format: Annotated[
         Literal["png", "json"] | None, Query(description="`json`: every sample with its latent and PNG.")
     ] = None,
@@ -105,10 +134,12 @@ async def generate(
     if seed is None:
         seed = secrets.randbelow(MAX_SEED + 1)
     conditions = {**{a: True for a in present}, **{a: False for a in missing}}
+    prior_name, fitted = _pick_prior(model, prior)
 
-    result = await run_in_threadpool(_run_sampler, method, classifier, conditions, n, seed, steps, step_size)
+    result = await run_in_threadpool(_run_sampler, method, classifier, conditions, n, seed, steps, step_size, fitted)
     headers = {
         "X-Seed": str(seed),
+        "X-Prior": prior_name,
         "X-Acceptance-Rate": f"{result.acceptance_rate:.6g}",
         "X-Samples-Requested": str(n),
         "X-Samples-Returned": str(result.z.shape[0]),
@@ -130,6 +161,7 @@ async def generate(
         body = GenerateResponse(
             model=model.name,
             method=method,
+            prior=prior_name,
             seed=seed,
             requested=n,
             acceptance_rate=result.acceptance_rate,

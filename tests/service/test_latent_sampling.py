@@ -194,3 +194,62 @@ def test_exact_validation():
         exact_sample(TOY, {"a": True}, 0, np.random.default_rng(0))
     with pytest.raises(LatentMathError, match="max_proposals"):
         exact_sample(TOY, {"a": True}, 1, np.random.default_rng(0), max_proposals=0)
+
+
+# ----------------------------------------------------------------------------- with a fitted prior
+
+def _fitted_prior():
+    """Two components on TOY's latent: "a" absent near (-1.5, -2), "a" present near (1.5, 2); S = 0.25 I."""
+    from service.latent_prior import FittedPrior
+
+    return FittedPrior(names=("a", "b"), labels=np.array([[False, False], [True, False]]),
+                       weights=np.array([0.6, 0.4]), means=np.array([[-1.5, -2.0], [1.5, 2.0]]),
+                       cholesky=0.5 * np.eye(2), n_images=10)
+
+
+def test_gradient_with_a_fitted_prior_matches_finite_differences():
+    prior = _fitted_prior()
+    z = np.array([[0.3, -0.7], [1.0, 2.5], [-2.0, 0.1]])
+    h = 1e-6
+    for conditions in ({"a": True}, {"a": False, "b": True}, {}):
+        numeric = np.stack([(potential(TOY, conditions, z + h * e, prior) - potential(TOY, conditions, z - h * e, prior))
+                            / (2 * h) for e in np.eye(2)], axis=1)
+        assert np.allclose(potential_gradient(TOY, conditions, z, prior), numeric, atol=1e-5)
+    assert np.allclose(potential(TOY, {}, z, prior), -prior.log_density(z))
+
+
+def test_exact_with_a_fitted_prior_draws_from_the_components_of_the_class():
+    prior = _fitted_prior()
+    res = exact_sample(TOY, {"a": True}, 4000, np.random.default_rng(0), prior=prior)
+    # every accepted z comes from the "a present" component (centre (1.5, 2), sd 0.5), tilted by p(a | z)
+    assert np.allclose(res.z.mean(axis=0), [1.5, 2.0], atol=0.05)
+    assert res.z[:, 0].std() == pytest.approx(0.5, abs=0.03)
+    # no training image had "b": all components propose, and the law is p(b | z) p(z) over the whole mixture
+    res_b = exact_sample(TOY, {"b": True}, 20000, np.random.default_rng(0), prior=prior)
+    proposals = prior.sample(400_000, np.random.default_rng(1))
+    p_b = acceptance_probability(TOY, {"b": True}, proposals)
+    assert res_b.acceptance_rate == pytest.approx(p_b.mean(), abs=0.01)
+    assert np.allclose(res_b.z.mean(axis=0), (p_b[:, None] * proposals).sum(axis=0) / p_b.sum(), atol=0.03)
+
+
+def test_langevin_with_a_fitted_prior_reaches_its_stationary_law():
+    """Without conditions U = -log p(z): long chains from the "a absent" component's start
+    must hold its N((-1.5, -2), 0.25 I) law (the other component is 7 sd away)."""
+    prior = _fitted_prior()
+    res = langevin_sample(TOY, {"a": False}, 3000, np.random.default_rng(3), steps=400, step_size=5e-3,
+                          reject=False, prior=prior)
+    z = res.z.astype(np.float64)
+    # tilted by p(a absent | z) = sigmoid(-(3 u.z - 1)), which is ~1 around that component
+    assert np.allclose(z.mean(axis=0), [-1.5, -2.0], atol=0.05)
+    assert np.allclose(z.std(axis=0), [0.5, 0.5], atol=0.04)
+
+
+def test_a_prior_of_another_latent_size_is_refused():
+    from service.latent_prior import FittedPrior
+
+    wrong = FittedPrior(names=("a", "b"), labels=np.array([[True, False]]), weights=np.array([1.0]),
+                        means=np.zeros((1, 3)), cholesky=np.eye(3), n_images=2)
+    with pytest.raises(LatentMathError, match="latent size 2"):
+        langevin_sample(TOY, {"a": True}, 1, np.random.default_rng(0), steps=1, prior=wrong)
+    with pytest.raises(LatentMathError, match="latent size 2"):
+        exact_sample(TOY, {"a": True}, 1, np.random.default_rng(0), prior=wrong)

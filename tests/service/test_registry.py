@@ -113,6 +113,18 @@ def test_corrupt_default_model_fails_naming_the_file(tiny_models_root, tmp_path)
         ModelRegistry.load(root, "tiny", providers=CPU)
 
 
+def test_registry_loads_the_fitted_prior_and_a_bad_one_fails_start_up(registry, tiny_models_root, tmp_path):
+    prior = registry.get("tiny").prior
+    assert prior is not None and prior.names == ("eyeglasses", "facial_hair") and prior.latent_dim == 8
+    assert registry.get("tiny2").prior is None
+    root = shutil.copytree(tiny_models_root, tmp_path / "models")
+    with open(root / "tiny" / "latent_prior.npz", "r+b") as handle:  # same size, other bytes
+        handle.seek(50)
+        handle.write(b"\x00\xff\x00\xff")
+    with pytest.raises(ArtifactError, match=r"tiny/latent_prior\.npz \(latent_prior\) fails its sha256 check"):
+        ModelRegistry.load(root, "tiny", providers=CPU)
+
+
 def test_corrupt_non_default_model_fails_start_up_too(tiny_models_root, tmp_path):
     root = shutil.copytree(tiny_models_root, tmp_path / "models")
     (root / "tiny2" / MANIFEST_NAME).write_text("{not json")

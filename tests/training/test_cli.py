@@ -14,7 +14,7 @@ TINY = ["--image-size", "16", "--channels", "4,8", "--latent-dim", "8", "--batch
         "--synth-train-size", "12", "--epochs", "3", "--device", "cpu", "--image-every", "0"]  # fmt: skip
 
 
-@pytest.mark.parametrize("command", ["grid", "train", "resume", "export"])
+@pytest.mark.parametrize("command", ["grid", "train", "resume", "export", "fit-prior"])
 def test_every_command_has_help_with_defaults(command, capsys):
     with pytest.raises(SystemExit) as exit_info:
         main([command, "--help"])
@@ -43,6 +43,12 @@ def test_train_resume_export_round_trip(tmp_path, capsys):
     assert manifest.attribute_names == ["eyeglasses", "male"]
     assert manifest.provenance.steps == 3 and manifest.provenance.mode == "vac"
     assert manifest.image_size == 16 and manifest.latent_dim == 8
+    # the export fitted the latent prior on the run's own training split (12 faces)
+    assert manifest.latent_prior is not None and manifest.latent_prior.n_images == 12
+    assert manifest.latent_prior.dataset == "synthfaces" and manifest.files["latent_prior"].name == "latent_prior.npz"
+    assert main(["export", "--checkpoint", str(run), "--out-dir", str(tmp_path / "models"), "--name", "bare",
+                 "--prior-images", "0"]) == 0
+    assert load_artifact(tmp_path / "models" / "bare").latent_prior is None
 
 
 def test_synthfaces_default_attributes(tmp_path):

@@ -48,16 +48,18 @@ def _folder_entries(folder: Path) -> list[str]:
 # ----------------------------------------------------------------------------- the shared fixture
 
 
-def test_export_writes_all_files_and_a_valid_manifest(tiny_model_dir: Path) -> None:
-    assert set(_folder_entries(tiny_model_dir)) == EXPECTED_FILES
-    manifest = load_artifact(tiny_model_dir)  # schema + sha256 of every file
-    assert manifest.name == "tiny"
+def test_export_writes_all_files_and_a_valid_manifest(tiny_models_root: Path) -> None:
+    folder = tiny_models_root / "tiny2"  # exported without a fitted prior (tiny has one: tests/conftest.py)
+    assert set(_folder_entries(folder)) == EXPECTED_FILES
+    manifest = load_artifact(folder)  # schema + sha256 of every file
+    assert manifest.name == "tiny2"
     assert (manifest.image_size, manifest.latent_dim, manifest.value_range) == (16, 8, (0.0, 1.0))
     assert {role: spec.name for role, spec in manifest.files.items()} == {
         ENCODER_ONNX: "encoder.onnx",
         DECODER_ONNX: "decoder.onnx",
         TORCHSCRIPT: "model.ts",
     }
+    assert manifest.latent_prior is None
     assert manifest.export.onnx_opset == 17
     assert 0.0 <= manifest.export.parity_max_abs_error <= manifest.export.parity_tolerance == 1e-4
     assert manifest.provenance.mode == "introvac" and manifest.provenance.steps == 0

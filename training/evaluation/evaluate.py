@@ -20,6 +20,7 @@ import numpy as np
 
 from service.engine import load_engine
 from service.latent import LinearClassifier
+from service.latent_prior import load_model_prior
 from training.data.synthfaces import SynthFaces
 from training.evaluation import figures
 from training.evaluation import metrics as M
@@ -137,6 +138,14 @@ def evaluate(
     prior = batched(engine.decode, rng.standard_normal((n_images, manifest.latent_dim)).astype(np.float32), batch_size)
     pred_prior = oracle.predict(prior)
     generation["prior_rate"] = prior_rates(pred_prior, oracle_attrs)
+    fitted = load_model_prior(Path(model_folder), manifest)
+    generation_fitted, pred_fitted, fitted_grids = None, None, None
+    if fitted is not None:  # the same figures with the model's fitted latent prior (what /generate uses)
+        generation_fitted, fitted_grids = measure_generation(engine, classifier, oracle, n_samples, rng,
+                                                             langevin_steps, langevin_step_size, batch_size, fitted)
+        pred_fitted = oracle.predict(batched(engine.decode, fitted.sample(n_images, rng).astype(np.float32),
+                                             batch_size))
+        generation_fitted["prior_rate"] = prior_rates(pred_fitted, oracle_attrs)
     timings["generation"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
@@ -146,6 +155,8 @@ def evaluate(
         "n_images": n_images,
         "real_vs_reconstruction": M.frechet_from_features(real_f, pred_recon.features),
         "real_vs_prior_samples": M.frechet_from_features(real_f, pred_prior.features),
+        "real_vs_fitted_prior_samples": (M.frechet_from_features(real_f, pred_fitted.features)
+                                         if pred_fitted is not None else None),
         "real_vs_real_reference": M.frechet_from_features(real_f, oracle.features(reference.images)),
     }
     inception = None
@@ -157,7 +168,7 @@ def evaluate(
 
     t0 = time.perf_counter()
     figure_paths = figures.write_figures(out_dir / "figures", engine, classifier, data, z, recon, grids, figure_images,
-                                         batch_size)
+                                         batch_size, fitted_grids)
     timings["figures"] = time.perf_counter() - t0
     timings["total"] = time.perf_counter() - t_all
 
@@ -174,6 +185,7 @@ def evaluate(
         "reconstruction": reconstruction,
         "edits": edits,
         "generation": generation,
+        "generation_fitted_prior": generation_fitted,
         "frechet": frechet,
         "inception_fid": inception,
         "figures": {k: {a: str(Path(p).relative_to(out_dir)) for a, p in v.items()} for k, v in figure_paths.items()},

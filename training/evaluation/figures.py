@@ -68,10 +68,14 @@ def traversal(path: Path, engine: Any, classifier: LinearClassifier, name: str, 
 
 def write_figures(folder: Path, engine: Any, classifier: LinearClassifier, data: EvalImages, z: np.ndarray,
                   recon: np.ndarray, grids: dict[str, dict[str, np.ndarray]], k: int = 8,
-                  batch_size: int = 64) -> dict[str, dict[str, Path]]:
-    """All figures; returns ``{kind: {attribute: path}}``."""
+                  batch_size: int = 64, fitted_grids: dict[str, dict[str, np.ndarray]] | None = None,
+                  ) -> dict[str, dict[str, Path]]:
+    """All figures; returns ``{kind: {attribute: path}}``. ``grids``: Langevin samples with
+    N(0, I); ``fitted_grids``: with the model's fitted latent prior (when it has one)."""
     k = max(1, min(k, len(data)))
     out: dict[str, dict[str, Path]] = {"edit_triplets": {}, "traversals": {}, "langevin_samples": {}}
+    if fitted_grids:
+        out["langevin_samples_fitted_prior"] = {}
     for name in classifier.names:
         out["edit_triplets"][name] = edit_triplets(folder / f"edit_triplets_{name}.png", engine, classifier, name,
                                                    data, z, recon, k, batch_size)
@@ -80,4 +84,8 @@ def write_figures(folder: Path, engine: Any, classifier: LinearClassifier, data:
         if name in grids:
             present, absent = grids[name]["present"], grids[name]["absent"]
             out["langevin_samples"][name] = save_rows(folder / f"langevin_{name}.png", [present, absent], k)
+        if fitted_grids and name in fitted_grids:
+            present, absent = fitted_grids[name]["present"], fitted_grids[name]["absent"]
+            out["langevin_samples_fitted_prior"][name] = save_rows(folder / f"langevin_fitted_{name}.png",
+                                                                   [present, absent], k)
     return out

@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from service.latent import LinearClassifier, auto_delta, edit, edit_direction
+from service.latent_prior import FittedPrior
 from service.latent_sampling import exact_sample, langevin_sample
 from training.evaluation import metrics as M
 from training.evaluation.oracle import VISIBLE_WHEN, OraclePrediction
@@ -127,8 +128,10 @@ def _delta_key(delta: float | str) -> str:
 
 
 def measure_generation(engine: Any, classifier: LinearClassifier, oracle: Any, n_samples: int, rng: np.random.Generator,
-                       steps: int, step_size: float, batch_size: int = 64) -> tuple[dict[str, Any], dict[str, Any]]:
-    """Langevin (paper Eq. 8 + rejection) and exact samples of each single attribute present/absent.
+                       steps: int, step_size: float, batch_size: int = 64,
+                       prior: FittedPrior | None = None) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Langevin (paper Eq. 8 + rejection) and exact samples of each single attribute present/absent,
+    with the paper's N(0, I) prior or, given ``prior``, the model's fitted latent prior.
 
     Returns the figures and, for the sample grids, the decoded Langevin samples
     ``{attribute: {"present": images, "absent": images}}``.
@@ -143,9 +146,10 @@ def measure_generation(engine: Any, classifier: LinearClassifier, oracle: Any, n
             for sampler in ("langevin", "exact"):
                 t0 = time.perf_counter()
                 if sampler == "langevin":
-                    res = langevin_sample(classifier, {name: present}, n_samples, rng, steps=steps, step_size=step_size)
+                    res = langevin_sample(classifier, {name: present}, n_samples, rng, steps=steps, step_size=step_size,
+                                          prior=prior)
                 else:
-                    res = exact_sample(classifier, {name: present}, n_samples, rng)
+                    res = exact_sample(classifier, {name: present}, n_samples, rng, prior=prior)
                 t_sample = time.perf_counter() - t0
                 n = int(res.z.shape[0])
                 side = engine.manifest.image_size

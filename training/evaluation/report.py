@@ -59,7 +59,8 @@ def markdown_table(report: dict[str, Any]) -> str:
         ["L1", fmt(r["l1"], 4)], ["PSNR (dB)", fmt(r["psnr"], 4)], ["SSIM", fmt(r["ssim"], 4)],
         ["oracle agrees on every attribute", fmt(r["oracle_agreement_all"], percent=True)],
         ["Fréchet distance real vs reconstruction", fmt(f["real_vs_reconstruction"], 4)],
-        ["Fréchet distance real vs prior samples", fmt(f["real_vs_prior_samples"], 4)],
+        ["Fréchet distance real vs prior samples, N(0, I)", fmt(f["real_vs_prior_samples"], 4)],
+        ["Fréchet distance real vs fitted-prior samples", fmt(f.get("real_vs_fitted_prior_samples"), 4)],
         ["Fréchet distance real vs other real (floor)", fmt(f["real_vs_real_reference"], 4)],
     ]))
     out.append(f"Fréchet distances are in the {f['space']} (stand-in for FID).\n")
@@ -88,21 +89,12 @@ def markdown_table(report: dict[str, Any]) -> str:
         flips = ", ".join(f"{a} {fmt(p['other_flips'][a], percent=True)} / {fmt(q['other_flips'][a], percent=True)}"
                           for a in p["other_flips"])
         out.append(f"\nAt delta {key}, flips per attribute (plain / conditional): {flips}.\n")
-    out.append("\n## Generation (single attribute present / absent)\n")
-    g = report["generation"]
-    rows = []
-    for name, per in g.items():
-        if name == "prior_rate":
-            continue
-        for cond, s in per.items():
-            la, ex = s["langevin"], s["exact"]
-            rows.append([name, cond, fmt(la["oracle_accuracy"], percent=True), fmt(la["acceptance_rate"], percent=True),
-                         fmt(la["seconds_per_sample"], 3), fmt(ex["oracle_accuracy"], percent=True),
-                         fmt(ex["acceptance_rate"], percent=True), fmt(ex["seconds_per_sample"], 3)])
-    out.append(table(["attribute", "condition", "Langevin oracle acc.", "Langevin acceptance", "Langevin s/sample",
-                      "exact oracle acc.", "exact acceptance", "exact s/sample"], rows))
-    prior = ", ".join(f"{a} {fmt(v, percent=True)}" for a, v in g.get("prior_rate", {}).items())
-    out.append(f"\nOracle rate of each attribute in unconditional prior samples: {prior}.\n")
+    out.append("\n## Generation with N(0, I), the paper's prior (single attribute present / absent)\n")
+    out.append(_generation_table(report["generation"]))
+    if report.get("generation_fitted_prior"):
+        out.append("\n## Generation with the fitted latent prior, the service's default (single attribute present / "
+                   "absent)\n")
+        out.append(_generation_table(report["generation_fitted_prior"]))
     o = report["oracle"]
     out.append("\n## Oracle\n")
     out.append(table(["attribute", "held-out accuracy", "accuracy on these real images", "on reconstructions"],
@@ -114,9 +106,31 @@ def markdown_table(report: dict[str, Any]) -> str:
     return "\n".join(block.strip("\n") + "\n" for block in out)
 
 
+def _generation_table(g: dict[str, Any]) -> str:
+    rows = []
+    for name, per in g.items():
+        if name == "prior_rate":
+            continue
+        for cond, s in per.items():
+            la, ex = s["langevin"], s["exact"]
+            rows.append([name, cond, fmt(la["oracle_accuracy"], percent=True), fmt(la["acceptance_rate"], percent=True),
+                         fmt(la["seconds_per_sample"], 3), fmt(ex["oracle_accuracy"], percent=True),
+                         fmt(ex["acceptance_rate"], percent=True), fmt(ex["seconds_per_sample"], 3)])
+    prior = ", ".join(f"{a} {fmt(v, percent=True)}" for a, v in g.get("prior_rate", {}).items())
+    return (table(["attribute", "condition", "Langevin oracle acc.", "Langevin acceptance", "Langevin s/sample",
+                   "exact oracle acc.", "exact acceptance", "exact s/sample"], rows)
+            + f"\nOracle rate of each attribute in unconditional samples of this prior: {prior}.\n")
+
+
+def sampler_accuracy(g: dict[str, Any] | None, sampler: str) -> dict[str, Any]:
+    """``{"<attribute> <present|absent>": oracle accuracy}`` of one sampler in a generation block."""
+    return {f"{n} {c}": s[sampler]["oracle_accuracy"] for n, per in (g or {}).items() if n != "prior_rate"
+            for c, s in per.items()}
+
+
 def summary(report: dict[str, Any]) -> dict[str, float | None]:
     """Headline numbers of one report (what the side-by-side table compares)."""
-    e, g = report["edits"], report["generation"]
+    e, g, gf = report["edits"], report["generation"], report.get("generation_fitted_prior")
     rec = {n: _recommended_key(e, n) for n in e}
     return {
         "L1": report["reconstruction"]["l1"],
@@ -130,10 +144,11 @@ def summary(report: dict[str, Any]) -> dict[str, float | None]:
         "edit success, auto delta, plain": _mean(e[n]["plain"]["auto"]["success"] for n in e),
         "other flips, recommended delta, plain": _mean(e[n]["plain"][rec[n]]["other_flip_rate"] for n in e),
         "other flips, recommended delta, conditional": _mean(e[n]["conditional"][rec[n]]["other_flip_rate"] for n in e),
-        "Langevin oracle accuracy": _mean(s["langevin"]["oracle_accuracy"] for n, per in g.items()
-                                          if n != "prior_rate" for s in per.values()),
-        "exact-sampler oracle accuracy": _mean(s["exact"]["oracle_accuracy"] for n, per in g.items()
-                                               if n != "prior_rate" for s in per.values()),
+        "Langevin oracle accuracy": _mean(sampler_accuracy(g, "langevin").values()),
+        "exact-sampler oracle accuracy": _mean(sampler_accuracy(g, "exact").values()),
+        "Fréchet real vs fitted-prior samples": report["frechet"].get("real_vs_fitted_prior_samples"),
+        "Langevin oracle accuracy, fitted prior": _mean(sampler_accuracy(gf, "langevin").values()) if gf else None,
+        "exact-sampler oracle accuracy, fitted prior": _mean(sampler_accuracy(gf, "exact").values()) if gf else None,
     }
 
 
@@ -166,14 +181,17 @@ def evaluation_summary(report: dict) -> dict:
     (``Manifest.evaluation``) so that ``GET /models`` shows how good a model is."""
     plain = {name: edits["plain"].get("auto", {}) for name, edits in report["edits"].items()}
     conditional = {name: edits["conditional"].get("auto", {}) for name, edits in report["edits"].items()}
-    generation = {
-        name: {
-            condition: {method: result[method]["oracle_accuracy"] for method in ("langevin", "exact")}
-            for condition, result in by_condition.items()
+    def accuracies(block: dict[str, Any]) -> dict[str, Any]:
+        return {
+            name: {
+                condition: {method: result[method]["oracle_accuracy"] for method in ("langevin", "exact")}
+                for condition, result in by_condition.items()
+            }
+            for name, by_condition in block.items()
+            if name != "prior_rate"
         }
-        for name, by_condition in report["generation"].items()
-        if name != "prior_rate"
-    }
+
+    fitted = report.get("generation_fitted_prior")
     return {
         "dataset_split": report["config"]["split"],
         "n_images": report["config"]["n_images"],
@@ -181,9 +199,11 @@ def evaluation_summary(report: dict) -> dict:
         "frechet_oracle_features": {
             "real_vs_reconstruction": report["frechet"]["real_vs_reconstruction"],
             "real_vs_prior_samples": report["frechet"]["real_vs_prior_samples"],
+            "real_vs_fitted_prior_samples": report["frechet"].get("real_vs_fitted_prior_samples"),
         },
         "edit_success_auto": {name: result.get("success") for name, result in plain.items()},
         "other_flips_auto": {name: result.get("other_flip_rate") for name, result in plain.items()},
         "other_flips_auto_preserve": {name: result.get("other_flip_rate") for name, result in conditional.items()},
-        "generation_oracle_accuracy": generation,
+        "generation_oracle_accuracy": accuracies(report["generation"]),
+        "generation_oracle_accuracy_fitted_prior": accuracies(fitted) if fitted else None,
     }

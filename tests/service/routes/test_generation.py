@@ -7,6 +7,7 @@ import base64
 import numpy as np
 import pytest
 
+from service.artifact import load_artifact
 from service.latent_sampling import SampleResult
 from service.routes import generation
 from tests.service.routes.apiutil import assert_error, png_pixels, png_size
@@ -72,8 +73,43 @@ def test_exact_method(client):
     assert again.json()["samples"] == response.json()["samples"]
 
 
+def test_the_fitted_prior_is_the_default_when_the_model_has_one(client):
+    fitted = client.get(f"/generate?attribute=facial_hair&seed=3&{FAST}")
+    explicit = client.get(f"/generate?attribute=facial_hair&seed=3&prior=fitted&{FAST}")
+    standard = client.get(f"/generate?attribute=facial_hair&seed=3&prior=standard&{FAST}")
+    assert fitted.headers["X-Prior"] == explicit.headers["X-Prior"] == "fitted"
+    assert standard.headers["X-Prior"] == "standard"
+    assert fitted.content == explicit.content and fitted.content != standard.content
+    body = client.get(f"/generate?attribute=facial_hair&seed=3&format=json&{FAST}").json()
+    assert body["prior"] == "fitted" and body["method"] == "langevin"
+
+
+def test_served_latents_are_those_of_the_sampler_with_the_models_prior(client, tiny_models_root):
+    """The route's latents equal the sampler's, run by hand with the model folder's prior
+    (``prior=fitted``) or with none (``prior=standard``), for the same seed."""
+    from service.latent import LinearClassifier
+    from service.latent_prior import load_model_prior
+    from service.latent_sampling import exact_sample
+
+    folder = tiny_models_root / "tiny"
+    manifest = load_artifact(folder)
+    classifier, prior = LinearClassifier.from_manifest(manifest), load_model_prior(folder, manifest)
+    for name, used in (("fitted", prior), ("standard", None)):
+        body = client.get(f"/generate?attribute=facial_hair&method=exact&n=4&seed=5&prior={name}&format=json").json()
+        expected = exact_sample(classifier, {"facial_hair": True}, 4, np.random.default_rng(5),
+                                max_proposals=generation.EXACT_MAX_PROPOSALS, prior=used)
+        assert np.allclose(np.array([s["z"] for s in body["samples"]]), expected.z, atol=1e-6), name
+
+
+def test_a_model_without_a_fitted_prior_uses_the_standard_one(client):
+    response = client.get(f"/generate?model=tiny2&attribute=male&seed=1&{FAST}")
+    assert response.status_code == 200 and response.headers["X-Prior"] == "standard"
+    error = assert_error(client.get(f"/generate?model=tiny2&prior=fitted&{FAST}"), 422, "no_fitted_prior")
+    assert "fit-prior" in error["message"]
+
+
 def test_fewer_accepted_samples_are_returned_with_headers(client, monkeypatch):
-    def partial(classifier, conditions, n, rng, steps, step_size):
+    def partial(classifier, conditions, n, rng, steps, step_size, prior=None):
         return SampleResult(z=np.zeros((1, LATENT), np.float32), requested=n, proposals=40, accepted_total=1)
 
     monkeypatch.setattr(generation, "langevin_sample", partial)
@@ -85,7 +121,7 @@ def test_fewer_accepted_samples_are_returned_with_headers(client, monkeypatch):
 
 
 def test_zero_accepted_samples_is_a_422_with_its_own_code(client, monkeypatch):
-    def nothing(classifier, conditions, n, rng, steps, step_size):
+    def nothing(classifier, conditions, n, rng, steps, step_size, prior=None):
         return SampleResult(z=np.zeros((0, LATENT), np.float32), requested=n, proposals=128, accepted_total=0)
 
     monkeypatch.setattr(generation, "langevin_sample", nothing)
@@ -114,6 +150,7 @@ def test_zero_accepted_samples_is_a_422_with_its_own_code(client, monkeypatch):
         ("step_size=2", "validation_error"),
         ("seed=-1", "validation_error"),
         ("method=magic", "validation_error"),
+        ("prior=uniform", "validation_error"),
         ("format=gif", "validation_error"),
     ],
 )

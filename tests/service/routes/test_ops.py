@@ -35,6 +35,8 @@ def test_models_lists_default_first_with_attributes_and_deltas(client):
     assert tiny["backend"] == "onnx" and tiny["device"] == "CPUExecutionProvider"
     assert tiny["provenance"]["dataset"] == "synthfaces"
     assert "parity_max_abs_error" in tiny["export"]
+    assert tiny["latent_prior"]["n_images"] == 64 and tiny["latent_prior"]["dataset"] == "synthfaces"
+    assert body["models"][1]["latent_prior"] is None  # tiny2 was exported without one
 
 
 def _sample(text: str, name: str, **labels: str) -> float | None:

@@ -18,8 +18,8 @@ from training.evaluation.evaluate import EvaluationError, evaluate, load_images
 from training.evaluation.oracle import Oracle, OracleNet, default_layers, save_oracle
 
 TINY_ATTRS = ("eyeglasses", "facial_hair")
-TOP_KEYS = {"format", "model", "oracle", "config", "reconstruction", "edits", "generation", "frechet",
-            "inception_fid", "figures", "timings_s"}
+TOP_KEYS = {"format", "model", "oracle", "config", "reconstruction", "edits", "generation",
+            "generation_fitted_prior", "frechet", "inception_fid", "figures", "timings_s"}
 EDIT_ROW_KEYS = {"success", "success_add", "success_remove", "classifier_success", "mean_abs_delta",
                  "other_flip_rate", "other_flips", "nuisance_change", "l1", "l1_outside_mask"}
 
@@ -40,7 +40,8 @@ def test_report_files_are_written_and_match(tiny_eval):
     on_disk = json.loads((out / "report.json").read_text())
     assert on_disk == json.loads(json.dumps(report))
     md = (out / "report.md").read_text()
-    for heading in ("## Reconstruction", "## Edits", "## Generation", "## Oracle", "### eyeglasses", "### facial_hair"):
+    for heading in ("## Reconstruction", "## Edits", "## Generation with N(0, I)", "## Generation with the fitted",
+                    "## Oracle", "### eyeglasses", "### facial_hair"):
         assert heading in md
 
 
@@ -64,14 +65,16 @@ def test_report_has_every_key_and_only_finite_numbers(tiny_eval, tiny_eval_setti
                 assert set(row["other_flips"]) == set(SYNTH_ATTRIBUTES) - {name}
                 assert 0.0 <= row["success"] <= 1.0 and row["l1_outside_mask"] <= row["l1"] * 2
         assert e["plain"]["3"]["mean_abs_delta"] == 3.0
-    for name in TINY_ATTRS:
-        for cond in ("present", "absent"):
-            for sampler in ("langevin", "exact"):
-                s = report["generation"][name][cond][sampler]
-                assert s["requested"] == TINY_EVAL["n_samples"] and 0 < s["acceptance_rate"] <= 1
-    assert set(report["generation"]["prior_rate"]) == set(SYNTH_ATTRIBUTES)
+    for block in ("generation", "generation_fitted_prior"):  # the tiny model has a fitted prior
+        for name in TINY_ATTRS:
+            for cond in ("present", "absent"):
+                for sampler in ("langevin", "exact"):
+                    s = report[block][name][cond][sampler]
+                    assert s["requested"] == TINY_EVAL["n_samples"] and 0 < s["acceptance_rate"] <= 1
+        assert set(report[block]["prior_rate"]) == set(SYNTH_ATTRIBUTES)
     f = report["frechet"]
     assert f["real_vs_reconstruction"] > 0 and f["real_vs_prior_samples"] > 0 and f["real_vs_real_reference"] > 0
+    assert f["real_vs_fitted_prior_samples"] > 0 and f["real_vs_fitted_prior_samples"] != f["real_vs_prior_samples"]
     assert report["config"]["langevin_steps"] == TINY_EVAL["langevin_steps"]
     assert report["model"]["backend"] == "onnx" and report["model"]["attributes"] == list(TINY_ATTRS)
 
@@ -93,7 +96,8 @@ def test_figures_exist_with_the_paper_layouts(tiny_eval, tiny_eval_settings):
     report, out = tiny_eval
     k = tiny_eval_settings["figure_images"]
     cell = 64 + 2  # 16 px enlarged 4x, plus the grid padding
-    for kind, rows, cols in (("edit_triplets", 3, k), ("traversals", min(k, 4), 14), ("langevin_samples", 2, k)):
+    for kind, rows, cols in (("edit_triplets", 3, k), ("traversals", min(k, 4), 14), ("langevin_samples", 2, k),
+                             ("langevin_samples_fitted_prior", 2, k)):
         assert set(report["figures"][kind]) == set(TINY_ATTRS)
         for rel in report["figures"][kind].values():
             with Image.open(out / rel) as img:

@@ -1,0 +1,136 @@
+"""The fitted latent prior: the fit, its density and score against hand computations,
+conditioning on attributes, sampling moments, and the file format's validation."""
+
+import math
+
+import numpy as np
+import pytest
+from scipy.stats import multivariate_normal
+
+from service.latent import LatentMathError
+from service.latent_prior import FittedPrior, LatentPriorError, fit_prior, read_prior
+
+NAMES = ("glasses", "beard")
+
+
+def _two_component_prior() -> FittedPrior:
+    """Glasses-only (weight 0.25) at (3, -1) and beard-only (0.75) at (-1, 2), shared S = L L^T."""
+    chol = np.array([[0.5, 0.0], [0.3, 1.2]])
+    return FittedPrior(names=NAMES, labels=np.array([[True, False], [False, True]]), weights=np.array([0.25, 0.75]),
+                       means=np.array([[3.0, -1.0], [-1.0, 2.0]]), cholesky=chol, n_images=100)
+
+
+def test_fit_recovers_component_means_weights_and_the_pooled_covariance():
+    rng = np.random.default_rng(0)
+    centres = {(False, False): np.array([0.0, 0.0]), (True, False): np.array([4.0, 0.0]),
+               (True, True): np.array([4.0, -3.0])}
+    counts = {(False, False): 600, (True, False): 300, (True, True): 100}
+    within = np.array([[0.5, 0.2], [0.2, 0.3]])
+    mus, labels = [], []
+    for combo, n in counts.items():
+        mus.append(rng.multivariate_normal(centres[combo], within, size=n))
+        labels += [combo] * n
+    mu = np.concatenate(mus)
+    logvar = np.full_like(mu, math.log(0.1))  # encoder variance 0.1 in every direction
+    y = np.array(labels)
+    prior = fit_prior(mu, logvar, {"glasses": y[:, 0], "beard": y[:, 1]}, NAMES)
+    assert prior.components == 3 and prior.n_images == 1000 and prior.names == NAMES
+    for c, combo in enumerate(map(tuple, prior.labels)):
+        assert prior.weights[c] == pytest.approx(counts[combo] / 1000)
+        assert np.allclose(prior.means[c], centres[combo], atol=0.12)
+    cov = prior.cholesky @ prior.cholesky.T
+    assert np.allclose(cov, within + 0.1 * np.eye(2), atol=0.06)  # pooled scatter + mean encoder variance
+    # the exact pooled formula, written out
+    which = [list(map(tuple, prior.labels)).index(tuple(r)) for r in y]
+    centred = mu - prior.means[which]
+    assert np.allclose(cov, centred.T @ centred / 1000 + 0.1 * np.eye(2), atol=1e-5)
+
+
+def test_fit_refuses_bad_encodings():
+    with pytest.raises(LatentPriorError, match="N >= 2"):
+        fit_prior(np.zeros((1, 2)), np.zeros((1, 2)), {"glasses": [True], "beard": [False]}, NAMES)
+    bad = np.zeros((4, 2))
+    bad[0, 0] = np.nan
+    with pytest.raises(LatentPriorError, match="NaN"):
+        fit_prior(bad, np.zeros((4, 2)), {"glasses": [True] * 4, "beard": [False] * 4}, NAMES)
+    with pytest.raises(LatentPriorError, match="label rows"):
+        fit_prior(np.zeros((4, 2)), np.zeros((4, 2)), {"glasses": [True] * 3, "beard": [False] * 3}, NAMES)
+
+
+def test_log_density_is_the_mixture_of_gaussians():
+    prior = _two_component_prior()
+    cov = prior.cholesky @ prior.cholesky.T
+    z = np.array([[0.0, 0.0], [3.0, -1.0], [-2.0, 5.0]])
+    expected = np.log(0.25 * multivariate_normal(prior.means[0], cov).pdf(z)
+                      + 0.75 * multivariate_normal(prior.means[1], cov).pdf(z))
+    assert np.allclose(prior.log_density(z), expected, rtol=1e-10)
+
+
+def test_score_is_the_gradient_of_the_log_density():
+    prior = _two_component_prior()
+    z = np.array([[0.5, 0.5], [2.0, -0.5], [-3.0, 4.0]])
+    h = 1e-6
+    numeric = np.stack([(prior.log_density(z + h * e) - prior.log_density(z - h * e)) / (2 * h)
+                        for e in np.eye(2)], axis=1)
+    assert np.allclose(prior.score(z), numeric, atol=1e-6)
+    with pytest.raises(LatentMathError, match="shape"):
+        prior.score(np.zeros((2, 3)))
+
+
+def test_given_keeps_the_components_with_the_attributes():
+    prior = _two_component_prior()
+    beard = prior.given({"beard": True})
+    assert beard.components == 1 and np.allclose(beard.means, [[-1.0, 2.0]]) and beard.weights[0] == 1.0
+    assert prior.given({}) is prior
+    # a combination no training image had: the whole mixture, the classifier alone decides
+    assert prior.given({"glasses": True, "beard": True}) is prior
+    with pytest.raises(LatentMathError, match="does not know"):
+        prior.given({"wings": True})
+
+
+def test_samples_have_the_mixture_moments():
+    prior = _two_component_prior()
+    z = prior.sample(200_000, np.random.default_rng(1))
+    cov = prior.cholesky @ prior.cholesky.T
+    mean = prior.weights @ prior.means
+    spread = sum(w * np.outer(m - mean, m - mean) for w, m in zip(prior.weights, prior.means))
+    assert np.allclose(z.mean(axis=0), mean, atol=0.02)
+    assert np.allclose(np.cov(z.T), cov + spread, atol=0.05)
+    again = prior.sample(5, np.random.default_rng(7))
+    assert np.array_equal(again, prior.sample(5, np.random.default_rng(7)))
+
+
+def test_the_file_round_trips_and_is_checked_against_the_model(tmp_path):
+    prior = _two_component_prior()
+    path = tmp_path / "latent_prior.npz"
+    path.write_bytes(prior.to_bytes())
+    back = read_prior(path, NAMES, 2)
+    assert back.names == NAMES and back.n_images == 100
+    for field in ("labels", "weights", "means", "cholesky"):
+        assert np.array_equal(getattr(back, field), getattr(prior, field))
+    with pytest.raises(LatentPriorError, match="attributes"):
+        read_prior(path, ("beard", "glasses"), 2)
+    with pytest.raises(LatentPriorError, match="latent size"):
+        read_prior(path, NAMES, 3)
+    path.write_bytes(prior.to_bytes()[:100])
+    with pytest.raises(LatentPriorError, match="not a readable latent prior"):
+        read_prior(path, NAMES, 2)
+    np.savez(path, names=np.array(NAMES))
+    with pytest.raises(LatentPriorError, match="lacks arrays"):
+        read_prior(path, NAMES, 2)
+
+
+@pytest.mark.parametrize("change, message", [
+    (dict(weights=np.array([0.5, 0.6])), "sum to 1"),
+    (dict(weights=np.array([1.0, 0.0])), "positive"),
+    (dict(cholesky=np.array([[0.5, 0.1], [0.3, 1.2]])), "lower triangular"),
+    (dict(cholesky=np.array([[-0.5, 0.0], [0.3, 1.2]])), "positive diagonal"),
+    (dict(means=np.array([[np.nan, 0.0], [0.0, 0.0]])), "NaN"),
+    (dict(means=np.zeros((3, 2))), "do not fit"),
+    (dict(labels=np.array([[True], [False]])), "labels must have shape"),
+])
+def test_inconsistent_priors_are_refused(change, message):
+    p = _two_component_prior()
+    fields = dict(names=p.names, labels=p.labels, weights=p.weights, means=p.means, cholesky=p.cholesky, n_images=10)
+    with pytest.raises(LatentPriorError, match=message):
+        FittedPrior(**{**fields, **change})

@@ -11,12 +11,17 @@ The fit is a Gaussian mixture with **one component per attribute combination see
 training** (like DLVAE's one Gaussian per class) and **one shared covariance**:
 
 * component mean ``m_c`` = mean encoder mean over the images with that combination;
-* covariance ``S`` = pooled within-component covariance of the encoder means plus the
-  mean encoder variance ``E[exp(logvar)]`` on the diagonal, i.e. the spread of the
-  aggregate posterior ``q(z) = E_x N(mu(x), diag sigma(x)^2)`` around each mean.
+* covariance ``S`` = pooled within-component covariance of the encoder means, plus
+  ``VARIANCE_FLOOR`` on the diagonal.
 
-A shared covariance needs few images per component and keeps the mixture's score
-cheap. Samplers use it through :meth:`FittedPrior.score` (Langevin) and
+It models the encoder *means*, not the noisy posterior draws ``mu + sigma eps``: the
+service decodes means (reconstruct, edit), so generated latents should look like them.
+Measured on the shipped model (female faces, oracle): Gaussian of the means 98.8% judged
+female, as good as real posterior draws (98.7%), while adding the mean encoder variance
+``E[sigma^2]`` to the Gaussian put mass between the classes (96.2%). The floor keeps
+directions the encoder never uses (near-zero spread) from making Langevin stiff: a step
+of ``alpha`` is stable while ``alpha < 2 * min eigenvalue(S)``. A shared covariance needs
+few images per component and keeps the mixture's score cheap. Samplers use it through :meth:`FittedPrior.score` (Langevin) and
 :meth:`FittedPrior.sample` (start points, exact rejection proposals).
 """
 
@@ -34,8 +39,9 @@ import numpy as np
 from service.artifact import LATENT_PRIOR, ArtifactError, Manifest, verify_files
 from service.latent import LatentMathError
 
-# Added to the covariance diagonal so that a collapsed latent direction cannot make it singular.
-_JITTER = 1e-6
+# Added to the covariance diagonal: latent directions the encoder does not use keep this
+# variance, so the largest stable Langevin step is at least ~2e-2 (the paper's is 2e-4).
+VARIANCE_FLOOR = 1e-2
 _ARRAYS = ("names", "labels", "weights", "means", "cholesky", "n_images")
 
 
@@ -90,6 +96,12 @@ class FittedPrior:
     @property
     def components(self) -> int:
         return int(self.means.shape[0])
+
+    @property
+    def max_curvature(self) -> float:
+        """Largest eigenvalue of ``-Hessian log N(z; m, S)`` = ``1 / min eigenvalue(S)``
+        (what limits a stable Langevin step; N(0, I) has 1)."""
+        return float(np.linalg.eigvalsh(self._precision)[-1])
 
     def _check(self, z: np.ndarray) -> np.ndarray:
         zz = np.asarray(z, dtype=np.float64)
@@ -152,18 +164,16 @@ class FittedPrior:
         return buf.getvalue()
 
 
-def fit_prior(mean: np.ndarray, logvar: np.ndarray, labels: Mapping[str, np.ndarray],
-              names: Sequence[str]) -> FittedPrior:
-    """Fit the mixture to encoder outputs ``mean``/``logvar`` (N, D) of N labelled images.
+def fit_prior(mean: np.ndarray, labels: Mapping[str, np.ndarray], names: Sequence[str]) -> FittedPrior:
+    """Fit the mixture to the encoder means (N, D) of N labelled images.
 
     ``labels[name]`` is a bool (N,) array per attribute in ``names`` (the model's order).
     """
     mu = np.asarray(mean, dtype=np.float64)
-    var = np.exp(np.asarray(logvar, dtype=np.float64))
-    if mu.ndim != 2 or var.shape != mu.shape or mu.shape[0] < 2:
-        raise LatentPriorError(f"mean and logvar must be equal (N >= 2, D) arrays, got {mu.shape} and {var.shape}")
-    if not (np.all(np.isfinite(mu)) and np.all(np.isfinite(var))):
-        raise LatentPriorError("encoder outputs hold NaN or infinite values")
+    if mu.ndim != 2 or mu.shape[0] < 2:
+        raise LatentPriorError(f"encoder means must be an (N >= 2, D) array, got {mu.shape}")
+    if not np.all(np.isfinite(mu)):
+        raise LatentPriorError("encoder means hold NaN or infinite values")
     y = np.stack([np.asarray(labels[n], dtype=bool) for n in names], axis=1)
     if y.shape[0] != mu.shape[0]:
         raise LatentPriorError(f"{y.shape[0]} label rows for {mu.shape[0]} encodings")
@@ -171,7 +181,7 @@ def fit_prior(mean: np.ndarray, logvar: np.ndarray, labels: Mapping[str, np.ndar
     which = which.reshape(-1)
     means = np.stack([mu[which == c].mean(axis=0) for c in range(len(combos))])
     centred = mu - means[which]
-    cov = centred.T @ centred / mu.shape[0] + np.diag(var.mean(axis=0) + _JITTER)
+    cov = centred.T @ centred / mu.shape[0] + VARIANCE_FLOOR * np.eye(mu.shape[1])
     return FittedPrior(names=tuple(names), labels=combos.astype(bool), weights=counts / counts.sum(),
                        means=means, cholesky=np.linalg.cholesky(cov), n_images=int(mu.shape[0]))
 

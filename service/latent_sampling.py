@@ -119,6 +119,14 @@ def acceptance_probability(classifier: LinearClassifier, conditions: Mapping[str
     return np.exp(Conditions.build(classifier, conditions).log_likelihood(zz))
 
 
+def max_stable_step_size(cond: Conditions, prior: FittedPrior | None) -> float:
+    """Steps at least this large make the chains diverge: gradient steps on ``U`` are stable
+    only while ``alpha < 2 / L``, with ``L`` the largest curvature of ``U``: the prior's
+    (1 for N(0, I)) plus at most ``|w_k|^2 / 4`` per condition (the logistic term's)."""
+    curvature = (1.0 if prior is None else prior.max_curvature) + float(np.sum(cond.w * cond.w)) / 4.0
+    return 2.0 / curvature
+
+
 def _prior_draws(prior: FittedPrior | None, n: int, rng: np.random.Generator, d: int) -> np.ndarray:
     return rng.standard_normal((n, d)) if prior is None else prior.sample(n, rng)
 
@@ -213,6 +221,10 @@ def langevin_sample(
         raise LatentMathError(f"step_size must be > 0, got {step_size}")
     rng = _check_rng(rng)
     prior = _conditional_prior(prior, classifier, conditions)
+    limit = max_stable_step_size(cond, prior)
+    if step_size >= limit:
+        raise LatentMathError(f"step_size {step_size:g} would make Langevin diverge with this model's prior and "
+                              f"conditions; use less than {limit:.3g} (the paper's is 2e-4)")
     d = classifier.latent_dim
     if not reject:
         z = langevin_chains(cond, _prior_draws(prior, n, rng, d), rng, steps, step_size, prior)

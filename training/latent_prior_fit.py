@@ -63,19 +63,17 @@ def training_dataset(manifest, dataset: str | None = None, data_root: str | None
 
 
 def encode_labelled(engine, dataset, n_images: int, batch_size: int = 256, progress: bool = True):
-    """Encoder ``mean``, ``logvar`` (N, D) and bool labels (N, K) of the first ``n_images`` items."""
+    """Encoder means (N, D) and bool labels (N, K) of the first ``n_images`` items."""
     n = min(int(n_images), len(dataset))
     if n < 2:
         raise PriorFitError(f"need at least 2 training images to fit a prior, got {n}")
-    means, logvars, labels = [], [], []
+    means, labels = [], []
     for start in tqdm(range(0, n, batch_size), desc="encode", unit="batch", disable=not progress):
         items = [dataset[i] for i in range(start, min(start + batch_size, n))]
         images = np.stack([item[0].numpy() for item in items]).astype(np.float32)
-        mean, logvar = engine.encode(images)
-        means.append(mean)
-        logvars.append(logvar)
+        means.append(engine.encode(images)[0])
         labels.append(np.stack([item[1].numpy() for item in items]) > 0.5)
-    return np.concatenate(means), np.concatenate(logvars), np.concatenate(labels)
+    return np.concatenate(means), np.concatenate(labels)
 
 
 def attach_prior(folder: Path, prior: FittedPrior, dataset: str, split: str = "train") -> Path:
@@ -106,10 +104,10 @@ def fit_model_prior(folder: Path, n_images: int = DEFAULT_PRIOR_IMAGES, *, datas
     folder = Path(folder)
     engine = load_engine(folder, "onnx", max_batch_size=batch_size)
     data, train_cfg = training_dataset(engine.manifest, dataset, data_root, subset)
-    mean, logvar, labels = encode_labelled(engine, data, n_images, batch_size, progress)
+    mean, labels = encode_labelled(engine, data, n_images, batch_size, progress)
     names = engine.manifest.attribute_names
     try:
-        prior = fit_prior(mean, logvar, {n: labels[:, k] for k, n in enumerate(names)}, names)
+        prior = fit_prior(mean, {n: labels[:, k] for k, n in enumerate(names)}, names)
     except LatentPriorError as exc:
         raise PriorFitError(f"cannot fit a prior to {folder}: {exc}") from exc
     attach_prior(folder, prior, str(train_cfg.dataset))

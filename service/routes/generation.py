@@ -149,7 +149,8 @@ async def generate(
             422,
             "no_samples_accepted",
             f"no sample was assigned to the requested attributes after {result.proposals} proposals; "
-            "try more steps, another seed, or method=exact",
+            + ("the model's fitted prior rarely has them: try prior=standard, method=exact, or another seed"
+               if prior_name == "fitted" else "try more steps, another seed, or method=exact"),
             {"proposals": result.proposals, "acceptance_rate": result.acceptance_rate, "seed": seed},
             headers,
         )

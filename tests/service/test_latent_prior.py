@@ -1,14 +1,12 @@
 """The fitted latent prior: the fit, its density and score against hand computations,
 conditioning on attributes, sampling moments, and the file format's validation."""
 
-import math
-
 import numpy as np
 import pytest
 from scipy.stats import multivariate_normal
 
 from service.latent import LatentMathError
-from service.latent_prior import FittedPrior, LatentPriorError, fit_prior, read_prior
+from service.latent_prior import VARIANCE_FLOOR, FittedPrior, LatentPriorError, fit_prior, read_prior
 
 NAMES = ("glasses", "beard")
 
@@ -31,30 +29,33 @@ def test_fit_recovers_component_means_weights_and_the_pooled_covariance():
         mus.append(rng.multivariate_normal(centres[combo], within, size=n))
         labels += [combo] * n
     mu = np.concatenate(mus)
-    logvar = np.full_like(mu, math.log(0.1))  # encoder variance 0.1 in every direction
     y = np.array(labels)
-    prior = fit_prior(mu, logvar, {"glasses": y[:, 0], "beard": y[:, 1]}, NAMES)
+    prior = fit_prior(mu, {"glasses": y[:, 0], "beard": y[:, 1]}, NAMES)
     assert prior.components == 3 and prior.n_images == 1000 and prior.names == NAMES
     for c, combo in enumerate(map(tuple, prior.labels)):
         assert prior.weights[c] == pytest.approx(counts[combo] / 1000)
         assert np.allclose(prior.means[c], centres[combo], atol=0.12)
     cov = prior.cholesky @ prior.cholesky.T
-    assert np.allclose(cov, within + 0.1 * np.eye(2), atol=0.06)  # pooled scatter + mean encoder variance
+    assert np.allclose(cov, within + VARIANCE_FLOOR * np.eye(2), atol=0.06)  # pooled scatter + floor
     # the exact pooled formula, written out
     which = [list(map(tuple, prior.labels)).index(tuple(r)) for r in y]
     centred = mu - prior.means[which]
-    assert np.allclose(cov, centred.T @ centred / 1000 + 0.1 * np.eye(2), atol=1e-5)
+    assert np.allclose(cov, centred.T @ centred / 1000 + VARIANCE_FLOOR * np.eye(2), atol=1e-9)
+    # a direction the encoder never uses keeps the floor's variance (Langevin stays stable)
+    flat = fit_prior(np.c_[mu, np.full(len(mu), 0.3)], {"glasses": y[:, 0], "beard": y[:, 1]}, NAMES)
+    assert (flat.cholesky @ flat.cholesky.T)[2, 2] == pytest.approx(VARIANCE_FLOOR)
+    assert flat.max_curvature == pytest.approx(1 / VARIANCE_FLOOR)
 
 
 def test_fit_refuses_bad_encodings():
     with pytest.raises(LatentPriorError, match="N >= 2"):
-        fit_prior(np.zeros((1, 2)), np.zeros((1, 2)), {"glasses": [True], "beard": [False]}, NAMES)
+        fit_prior(np.zeros((1, 2)), {"glasses": [True], "beard": [False]}, NAMES)
     bad = np.zeros((4, 2))
     bad[0, 0] = np.nan
     with pytest.raises(LatentPriorError, match="NaN"):
-        fit_prior(bad, np.zeros((4, 2)), {"glasses": [True] * 4, "beard": [False] * 4}, NAMES)
+        fit_prior(bad, {"glasses": [True] * 4, "beard": [False] * 4}, NAMES)
     with pytest.raises(LatentPriorError, match="label rows"):
-        fit_prior(np.zeros((4, 2)), np.zeros((4, 2)), {"glasses": [True] * 3, "beard": [False] * 3}, NAMES)
+        fit_prior(np.zeros((4, 2)), {"glasses": [True] * 3, "beard": [False] * 3}, NAMES)
 
 
 def test_log_density_is_the_mixture_of_gaussians():

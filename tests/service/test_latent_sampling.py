@@ -253,3 +253,16 @@ def test_a_prior_of_another_latent_size_is_refused():
         langevin_sample(TOY, {"a": True}, 1, np.random.default_rng(0), steps=1, prior=wrong)
     with pytest.raises(LatentMathError, match="latent size 2"):
         exact_sample(TOY, {"a": True}, 1, np.random.default_rng(0), prior=wrong)
+
+
+def test_steps_that_would_diverge_are_refused():
+    """Gradient steps are stable only below 2 / L, L = the prior's curvature + |w_k|^2 / 4."""
+    prior = _fitted_prior()  # S = 0.25 I: curvature 4
+    limit = 2.0 / (4.0 + 9.0 / 4.0)  # condition "a": |w_a| = 3
+    rng = np.random.default_rng(0)
+    ok = langevin_sample(TOY, {"a": True}, 4, rng, steps=200, step_size=0.9 * limit, reject=False, prior=prior)
+    assert np.all(np.isfinite(ok.z))
+    with pytest.raises(LatentMathError, match=r"diverge.*less than 0\.32"):
+        langevin_sample(TOY, {"a": True}, 4, rng, steps=1, step_size=limit, prior=prior)
+    # N(0, I) has curvature 1: the same step is fine there
+    assert langevin_sample(TOY, {"a": True}, 4, rng, steps=5, step_size=limit, reject=False).z.shape == (4, 2)

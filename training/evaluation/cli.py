@@ -73,7 +73,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     ev.add_argument("--data-seed", type=int, default=0, help="synthfaces universe of the evaluation images")
     ev.add_argument("--langevin-steps", type=int, default=5000, help="Langevin steps (paper: 5000)")
     ev.add_argument("--langevin-step-size", type=float, default=2e-4, help="Langevin step size alpha (paper: 2e-4)")
-    ev.add_argument("--n-samples", type=int, default=64, help="generated samples per attribute and condition")
+    ev.add_argument("--n-samples", type=int, default=256,
+                    help="generated samples per attribute and condition (256: one miss moves a rate by 0.4 points)")
     ev.add_argument("--deltas", type=_floats, default=(1.0, 2.0, 3.0, 4.0, 5.0, 6.0), help="fixed edit strengths")
     ev.add_argument("--auto-target", type=float, default=0.95, help="classifier probability the auto delta aims at")
     ev.add_argument("--batch-size", type=int, default=64, help="engine batch size")

@@ -87,7 +87,7 @@ def evaluate(
     seed: int = 0,
     langevin_steps: int = 5000,
     langevin_step_size: float = 2e-4,
-    n_samples: int = 64,
+    n_samples: int = 256,
     *,
     deltas: Sequence[float] = DEFAULT_DELTAS,
     auto_target: float = 0.95,

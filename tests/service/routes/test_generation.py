@@ -14,10 +14,14 @@ from tests.service.routes.apiutil import assert_error, png_pixels, png_size
 
 SIZE, LATENT = 16, 8
 FAST = "steps=20"  # keep Langevin short in tests
+# The untrained tiny model encodes every face to nearly one point, so its fitted prior
+# sits where its classifier says "eyeglasses, no facial hair"; tests of the sampling
+# mechanics that ask for facial hair use the paper's N(0, I).
+PAPER = "prior=standard"
 
 
 def test_generate_png_with_acceptance_headers(client):
-    response = client.get(f"/generate?attribute=facial_hair&seed=1&{FAST}")
+    response = client.get(f"/generate?attribute=facial_hair&seed=1&{FAST}&{PAPER}")
     assert response.status_code == 200, response.text
     assert response.headers["content-type"] == "image/png"
     assert png_size(response.content) == (SIZE, SIZE)
@@ -27,9 +31,9 @@ def test_generate_png_with_acceptance_headers(client):
 
 
 def test_same_seed_same_bytes_and_another_seed_differs(client):
-    first = client.get(f"/generate?attribute=facial_hair&n=2&seed=7&{FAST}")
-    again = client.get(f"/generate?attribute=facial_hair&n=2&seed=7&{FAST}")
-    other = client.get(f"/generate?attribute=facial_hair&n=2&seed=8&{FAST}")
+    first = client.get(f"/generate?attribute=facial_hair&n=2&seed=7&{FAST}&{PAPER}")
+    again = client.get(f"/generate?attribute=facial_hair&n=2&seed=7&{FAST}&{PAPER}")
+    other = client.get(f"/generate?attribute=facial_hair&n=2&seed=8&{FAST}&{PAPER}")
     assert first.status_code == again.status_code == other.status_code == 200
     assert first.content == again.content
     assert first.content != other.content
@@ -50,7 +54,7 @@ def test_n_samples_come_as_a_grid(client):
 
 
 def test_json_samples_satisfy_the_conditions_and_decode_to_their_png(client):
-    response = client.get(f"/generate?attribute=facial_hair&absent=eyeglasses&n=3&seed=5&{FAST}&format=json")
+    response = client.get(f"/generate?attribute=facial_hair&absent=eyeglasses&n=3&seed=5&{FAST}&{PAPER}&format=json")
     assert response.status_code == 200, response.text
     body = response.json()
     assert body["seed"] == 5 and body["method"] == "langevin" and body["requested"] == 3
@@ -74,14 +78,15 @@ def test_exact_method(client):
 
 
 def test_the_fitted_prior_is_the_default_when_the_model_has_one(client):
-    fitted = client.get(f"/generate?attribute=facial_hair&seed=3&{FAST}")
-    explicit = client.get(f"/generate?attribute=facial_hair&seed=3&prior=fitted&{FAST}")
-    standard = client.get(f"/generate?attribute=facial_hair&seed=3&prior=standard&{FAST}")
+    fitted = client.get(f"/generate?attribute=eyeglasses&seed=3&{FAST}")
+    explicit = client.get(f"/generate?attribute=eyeglasses&seed=3&prior=fitted&{FAST}")
+    standard = client.get(f"/generate?attribute=eyeglasses&seed=3&prior=standard&{FAST}")
     assert fitted.headers["X-Prior"] == explicit.headers["X-Prior"] == "fitted"
     assert standard.headers["X-Prior"] == "standard"
     assert fitted.content == explicit.content and fitted.content != standard.content
-    body = client.get(f"/generate?attribute=facial_hair&seed=3&format=json&{FAST}").json()
+    body = client.get(f"/generate?attribute=eyeglasses&seed=3&format=json&{FAST}").json()
     assert body["prior"] == "fitted" and body["method"] == "langevin"
+
 
 
 def test_served_latents_are_those_of_the_sampler_with_the_models_prior(client, tiny_models_root):
@@ -108,6 +113,13 @@ def test_a_model_without_a_fitted_prior_uses_the_standard_one(client):
     assert "fit-prior" in error["message"]
 
 
+def test_a_step_size_that_would_diverge_is_a_422_not_nan_images(client):
+    """The fitted prior's unused directions have variance 1e-2, so its stable steps stop near 2e-2."""
+    response = client.get(f"/generate?attribute=eyeglasses&step_size=0.5&{FAST}")
+    assert "diverge" in assert_error(response, 422, "invalid_parameters")["message"]
+    assert client.get(f"/generate?attribute=eyeglasses&step_size=0.5&prior=standard&{FAST}").status_code == 200
+
+
 def test_fewer_accepted_samples_are_returned_with_headers(client, monkeypatch):
     def partial(classifier, conditions, n, rng, steps, step_size, prior=None):
         return SampleResult(z=np.zeros((1, LATENT), np.float32), requested=n, proposals=40, accepted_total=1)
@@ -129,6 +141,9 @@ def test_zero_accepted_samples_is_a_422_with_its_own_code(client, monkeypatch):
     error = assert_error(response, 422, "no_samples_accepted")
     assert error["details"]["proposals"] == 128 and error["details"]["seed"] == 4
     assert response.headers["X-Samples-Returned"] == "0"
+    assert "prior=standard" in error["message"]  # the fitted prior was used: the message names the way out
+    error = assert_error(client.get(f"/generate?attribute=eyeglasses&seed=4&{PAPER}"), 422, "no_samples_accepted")
+    assert "more steps" in error["message"] and "prior=standard" not in error["message"]
 
 
 @pytest.mark.parametrize(

@@ -179,8 +179,19 @@ def _cmd_card(args: argparse.Namespace) -> int:
         other_label=args.other_label, training_command=args.training_command,
         other_training_command=args.other_training_command, hardware=args.hardware, wall_time_s=args.wall_time_s,
         other_wall_time_s=args.other_wall_time_s, evaluate_command=args.evaluate_command or evaluate_command_of(report))
-    print(f"model card written to {path}")
+    record_evaluation(args.model, report)
+    print(f"model card written to {path}; its headline figures recorded in the manifest")
     return 0
+
+
+def record_evaluation(model_folder: Path, report: dict) -> None:
+    """Put the report's headline figures into the manifest (what ``GET /models`` shows), so the
+    manifest and the card never disagree. Atomic; the hashed model files are not touched."""
+    from service.artifact import read_manifest, write_manifest
+    from training.evaluation.report import evaluation_summary
+
+    manifest = read_manifest(Path(model_folder))
+    write_manifest(Path(model_folder), manifest.model_copy(update={"evaluation": evaluation_summary(report)}))
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -221,6 +221,11 @@ def _architecture(m: Manifest) -> str:
         (f"Latent size {m.latent_dim}. An edit moves the encoder mean by delta * w_k/|w_k| (w_k: the attribute's "
          "classifier row) and decodes it."),
         f"Exported files: {files}.",
+        ("Generation prior: N(0, I) (the paper's) only." if m.latent_prior is None else
+         f"Generation prior (`latent_prior.npz`, the /generate default): {m.latent_prior.components} Gaussians, one "
+         f"per attribute combination, sharing one covariance, fitted to the encoder means of "
+         f"{m.latent_prior.n_images:,} {m.latent_prior.dataset} {m.latent_prior.split} faces; `prior=standard` "
+         "uses N(0, I)."),
         (f"ONNX opset {m.export.onnx_opset}; largest |ONNX Runtime - torch| at export "
          f"{fmt(m.export.parity_max_abs_error)} (tolerance {fmt(m.export.parity_tolerance)})."),
     )

@@ -209,7 +209,10 @@ def test_cli_writes_the_card(tiny_eval, model_dir: Path, tmp_path: Path, capsys)
     assert (model_dir / "figures" / "edit_triplets_eyeglasses.png").is_file()
     assert not (model_dir / "figures" / "vac").exists()  # the VAC report folder has no figures
     assert "written to" in capsys.readouterr().out
-    load_artifact(model_dir)
+    manifest = load_artifact(model_dir)  # still valid, and it carries the card's headline figures
+    assert manifest.evaluation["frechet_oracle_features"]["real_vs_reconstruction"] == 1.0
+    fitted = manifest.evaluation["generation_oracle_accuracy_fitted_prior"]
+    assert fitted["eyeglasses"]["absent"] == {"langevin": 1.0, "exact": 1.0}
 
 
 def test_cli_bad_input_is_one_line_and_exit_code_2(model_dir: Path, tmp_path: Path, capsys):

@@ -62,7 +62,9 @@ def test_prints_every_figure(quick_run) -> None:
         r"^  /edit throughput +1 client: +[\d.]+ req/s",
         r"^  /edit throughput +3 clients: +[\d.]+ req/s",
         r"^speed-up from dynamic batching \(batched / unbatched req/s\): 1 client [\d.]+x  3 clients [\d.]+x$",
-        r"^/generate \(langevin 50 steps, alpha 0.0002, n=1, 1/1 ok\): p50 [\d.]+ ms vs one engine decode [\d.]+ ms: \d+x$",
+        # tiny has a fitted prior: both priors are measured, the default (fitted) first
+        r"^/generate \(langevin 50 steps, alpha 0.0002, n=1, prior fitted, 1/1 ok\): p50 [\d.]+ ms vs one engine "
+        r"decode [\d.]+ ms: \d+x\n/generate \(langevin 50 steps, alpha 0.0002, n=1, prior standard, 1/1 ok\)",
     ]
     for pattern in expected:
         assert re.search(pattern, stdout, re.MULTILINE), f"no line matching {pattern!r} in:\n{stdout}"
@@ -95,7 +97,9 @@ def test_json_figures_are_consistent(quick_run) -> None:
     for n, speedup in results["batching_speedup"].items():
         assert math.isclose(speedup, batched[int(n)] / unbatched[int(n)])
     generate = results["generate"]
-    assert generate["ok"] == generate["sent"] == 1
+    assert generate == results["generate_by_prior"]["fitted"] and set(results["generate_by_prior"]) == {"fitted", "standard"}
+    for g in results["generate_by_prior"].values():
+        assert g["ok"] == g["sent"] == 1
     assert math.isclose(results["generate_vs_decode"], generate["p50_ms"] / engine["decode_p50_ms"])
 
 

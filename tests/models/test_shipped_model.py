@@ -34,6 +34,26 @@ def test_shipped_model_is_the_service_default() -> None:
     assert resolve_default_model(settings) == SHIPPED_MODEL
 
 
+def test_shipped_prior_covers_every_attribute_and_its_samples_look_like_the_data() -> None:
+    """The fitted prior has both values of every attribute, and its facial-hair components'
+    latents decode to faces the model itself (encoder + classifier) reads as bearded."""
+    import numpy as np
+
+    from service.engine import load_engine
+    from service.latent import LinearClassifier
+    from service.latent_prior import load_model_prior
+
+    manifest = load_artifact(MODEL_DIR)
+    prior = load_model_prior(MODEL_DIR, manifest)
+    assert prior is not None and prior.n_images == manifest.latent_prior.n_images >= 4096
+    assert all(prior.labels[:, k].any() and (~prior.labels[:, k]).any() for k in range(len(prior.names)))
+    engine = load_engine(MODEL_DIR, "onnx", max_batch_size=64)
+    classifier = LinearClassifier.from_manifest(manifest)
+    z = prior.given({"facial_hair": True}).sample(64, np.random.default_rng(0)).astype(np.float32)
+    reread = classifier.probabilities(engine.encode(engine.decode(z))[0])[:, classifier.index("facial_hair")]
+    assert np.mean(reread > 0.5) > 0.9
+
+
 def test_model_card_reports_the_comparison_and_limits() -> None:
     card = (MODEL_DIR / "MODEL_CARD.md").read_text()
     for needle in ("VAC", "IntroVAC", "Fréchet", "synthfaces", "CelebA", "Limits"):
@@ -66,6 +86,7 @@ def test_generate_works_exactly_as_documented(client: TestClient) -> None:
     response = client.get("/generate?attribute=facial_hair&seed=7")
     assert response.status_code == 200, response.text
     assert response.headers["content-type"] == "image/png"
+    assert response.headers["x-prior"] == "fitted"  # the shipped model carries its fitted latent prior
     assert Image.open(io.BytesIO(response.content)).size == (64, 64)
     again = client.get("/generate?attribute=facial_hair&seed=7")
     assert again.content == response.content

@@ -21,8 +21,9 @@ female, as good as real posterior draws (98.7%), while adding the mean encoder v
 ``E[sigma^2]`` to the Gaussian put mass between the classes (96.2%). The floor keeps
 directions the encoder never uses (near-zero spread) from making Langevin stiff: a step
 of ``alpha`` is stable while ``alpha < 2 * min eigenvalue(S)``. A shared covariance needs
-few images per component and keeps the mixture's score cheap. Samplers use it through :meth:`FittedPrior.score` (Langevin) and
-:meth:`FittedPrior.sample` (start points, exact rejection proposals).
+few images per component and keeps the mixture's score cheap. Samplers use it through
+:meth:`FittedPrior.score` (Langevin) and :meth:`FittedPrior.sample` (start points, exact
+rejection proposals).
 """
 
 from __future__ import annotations
@@ -65,11 +66,13 @@ class FittedPrior:
     _precision: np.ndarray = field(init=False, repr=False, compare=False)
     _mean_precision: np.ndarray = field(init=False, repr=False, compare=False)
     _log_offset: np.ndarray = field(init=False, repr=False, compare=False)
+    _max_curvature: float = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         c, k = np.shape(self.labels)
         if k != len(self.names) or c < 1:
-            raise LatentPriorError(f"labels must have shape (components >= 1, {len(self.names)}), got {np.shape(self.labels)}")
+            raise LatentPriorError(
+                f"labels must have shape (components >= 1, {len(self.names)}), got {np.shape(self.labels)}")
         d = np.shape(self.means)[-1]
         if np.shape(self.means) != (c, d) or np.shape(self.weights) != (c,) or np.shape(self.cholesky) != (d, d):
             raise LatentPriorError("weights, means and cholesky do not fit the labels' component count or each other")
@@ -88,6 +91,7 @@ class FittedPrior:
         object.__setattr__(self, "_precision", precision)
         object.__setattr__(self, "_mean_precision", mean_precision)
         object.__setattr__(self, "_log_offset", offset)
+        object.__setattr__(self, "_max_curvature", float(np.linalg.eigvalsh(precision)[-1]))
 
     @property
     def latent_dim(self) -> int:
@@ -99,9 +103,9 @@ class FittedPrior:
 
     @property
     def max_curvature(self) -> float:
-        """Largest eigenvalue of ``-Hessian log N(z; m, S)`` = ``1 / min eigenvalue(S)``
-        (what limits a stable Langevin step; N(0, I) has 1)."""
-        return float(np.linalg.eigvalsh(self._precision)[-1])
+        """``1 / min eigenvalue(S)``: the largest curvature of ``-log p`` (one component's;
+        mixing only lowers it), which bounds a stable Langevin step. N(0, I) has 1."""
+        return self._max_curvature
 
     def _check(self, z: np.ndarray) -> np.ndarray:
         zz = np.asarray(z, dtype=np.float64)

@@ -43,6 +43,9 @@ from service.latent import LatentMathError
 # Added to the covariance diagonal: latent directions the encoder does not use keep this
 # variance, so the largest stable Langevin step is at least ~2e-2 (the paper's is 2e-4).
 VARIANCE_FLOOR = 1e-2
+# Smallest Cholesky diagonal a prior file may have (variance 1e-6): below it the precision,
+# and with it the Langevin stiffness, is unusable.
+_MIN_CHOLESKY_DIAGONAL = 1e-3
 _ARRAYS = ("names", "labels", "weights", "means", "cholesky", "n_images")
 
 
@@ -67,22 +70,38 @@ class FittedPrior:
     _mean_precision: np.ndarray = field(init=False, repr=False, compare=False)
     _log_offset: np.ndarray = field(init=False, repr=False, compare=False)
     _max_curvature: float = field(init=False, repr=False, compare=False)
+    _given: dict = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
+        if np.ndim(self.labels) != 2 or np.asarray(self.labels).dtype != np.bool_:
+            raise LatentPriorError(f"labels must be a 2-d bool array, got {np.asarray(self.labels).dtype} "
+                                   f"of shape {np.shape(self.labels)}")
+        if isinstance(self.n_images, bool) or not isinstance(self.n_images, (int, np.integer)) or self.n_images < 2:
+            raise LatentPriorError(f"n_images must be an integer >= 2, got {self.n_images!r}")
         c, k = np.shape(self.labels)
         if k != len(self.names) or c < 1:
             raise LatentPriorError(
                 f"labels must have shape (components >= 1, {len(self.names)}), got {np.shape(self.labels)}")
+        if np.ndim(self.means) != 2 or np.shape(self.means)[1] < 1:
+            raise LatentPriorError(f"means must be a (components, D) array, got shape {np.shape(self.means)}")
+        if len({tuple(row) for row in np.asarray(self.labels)}) != c:
+            raise LatentPriorError("two components have the same attribute combination")
         d = np.shape(self.means)[-1]
         if np.shape(self.means) != (c, d) or np.shape(self.weights) != (c,) or np.shape(self.cholesky) != (d, d):
             raise LatentPriorError("weights, means and cholesky do not fit the labels' component count or each other")
         for what in ("weights", "means", "cholesky"):
             if not np.all(np.isfinite(getattr(self, what))):
                 raise LatentPriorError(f"{what} holds NaN or infinite values")
-        if np.any(self.weights <= 0) or not math.isclose(float(self.weights.sum()), 1.0, abs_tol=1e-6):
-            raise LatentPriorError("component weights must be positive and sum to 1")
-        if np.any(np.triu(self.cholesky, 1) != 0) or np.any(np.diag(self.cholesky) <= 0):
-            raise LatentPriorError("cholesky must be lower triangular with a positive diagonal")
+        if np.any(self.weights <= 0):
+            raise LatentPriorError("component weights must be positive")
+        if not math.isclose(float(self.weights.sum()), 1.0, abs_tol=1e-6):
+            raise LatentPriorError("component weights must sum to 1")
+        # exactly 1 from here on: numpy's Generator.choice refuses sums off by more than ~1e-8
+        object.__setattr__(self, "weights", np.asarray(self.weights, dtype=np.float64) / float(self.weights.sum()))
+        if np.any(np.triu(self.cholesky, 1) != 0):
+            raise LatentPriorError("cholesky must be lower triangular")
+        if np.any(np.diag(self.cholesky) < _MIN_CHOLESKY_DIAGONAL):
+            raise LatentPriorError(f"cholesky must have a diagonal of at least {_MIN_CHOLESKY_DIAGONAL:g}")
         inv_l = np.linalg.inv(self.cholesky)
         precision = inv_l.T @ inv_l
         mean_precision = self.means @ precision  # (C, D): P m_c
@@ -92,6 +111,7 @@ class FittedPrior:
         object.__setattr__(self, "_mean_precision", mean_precision)
         object.__setattr__(self, "_log_offset", offset)
         object.__setattr__(self, "_max_curvature", float(np.linalg.eigvalsh(precision)[-1]))
+        object.__setattr__(self, "_given", {})  # conditions -> FittedPrior, so a request reuses its inverse
 
     @property
     def latent_dim(self) -> int:
@@ -151,9 +171,12 @@ class FittedPrior:
         keep = self.consistent(conditions)
         if keep.all() or not keep.any():
             return self
-        w = self.weights[keep]
-        return FittedPrior(names=self.names, labels=self.labels[keep], weights=w / w.sum(), means=self.means[keep],
-                           cholesky=self.cholesky, n_images=self.n_images)
+        key = tuple(keep)
+        if key not in self._given:
+            w = self.weights[keep]
+            self._given[key] = FittedPrior(names=self.names, labels=self.labels[keep], weights=w / w.sum(),
+                                           means=self.means[keep], cholesky=self.cholesky, n_images=self.n_images)
+        return self._given[key]
 
     def sample(self, n: int, rng: np.random.Generator) -> np.ndarray:
         """(n, D) independent draws of the mixture."""
@@ -197,10 +220,13 @@ def read_prior(path: Path, names: Sequence[str], latent_dim: int) -> FittedPrior
             missing = [a for a in _ARRAYS if a not in data.files]
             if missing:
                 raise LatentPriorError(f"{path} lacks arrays {missing}")
-            prior = FittedPrior(names=tuple(str(n) for n in data["names"]), labels=data["labels"].astype(bool),
+            if data["names"].ndim != 1 or data["n_images"].shape != ():
+                raise LatentPriorError(f"{path}: names must be a list and n_images one number")
+            prior = FittedPrior(names=tuple(str(n) for n in data["names"]), labels=data["labels"],
                                 weights=data["weights"].astype(np.float64), means=data["means"].astype(np.float64),
-                                cholesky=data["cholesky"].astype(np.float64), n_images=int(data["n_images"]))
-    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as exc:
+                                cholesky=data["cholesky"].astype(np.float64), n_images=data["n_images"].item())
+    except (OSError, ValueError, KeyError, TypeError, IndexError, AttributeError, EOFError,
+            zipfile.BadZipFile) as exc:  # np.load of a non-npz file, or arrays of the wrong kind
         if isinstance(exc, LatentPriorError):
             raise
         raise LatentPriorError(f"{path} is not a readable latent prior: {exc}") from exc
@@ -220,8 +246,13 @@ def load_model_prior(folder: Path, manifest: Manifest) -> FittedPrior | None:
     if manifest.latent_prior is None:
         return None
     verify_files(Path(folder), manifest, [LATENT_PRIOR])
+    path = Path(folder) / manifest.files[LATENT_PRIOR].name
     try:
-        return read_prior(Path(folder) / manifest.files[LATENT_PRIOR].name, manifest.attribute_names,
-                          manifest.latent_dim)
+        prior = read_prior(path, manifest.attribute_names, manifest.latent_dim)
     except LatentPriorError as exc:
         raise ArtifactError(str(exc)) from exc
+    info = manifest.latent_prior
+    if (prior.n_images, prior.components) != (info.n_images, info.components):
+        raise ArtifactError(f"{path} has {prior.components} components from {prior.n_images} images, the manifest "
+                            f"says {info.components} from {info.n_images}")
+    return prior

@@ -1,7 +1,9 @@
 """Sampling latents of a class: p(z | y) ∝ p(y | z) p(z), pure numpy.
 
 ``p(z) = N(0, I)`` (the paper's prior) or a :class:`~service.latent_prior.FittedPrior`
-(a mixture fitted to encoded training images), and, for the requested attributes with signs ``s_k = +1`` (present)
+(a mixture fitted to encoded training images; for a request it is narrowed to the
+components that have the requested attributes, ``p_y``, so the target becomes
+``p(y | z) p_y(z)``), and, for the requested attributes with signs ``s_k = +1`` (present)
 or ``-1`` (absent), ``p(y | z) = prod_k sigmoid(s_k * logit_k(z))``. Two samplers:
 
 * :func:`langevin_sample` — the paper's Eq. 8 (unadjusted Langevin) with a closed-form
@@ -119,12 +121,12 @@ def acceptance_probability(classifier: LinearClassifier, conditions: Mapping[str
     return np.exp(Conditions.build(classifier, conditions).log_likelihood(zz))
 
 
-def max_stable_step_size(cond: Conditions, prior: FittedPrior | None) -> float:
-    """Steps at least this large make the chains diverge: gradient steps on ``U`` are stable
-    only while ``alpha < 2 / L``, with ``L`` the largest curvature of ``U``: the prior's
-    (1 for N(0, I)) plus at most ``|w_k|^2 / 4`` per condition (the logistic term's)."""
-    curvature = (1.0 if prior is None else prior.max_curvature) + float(np.sum(cond.w * cond.w)) / 4.0
-    return 2.0 / curvature
+def max_stable_step_size(prior: FittedPrior | None) -> float:
+    """Steps at least this large make the chains diverge: far from the data the gradient of
+    ``U`` is the prior's (the logistic term's is bounded by ``|w_k|``), and a gradient step
+    on a quadratic of largest curvature ``L`` explodes once ``alpha >= 2 / L``. ``L`` is 1
+    for N(0, I) and :attr:`FittedPrior.max_curvature` for a fitted prior."""
+    return 2.0 / (1.0 if prior is None else prior.max_curvature)
 
 
 def _prior_draws(prior: FittedPrior | None, n: int, rng: np.random.Generator, d: int) -> np.ndarray:
@@ -221,10 +223,10 @@ def langevin_sample(
         raise LatentMathError(f"step_size must be > 0, got {step_size}")
     rng = _check_rng(rng)
     prior = _conditional_prior(prior, classifier, conditions)
-    limit = max_stable_step_size(cond, prior)
+    limit = max_stable_step_size(prior)
     if step_size >= limit:
-        raise LatentMathError(f"step_size {step_size:g} would make Langevin diverge with this model's prior and "
-                              f"conditions; use less than {limit:.3g} (the paper's is 2e-4)")
+        raise LatentMathError(f"step_size {step_size:g} would make the Langevin chains diverge with this prior; "
+                              f"use less than {limit:.3g} (the paper's is 2e-4)")
     d = classifier.latent_dim
     if not reject:
         z = langevin_chains(cond, _prior_draws(prior, n, rng, d), rng, steps, step_size, prior)
@@ -256,9 +258,10 @@ def exact_sample(
     """Exact samples of ``p(z | y)`` by rejection from the prior.
 
     Draw ``z ~ p(z)`` (N(0, I), or with a fitted ``prior`` its components that have the
-    requested attributes) and ``v ~ U(0, 1)``; accept when ``v < p(y | z)``. Since
+    requested attributes, ``p_y``) and ``v ~ U(0, 1)``; accept when ``v < p(y | z)``. Since
     ``p(z | y) = p(y | z) p(z) / p(y)`` and ``p(y | z) <= 1`` this is exact, with
-    acceptance rate ``p(y) = E_prior[p(y | z)]``. Rounds of at most ``batch_size``
+    acceptance rate ``p(y) = E_prior[p(y | z)]`` (with ``p_y``: exact for
+    ``p(y | z) p_y(z)``, acceptance ``E_{p_y}[p(y | z)]``). Rounds of at most ``batch_size``
     proposals continue until ``n`` are accepted or ``max_proposals`` have been drawn.
     """
     cond = Conditions.build(classifier, conditions)

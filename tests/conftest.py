@@ -10,9 +10,9 @@ through the real exporter, ``training.export.export_model``, parity-checked):
     * ``tiny2``: seed 1, attributes ``("eyeglasses", "facial_hair", "male")``
 
     Both: 16x16 RGB images in [0, 1], latent_dim 8, ``encoder.onnx``, ``decoder.onnx``,
-    ``model.ts`` and ``manifest.json``; ``tiny`` also has a fitted latent prior
-    (``latent_prior.npz``, from 64 synthfaces training images; ``tiny2`` has none) (recommended deltas: eyeglasses 3, facial_hair 4,
-    male 3). The torch model behind each is ``tiny_model.build_tiny_model(seed=...,
+    ``model.ts`` and ``manifest.json`` (recommended deltas: eyeglasses 3, facial_hair 4,
+    male 3); ``tiny`` also has a fitted latent prior (``latent_prior-<sha256 prefix>.npz``,
+    from 64 synthfaces training images; ``tiny2`` has none). The torch model behind each is ``tiny_model.build_tiny_model(seed=...,
     attributes=...)`` with the same arguments, so tests can compute reference outputs.
 
 ``tiny_model_dir`` -> Path

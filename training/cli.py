@@ -124,7 +124,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     prior = sub.add_parser("fit-prior", help="fit the latent prior of an exported model and add it to its folder",
                            formatter_class=fmt, description="Encode training images with the model's ONNX encoder, fit "
-                           "one Gaussian per attribute combination (shared covariance), write latent_prior.npz and "
+                           "one Gaussian per attribute combination (shared covariance), write latent_prior-<sha256 prefix>.npz and "
                            "list it in the manifest.")
     prior.add_argument("--model", type=Path, required=True, help="exported model folder (with manifest.json)")
     prior.add_argument("--images", type=int, default=8192, help="training images to encode")
@@ -224,11 +224,11 @@ def _cmd_export(args: argparse.Namespace) -> int:
     folder = export_checkpoint(path, args.out_dir, name, parity_images=parity, evaluation=evaluation)
     if args.prior_images > 0:
         from training.data.base import DatasetError
-        from training.latent_prior_fit import fit_model_prior
+        from training.latent_prior_fit import PriorFitError, fit_model_prior
 
         try:
             fit_model_prior(folder, args.prior_images)
-        except DatasetError as exc:
+        except (DatasetError, PriorFitError) as exc:  # the export itself is complete and valid
             logging.getLogger("training").warning("exported without a latent prior (run fit-prior later): %s", exc)
     print(folder)
     return 0

@@ -10,6 +10,7 @@ killed in between leaves an unlisted file and the old, still valid, manifest.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import uuid
 from datetime import UTC, datetime
@@ -82,18 +83,23 @@ def attach_prior(folder: Path, prior: FittedPrior, dataset: str, split: str = "t
     manifest = read_manifest(folder)
     if list(prior.names) != manifest.attribute_names or prior.latent_dim != manifest.latent_dim:
         raise PriorFitError("the prior does not match the model's attributes or latent size")
-    path = folder / DEFAULT_FILE_NAMES[LATENT_PRIOR]
+    content = prior.to_bytes()
+    stem = Path(DEFAULT_FILE_NAMES[LATENT_PRIOR])
+    path = folder / f"{stem.stem}-{hashlib.sha256(content).hexdigest()[:12]}{stem.suffix}"
     tmp = folder / f".{path.name}.tmp-{uuid.uuid4().hex[:12]}"
     try:
-        tmp.write_bytes(prior.to_bytes())
+        tmp.write_bytes(content)
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
+    old = manifest.files.get(LATENT_PRIOR)
     info = LatentPriorInfo(dataset=dataset, split=split, n_images=prior.n_images, components=prior.components,
                            created_at=datetime.now(UTC).isoformat(timespec="seconds"))
     updated = manifest.model_copy(update={"files": {**manifest.files, LATENT_PRIOR: file_spec(path)},
                                           "latent_prior": info})
     write_manifest(folder, type(manifest).model_validate(updated.model_dump()))
+    if old is not None and old.name != path.name:  # only now is the old prior unreferenced
+        (folder / old.name).unlink(missing_ok=True)
     return path
 
 

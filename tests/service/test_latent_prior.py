@@ -89,6 +89,20 @@ def test_given_keeps_the_components_with_the_attributes():
         prior.given({"wings": True})
 
 
+def test_weights_are_renormalised_so_sampling_never_fails():
+    """float32 weights are off from 1 by ~1e-7, which numpy's Generator.choice refuses."""
+    p = _two_component_prior()
+    loose = FittedPrior(names=p.names, labels=p.labels, weights=np.array([0.25, 0.75 + 5e-7]), means=p.means,
+                        cholesky=p.cholesky, n_images=10)
+    assert loose.weights.sum() == pytest.approx(1.0, abs=1e-15)
+    assert loose.sample(3, np.random.default_rng(0)).shape == (3, 2)
+
+
+def test_given_reuses_its_narrowed_prior():
+    prior = _two_component_prior()
+    assert prior.given({"beard": True}) is prior.given({"beard": True, "glasses": False})  # same components
+
+
 def test_samples_have_the_mixture_moments():
     prior = _two_component_prior()
     z = prior.sample(200_000, np.random.default_rng(1))
@@ -119,16 +133,34 @@ def test_the_file_round_trips_and_is_checked_against_the_model(tmp_path):
     np.savez(path, names=np.array(NAMES))
     with pytest.raises(LatentPriorError, match="lacks arrays"):
         read_prior(path, NAMES, 2)
+    npy = tmp_path / "plain.npy"  # a .npy, not an .npz
+    np.save(npy, np.zeros(3))
+    with pytest.raises(LatentPriorError, match="not a readable latent prior"):
+        read_prior(npy, NAMES, 2)
+    arrays = dict(names=np.array(NAMES), labels=prior.labels, weights=prior.weights, means=prior.means,
+                  cholesky=prior.cholesky, n_images=np.int64(100))
+    for bad in (dict(n_images=np.array([1, 2])), dict(names=np.array("glasses")), dict(means=np.float64(0.0)),
+                dict(labels=prior.labels.astype(np.float64))):
+        with open(path, "wb") as handle:
+            np.savez(handle, **{**arrays, **bad})
+        with pytest.raises(LatentPriorError):
+            read_prior(path, NAMES, 2)
 
 
 @pytest.mark.parametrize("change, message", [
-    (dict(weights=np.array([0.5, 0.6])), "sum to 1"),
-    (dict(weights=np.array([1.0, 0.0])), "positive"),
-    (dict(cholesky=np.array([[0.5, 0.1], [0.3, 1.2]])), "lower triangular"),
-    (dict(cholesky=np.array([[-0.5, 0.0], [0.3, 1.2]])), "positive diagonal"),
+    (dict(weights=np.array([0.5, 0.6])), "must sum to 1"),
+    (dict(weights=np.array([1.0, 0.0])), "must be positive"),
+    (dict(cholesky=np.array([[0.5, 0.1], [0.3, 1.2]])), "must be lower triangular"),
+    (dict(cholesky=np.array([[-0.5, 0.0], [0.3, 1.2]])), "diagonal of at least"),
+    (dict(cholesky=np.array([[1e-5, 0.0], [0.3, 1.2]])), "diagonal of at least"),  # near-singular
     (dict(means=np.array([[np.nan, 0.0], [0.0, 0.0]])), "NaN"),
     (dict(means=np.zeros((3, 2))), "do not fit"),
+    (dict(means=np.float64(1.0)), "means must be"),
     (dict(labels=np.array([[True], [False]])), "labels must have shape"),
+    (dict(labels=np.array([[0.3, 0.0], [1.0, 1.0]])), "bool array"),
+    (dict(labels=np.array([[True, False], [True, False]])), "same attribute combination"),
+    (dict(n_images=-3), "n_images"),
+    (dict(n_images=np.array([5, 6])), "n_images"),
 ])
 def test_inconsistent_priors_are_refused(change, message):
     p = _two_component_prior()

@@ -118,10 +118,10 @@ def test_registry_loads_the_fitted_prior_and_a_bad_one_fails_start_up(registry, 
     assert prior is not None and prior.names == ("eyeglasses", "facial_hair") and prior.latent_dim == 8
     assert registry.get("tiny2").prior is None
     root = shutil.copytree(tiny_models_root, tmp_path / "models")
-    with open(root / "tiny" / "latent_prior.npz", "r+b") as handle:  # same size, other bytes
-        handle.seek(50)
+    with open(root / "tiny" / registry.get("tiny").manifest.files["latent_prior"].name, "r+b") as handle:
+        handle.seek(50)  # same size, other bytes
         handle.write(b"\x00\xff\x00\xff")
-    with pytest.raises(ArtifactError, match=r"tiny/latent_prior\.npz \(latent_prior\) fails its sha256 check"):
+    with pytest.raises(ArtifactError, match=r"tiny/latent_prior-\w+\.npz \(latent_prior\) fails its sha256 check"):
         ModelRegistry.load(root, "tiny", providers=CPU)
 
 

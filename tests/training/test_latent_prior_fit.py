@@ -42,18 +42,41 @@ def test_cli_fits_the_prior_of_the_served_encoder(bare_model: Path, capsys):
     assert np.allclose(prior.cholesky, expected.cholesky, atol=1e-5)
 
 
+def _killed(*args, **kwargs):
+    raise KeyboardInterrupt
+
+
 def test_a_run_killed_before_the_manifest_leaves_the_old_model_valid(bare_model: Path, monkeypatch):
     import training.latent_prior_fit as module
 
-    def killed(*args, **kwargs):
-        raise KeyboardInterrupt
-
-    monkeypatch.setattr(module, "write_manifest", killed)
+    monkeypatch.setattr(module, "write_manifest", _killed)
     with pytest.raises(KeyboardInterrupt):
         fit_model_prior(bare_model, 8, dataset="synthfaces", progress=False)
     manifest = load_artifact(bare_model)  # still the old, complete manifest
     assert manifest.latent_prior is None and LATENT_PRIOR not in manifest.files
-    assert not [p for p in bare_model.iterdir() if p.name.startswith(".")]  # no temporary files left
+
+
+def test_a_refit_replaces_the_prior_and_a_killed_refit_keeps_the_old_one(bare_model: Path, monkeypatch):
+    import training.latent_prior_fit as module
+
+    first = fit_model_prior(bare_model, 8, dataset="synthfaces", progress=False)
+    old_name = read_manifest(bare_model).files[LATENT_PRIOR].name
+    # killed after the new file is in place but before the manifest lists it
+    with monkeypatch.context() as patch:
+        patch.setattr(module, "write_manifest", _killed)
+        with pytest.raises(KeyboardInterrupt):
+            fit_model_prior(bare_model, 16, dataset="synthfaces", progress=False)
+    manifest = load_artifact(bare_model)  # the old prior, still hash-valid: the model starts
+    assert manifest.files[LATENT_PRIOR].name == old_name
+    assert np.array_equal(load_model_prior(bare_model, manifest).means, first.means)
+    # a completed refit lists the new file and deletes the old one; no temporary file is left
+    second = fit_model_prior(bare_model, 16, dataset="synthfaces", progress=False)
+    manifest = load_artifact(bare_model)
+    assert manifest.latent_prior.n_images == second.n_images == 16
+    assert not (bare_model / old_name).exists()
+    assert not [p for p in bare_model.iterdir() if p.name.startswith(".")]
+    # the killed run wrote the same bytes, hence the same content-addressed name: nothing stray
+    assert sorted(p.name for p in bare_model.glob("latent_prior-*.npz")) == [manifest.files[LATENT_PRIOR].name]
 
 
 def test_a_prior_of_another_model_is_refused(bare_model: Path, tiny_model_dir: Path):

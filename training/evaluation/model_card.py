@@ -222,7 +222,8 @@ def _architecture(m: Manifest) -> str:
          "classifier row) and decodes it."),
         f"Exported files: {files}.",
         ("Generation prior: N(0, I) (the paper's) only." if m.latent_prior is None else
-         f"Generation prior (`latent_prior.npz`, the /generate default): {m.latent_prior.components} Gaussians, one "
+         f"Generation prior (`{m.files['latent_prior'].name}`, the /generate default): {m.latent_prior.components} "
+         "Gaussians, one "
          f"per attribute combination, sharing one covariance, fitted to the encoder means of "
          f"{m.latent_prior.n_images:,} {m.latent_prior.dataset} {m.latent_prior.split} faces; `prior=standard` "
          "uses N(0, I)."),

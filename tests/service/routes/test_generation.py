@@ -114,10 +114,17 @@ def test_a_model_without_a_fitted_prior_uses_the_standard_one(client):
 
 
 def test_a_step_size_that_would_diverge_is_a_422_not_nan_images(client):
-    """The fitted prior's unused directions have variance 1e-2, so its stable steps stop near 2e-2."""
+    """The fitted prior's unused directions have variance 1e-2, so its stable steps stop near 2e-2;
+    N(0, I)'s stop at 2, above the route's maximum of 1."""
     response = client.get(f"/generate?attribute=eyeglasses&step_size=0.5&{FAST}")
     assert "diverge" in assert_error(response, 422, "invalid_parameters")["message"]
-    assert client.get(f"/generate?attribute=eyeglasses&step_size=0.5&prior=standard&{FAST}").status_code == 200
+    assert client.get(f"/generate?attribute=eyeglasses&step_size=1&{FAST}&{PAPER}").status_code == 200
+
+
+def test_unconditional_samples_with_the_fitted_prior(client):
+    response = client.get(f"/generate?n=4&seed=2&format=json&{FAST}")
+    assert response.status_code == 200, response.text
+    assert response.json()["prior"] == "fitted" and len(response.json()["samples"]) == 4
 
 
 def test_fewer_accepted_samples_are_returned_with_headers(client, monkeypatch):

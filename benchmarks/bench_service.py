@@ -26,9 +26,6 @@ import asyncio
 import contextlib
 import json
 import os
-import signal
-import socket
-import subprocess
 import sys
 import tempfile
 import time
@@ -51,7 +48,9 @@ from service.latent import LinearClassifier
 from service.latent_sampling import langevin_sample
 from service.settings import Settings
 
-HOST = "127.0.0.1"  # never anything else: the benchmark talks only to its own server
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_server import uvicorn_server  # noqa: E402  (benchmarks/ is not a package)
+
 PAPER_STEPS, PAPER_STEP_SIZE = 5000, 2e-4
 WARMUP_ROUNDS = 3  # untimed rounds of `concurrency` requests before each /edit measurement
 FULL = {"requests": 200, "generate_requests": 5, "langevin_steps": PAPER_STEPS, "max_seconds": 60.0}
@@ -122,12 +121,6 @@ def upload_image(engine: Engine, size: int) -> tuple[np.ndarray, bytes]:
 
 
 # ----------------------------------------------------------------------------- the server
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((HOST, 0))
-        return sock.getsockname()[1]
-
-
 def server_env(args: argparse.Namespace, batch_size: int, wait_ms: float) -> dict[str, str]:
     """The developer's INTROVAC_* variables are dropped: the server runs exactly these settings."""
     env = {k: v for k, v in os.environ.items() if not k.upper().startswith("INTROVAC_")}
@@ -150,54 +143,12 @@ def server_env(args: argparse.Namespace, batch_size: int, wait_ms: float) -> dic
     return env
 
 
-def _tail(path: Path, chars: int = 3000) -> str:
-    return path.read_text(errors="replace")[-chars:] if path.exists() else ""
-
-
-def wait_ready(proc: subprocess.Popen, url: str, timeout_s: float, log_path: Path) -> dict:
-    """Poll /ready until 200; fail fast if the process dies, give up after ``timeout_s``."""
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"server exited with code {proc.returncode} before /ready:\n{_tail(log_path)}")
-        try:
-            response = httpx.get(f"{url}/ready", timeout=2.0)
-            if response.status_code == 200:
-                return response.json()
-        except httpx.TransportError:
-            pass  # not listening yet
-        time.sleep(0.1)
-    raise RuntimeError(f"server not ready after {timeout_s:.0f} s:\n{_tail(log_path)}")
-
-
-def stop(proc: subprocess.Popen, grace_s: float = 10.0) -> int:
-    """SIGTERM (uvicorn's graceful shutdown), then SIGKILL after ``grace_s``."""
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(grace_s)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-    return proc.returncode
-
-
 @contextlib.contextmanager
 def running_server(args: argparse.Namespace, label: str, batch_size: int, wait_ms: float, record: dict) -> Iterator[str]:
-    """Start uvicorn with these batching settings, yield its URL once /ready, always stop it."""
-    port = free_port()
-    url = f"http://{HOST}:{port}"
-    log_path = Path(args.log_dir) / f"server-{label}.log"
-    cmd = [sys.executable, "-m", "uvicorn", "service.app:create_app", "--factory", "--host", HOST,
-           "--port", str(port), "--log-level", "warning", "--no-access-log"]
-    with open(log_path, "wb") as log:
-        proc = subprocess.Popen(cmd, cwd=REPO, env=server_env(args, batch_size, wait_ms), stdout=log, stderr=subprocess.STDOUT)
-    record.update(port=port, pid=proc.pid)
-    try:
-        record["ready"] = wait_ready(proc, url, args.startup_timeout, log_path)
+    """The service with these batching settings (``bench_server.uvicorn_server``), its log in --log-dir."""
+    with uvicorn_server(server_env(args, batch_size, wait_ms), Path(args.log_dir) / f"server-{label}.log",
+                        args.startup_timeout, record) as url:
         yield url
-    finally:
-        record["returncode"] = stop(proc)
 
 
 # ----------------------------------------------------------------------------- load generation

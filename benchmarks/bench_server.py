@@ -1,0 +1,77 @@
+"""Start the service in a uvicorn subprocess on 127.0.0.1 and always stop it (for benchmarks).
+
+The benchmark talks only to its own server: the host is fixed, the port is a free one.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+
+REPO = Path(__file__).resolve().parents[1]
+HOST = "127.0.0.1"  # never anything else
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((HOST, 0))
+        return sock.getsockname()[1]
+
+
+
+def _tail(path: Path, chars: int = 3000) -> str:
+    return path.read_text(errors="replace")[-chars:] if path.exists() else ""
+
+
+def wait_ready(proc: subprocess.Popen, url: str, timeout_s: float, log_path: Path) -> dict:
+    """Poll /ready until 200; fail fast if the process dies, give up after ``timeout_s``."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"server exited with code {proc.returncode} before /ready:\n{_tail(log_path)}")
+        try:
+            response = httpx.get(f"{url}/ready", timeout=2.0)
+            if response.status_code == 200:
+                return response.json()
+        except httpx.TransportError:
+            pass  # not listening yet
+        time.sleep(0.1)
+    raise RuntimeError(f"server not ready after {timeout_s:.0f} s:\n{_tail(log_path)}")
+
+
+def stop(proc: subprocess.Popen, grace_s: float = 10.0) -> int:
+    """SIGTERM (uvicorn's graceful shutdown), then SIGKILL after ``grace_s``."""
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(grace_s)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+    return proc.returncode
+
+
+@contextlib.contextmanager
+def uvicorn_server(env: dict[str, str], log_path: Path, startup_timeout_s: float, record: dict) -> Iterator[str]:
+    """Start the app with environment ``env``, yield its URL once /ready, always stop it.
+    ``record`` receives port, pid, the /ready body and the return code."""
+    port = free_port()
+    url = f"http://{HOST}:{port}"
+    cmd = [sys.executable, "-m", "uvicorn", "service.app:create_app", "--factory", "--host", HOST,
+           "--port", str(port), "--log-level", "warning", "--no-access-log"]
+    with open(log_path, "wb") as log:
+        proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
+    record.update(port=port, pid=proc.pid)
+    try:
+        record["ready"] = wait_ready(proc, url, startup_timeout_s, log_path)
+        yield url
+    finally:
+        record["returncode"] = stop(proc)

@@ -25,13 +25,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from service.latent import (
-    LatentMathError,
-    LinearClassifier,
-    check_finite_number,
-    log_sigmoid,
-    sigmoid,
-)
+from service.latent import LatentMathError, LinearClassifier, check_finite_number, log_sigmoid, sigmoid
 from service.latent_prior import FittedPrior
 
 # Noise for this many Langevin steps is drawn in one call (fewer Python round trips).

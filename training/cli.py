@@ -15,7 +15,7 @@ import os
 import sys
 from pathlib import Path
 
-from training.config import ModelConfig, TrainConfig
+from training.config import DEFAULT_PRIOR_IMAGES, ModelConfig, TrainConfig
 
 EXIT_BAD_INPUT = 2
 SYNTH_DEFAULT_ATTRIBUTES = ("eyeglasses", "facial_hair", "male", "smiling")
@@ -118,16 +118,16 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--parity-images", type=int, default=8, help="validation images used for the parity check (0 = synthetic inputs only)")
     export.add_argument("--evaluation-report", type=Path, default=None,
                         help="report.json of `evaluate` on this checkpoint's export: its headline figures go into the manifest")
-    export.add_argument("--prior-images", type=int, default=8192,
+    export.add_argument("--prior-images", type=int, default=DEFAULT_PRIOR_IMAGES,
                         help="training images encoded to fit the latent prior that /generate uses (0 = no prior)")
     export.set_defaults(func=_cmd_export)
 
     prior = sub.add_parser("fit-prior", help="fit the latent prior of an exported model and add it to its folder",
-                           formatter_class=fmt, description="Encode training images with the model's ONNX encoder, fit "
-                           "one Gaussian per attribute combination (shared covariance), write latent_prior-<sha256 prefix>.npz and "
-                           "list it in the manifest.")
+                           formatter_class=fmt, description="Encode training images with the model's ONNX encoder, "
+                           "fit one Gaussian per attribute combination (shared covariance), write "
+                           "latent_prior-<sha256 prefix>.npz and list it in the manifest.")
     prior.add_argument("--model", type=Path, required=True, help="exported model folder (with manifest.json)")
-    prior.add_argument("--images", type=int, default=8192, help="training images to encode")
+    prior.add_argument("--images", type=int, default=DEFAULT_PRIOR_IMAGES, help="training images to encode")
     prior.add_argument("--dataset", choices=("synthfaces", "celeba"), default=None, help="default: the manifest's")
     prior.add_argument("--data-root", default=None, help="CelebA folder, when not where the manifest says")
     prior.add_argument("--subset", default=None, help="CelebA subset, when not what the manifest says")

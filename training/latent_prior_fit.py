@@ -29,10 +29,8 @@ from service.artifact import (
 )
 from service.engine import load_engine
 from service.latent_prior import FittedPrior, LatentPriorError, fit_prior
-from training.config import ModelConfig, TrainConfig
+from training.config import DEFAULT_PRIOR_IMAGES, ModelConfig, TrainConfig
 from training.data.factory import build_dataset
-
-DEFAULT_PRIOR_IMAGES = 8192  # enough for a 256-d shared covariance; ~10 s of encoding at 64x64 on one core
 
 
 class PriorFitError(ValueError):

@@ -5,8 +5,8 @@ then rejection of samples the classifier does not assign to the class) or the ex
 rejection sampler, both from :mod:`service.latent_sampling`. ``prior=standard`` is the
 paper's N(0, I); ``prior=fitted`` (the default when the model folder has one) is the
 mixture fitted to encoded training faces (:mod:`service.latent_prior`), whose samples
-look like the training data where N(0, I) samples of a briefly trained model do not. The numpy loop runs in the
-thread pool; decoding goes through the model's batcher. Seeds make results reproducible:
+look like the training data where N(0, I) samples of a briefly trained model do not.
+The numpy loop runs in the thread pool; decoding goes through the model's batcher. Seeds make results reproducible:
 the same seed (and parameters) gives the same PNG bytes; without one a random seed is
 drawn and returned in ``X-Seed``.
 """
@@ -28,13 +28,7 @@ from service.latent_prior import FittedPrior
 from service.latent_sampling import SampleResult, exact_sample, langevin_sample
 from service.registry import LoadedModel
 from service.routes.common import b64, check_attributes, png_of_batch, wants_json
-from service.schemas import (
-    GeneratedSample,
-    GenerateResponse,
-    errors,
-    header,
-    png_response,
-)
+from service.schemas import GeneratedSample, GenerateResponse, errors, header, png_response
 
 router = APIRouter(tags=["generation"])
 

@@ -74,18 +74,17 @@ def write_figures(folder: Path, engine: Any, classifier: LinearClassifier, data:
     N(0, I); ``fitted_grids``: with the model's fitted latent prior (when it has one)."""
     k = max(1, min(k, len(data)))
     out: dict[str, dict[str, Path]] = {"edit_triplets": {}, "traversals": {}, "langevin_samples": {}}
+    samples = [("langevin_samples", "langevin", grids)]
     if fitted_grids:
         out["langevin_samples_fitted_prior"] = {}
+        samples.append(("langevin_samples_fitted_prior", "langevin_fitted", fitted_grids))
     for name in classifier.names:
         out["edit_triplets"][name] = edit_triplets(folder / f"edit_triplets_{name}.png", engine, classifier, name,
                                                    data, z, recon, k, batch_size)
         out["traversals"][name] = traversal(folder / f"traversal_{name}.png", engine, classifier, name, data, z, k,
                                             batch_size)
-        if name in grids:
-            present, absent = grids[name]["present"], grids[name]["absent"]
-            out["langevin_samples"][name] = save_rows(folder / f"langevin_{name}.png", [present, absent], k)
-        if fitted_grids and name in fitted_grids:
-            present, absent = fitted_grids[name]["present"], fitted_grids[name]["absent"]
-            out["langevin_samples_fitted_prior"][name] = save_rows(folder / f"langevin_fitted_{name}.png",
-                                                                   [present, absent], k)
+        for kind, stem, source in samples:
+            if name in source:
+                rows = [source[name]["present"], source[name]["absent"]]
+                out[kind][name] = save_rows(folder / f"{stem}_{name}.png", rows, k)
     return out

@@ -42,10 +42,10 @@ sys.path.insert(0, str(REPO))
 
 from service.app import resolve_default_model
 from service.artifact import ArtifactError
-from service.engine import Engine, load_engine
-from service.imaging import encode_png, to_uint8
-from service.latent import LinearClassifier
-from service.latent_sampling import langevin_sample
+from service.runtime.engine import Engine, load_engine
+from service.api.imaging import encode_png, to_uint8
+from service.latent.edit import LinearClassifier
+from service.latent.sampling import langevin_sample
 from service.settings import Settings
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))

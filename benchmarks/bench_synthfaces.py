@@ -20,7 +20,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import torch
 
-from training.data.synthfaces import SynthFaces, render_face
+from training.data.synthfaces.dataset import SynthFaces, render_face
 
 TARGET = 2000.0
 

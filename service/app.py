@@ -23,12 +23,12 @@ from fastapi.openapi.utils import get_openapi
 from fastapi.routing import APIRoute
 
 from service.artifact import ArtifactError
-from service.dependencies import ServiceState, require_api_key
-from service.errors import BodyLimitMiddleware, CatchAllMiddleware, install_error_handlers
-from service.latent import LinearClassifier
-from service.metrics import Metrics, MetricsMiddleware
-from service.registry import ModelRegistry, discover
-from service.routes import editing, generation, ops
+from service.api.deps import ServiceState, require_api_key
+from service.api.errors import BodyLimitMiddleware, CatchAllMiddleware, install_error_handlers
+from service.latent.edit import LinearClassifier
+from service.api.metrics import Metrics, MetricsMiddleware
+from service.runtime.registry import ModelRegistry, discover
+from service.api.routes import editing, generation, ops
 from service.settings import SHIPPED_MODEL, Settings
 
 log = logging.getLogger("service")

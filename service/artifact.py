@@ -21,7 +21,7 @@ MANIFEST_NAME = "manifest.json"
 ENCODER_ONNX = "encoder_onnx"
 DECODER_ONNX = "decoder_onnx"
 TORCHSCRIPT = "torchscript"
-LATENT_PRIOR = "latent_prior"  # optional: service.latent_prior.FittedPrior as .npz
+LATENT_PRIOR = "latent_prior"  # optional: service.latent.prior.FittedPrior as .npz
 DEFAULT_FILE_NAMES = {
     ENCODER_ONNX: "encoder.onnx",
     DECODER_ONNX: "decoder.onnx",

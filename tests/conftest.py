@@ -1,6 +1,6 @@
 """Session-wide fixtures shared by the whole suite.
 
-Exported tiny models (built by ``tests/tiny_model.py``, exported once per test session
+Exported tiny models (built by ``tests/support/tiny_model.py``, exported once per test session
 through the real exporter, ``training.export.export_model``, parity-checked):
 
 ``tiny_models_root`` -> Path
@@ -12,7 +12,7 @@ through the real exporter, ``training.export.export_model``, parity-checked):
     Both: 16x16 RGB images in [0, 1], latent_dim 8, ``encoder.onnx``, ``decoder.onnx``,
     ``model.ts`` and ``manifest.json`` (recommended deltas: eyeglasses 3, facial_hair 4,
     male 3); ``tiny`` also has a fitted latent prior (``latent_prior-<sha256 prefix>.npz``,
-    from 64 synthfaces training images; ``tiny2`` has none). The torch model behind each is ``tiny_model.build_tiny_model(seed=...,
+    from 64 synthfaces training images; ``tiny2`` has none). The torch model behind each is ``tests.support.tiny_model.build_tiny_model(seed=...,
     attributes=...)`` with the same arguments, so tests can compute reference outputs.
 
 ``tiny_model_dir`` -> Path
@@ -20,7 +20,7 @@ through the real exporter, ``training.export.export_model``, parity-checked):
 
 Treat both as READ-ONLY: they are shared by every test in the session. A test that
 corrupts, deletes or adds files must work on a copy (``shutil.copytree(src, tmp_path /
-"models")``) or export its own with ``tiny_model.export_tiny_model(tmp_path)``.
+"models")``) or export its own with ``tests.support.tiny_model.export_tiny_model(tmp_path)``.
 
 torch is imported inside the fixtures, not here, so tests that never use them (the
 pure-numpy service tests) do not pay for importing it.
@@ -50,9 +50,9 @@ TINY_PRIOR_IMAGES = {"tiny": 64}  # models that get a fitted latent prior, and f
 @pytest.fixture(scope="session")
 def tiny_models_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A models directory with the exported ``tiny`` and ``tiny2`` models (read-only)."""
-    from tiny_model import export_tiny_model  # lazy: imports torch
+    from tests.support.tiny_model import export_tiny_model  # lazy: imports torch
 
-    from training.latent_prior_fit import fit_model_prior
+    from training.export.prior import fit_model_prior
 
     root = tmp_path_factory.mktemp("models")
     for name, kwargs in TINY_MODELS.items():

@@ -224,7 +224,7 @@ def _cmd_export(args: argparse.Namespace) -> int:
     folder = export_checkpoint(path, args.out_dir, name, parity_images=parity, evaluation=evaluation)
     if args.prior_images > 0:
         from training.data.base import DatasetError
-        from training.latent_prior_fit import PriorFitError, fit_model_prior
+        from training.export.prior import PriorFitError, fit_model_prior
 
         try:
             fit_model_prior(folder, args.prior_images)
@@ -235,7 +235,7 @@ def _cmd_export(args: argparse.Namespace) -> int:
 
 
 def _cmd_fit_prior(args: argparse.Namespace) -> int:
-    from training.latent_prior_fit import fit_model_prior
+    from training.export.prior import fit_model_prior
 
     prior = fit_model_prior(args.model, args.images, dataset=args.dataset, data_root=args.data_root,
                             subset=args.subset)

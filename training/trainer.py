@@ -43,7 +43,7 @@ from training.distributed import (
     init_distributed,
     make_gradient_averager,
 )
-from training.logging_utils import RunningMeans, TensorBoardLogger, visual_grids
+from training.monitor import RunningMeans, TensorBoardLogger, visual_grids
 from training.model import VAC
 from training.step import StepNoise, train_step
 

@@ -12,7 +12,7 @@ from PIL import Image
 from service.app import create_app, resolve_default_model
 from service.artifact import load_artifact
 from service.settings import DEFAULT_MODELS_DIR, SHIPPED_MODEL, Settings
-from tests.service.images import png_bytes
+from tests.support.images import png_bytes
 
 MODEL_DIR = DEFAULT_MODELS_DIR / SHIPPED_MODEL
 
@@ -39,9 +39,9 @@ def test_shipped_prior_covers_every_attribute_and_its_samples_look_like_the_data
     latents decode to faces the model itself (encoder + classifier) reads as bearded."""
     import numpy as np
 
-    from service.engine import load_engine
-    from service.latent import LinearClassifier
-    from service.latent_prior import load_model_prior
+    from service.runtime.engine import load_engine
+    from service.latent.edit import LinearClassifier
+    from service.latent.prior import load_model_prior
 
     manifest = load_artifact(MODEL_DIR)
     prior = load_model_prior(MODEL_DIR, manifest)

@@ -14,10 +14,10 @@ from fastapi.testclient import TestClient
 
 from service.app import create_app, resolve_default_model
 from service.artifact import ArtifactError
-from service.routes import editing
+from service.api.routes import editing
 from service.settings import SHIPPED_MODEL
-from tests.service import images
-from tests.service.routes.apiutil import IsolatedSettings, assert_error, make_settings, upload
+from tests.support import images
+from tests.support.api import IsolatedSettings, assert_error, make_settings, upload
 
 OPERATION_IDS = {"encode", "reconstruct", "edit", "decode", "generate", "list_models", "health", "ready", "metrics"}
 

@@ -3,7 +3,7 @@
 from training.data.base import SPLITS, VALUE_RANGE, DatasetError, FaceDataset
 from training.data.celeba import CelebA
 from training.data.factory import build_dataset
-from training.data.synthfaces import (
+from training.data.synthfaces.dataset import (
     SYNTH_ATTRIBUTES,
     SynthFace,
     SynthFaces,

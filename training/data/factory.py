@@ -5,7 +5,7 @@ from __future__ import annotations
 from training.config import ModelConfig, TrainConfig
 from training.data.base import DatasetError, FaceDataset, check_split
 from training.data.celeba import CelebA
-from training.data.synthfaces import SynthFaces
+from training.data.synthfaces.dataset import SynthFaces
 
 DATASETS = ("synthfaces", "celeba")
 

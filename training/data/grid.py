@@ -16,7 +16,7 @@ from torchvision.transforms.functional import pil_to_tensor, to_pil_image
 from torchvision.utils import make_grid
 
 from training.data.base import DatasetError
-from training.data.synthfaces import SYNTH_ATTRIBUTES, SynthFaces
+from training.data.synthfaces.dataset import SYNTH_ATTRIBUTES, SynthFaces
 
 LETTERS = dict(zip(SYNTH_ATTRIBUTES, "GFMS"))
 LEGEND = "  ".join(f"{letter}={name}" for name, letter in LETTERS.items())

@@ -1,6 +1,6 @@
 """Evaluation of exported models on synthfaces, judged by an independent oracle CNN.
 
-``oracle`` / ``oracle_train``: the judge and its training; ``metrics``: pure numpy
+``oracle/`` (``model``, ``train``): the judge and its training; ``fidelity``: pure numpy
 metrics; ``measure``: reconstruction, edit and generation measurements through the
 served engine; ``evaluate``: the pipeline; ``figures`` / ``report``: PNGs and Markdown;
 ``cli``: ``register(subparsers)`` and ``main(argv)``.

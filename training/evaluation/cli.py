@@ -112,8 +112,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _cmd_oracle(args: argparse.Namespace) -> int:
-    from training.data.synthfaces import SYNTH_ATTRIBUTES
-    from training.evaluation.oracle_train import train_oracle
+    from training.data.synthfaces.dataset import SYNTH_ATTRIBUTES
+    from training.evaluation.oracle.train import train_oracle
 
     out = args.out or WEIGHTS_DIR / f"synthfaces-oracle-{args.image_size}.pt"
     if (out.parent / "manifest.json").exists():

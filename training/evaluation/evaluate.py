@@ -1,8 +1,8 @@
 """``evaluate``: judge an EXPORTED model on held-out synthfaces with the oracle.
 
 What we measure must be what we serve: the model is loaded through
-``service.engine.load_engine`` (ONNX Runtime by default) and edited and sampled through
-``service.latent`` / ``service.latent_sampling``, exactly as the API does; the torch
+``service.runtime.engine.load_engine`` (ONNX Runtime by default) and edited and sampled through
+``service.latent.edit`` / ``service.latent.sampling``, exactly as the API does; the torch
 model is never touched. Writes ``report.json`` (every figure, the config and timings),
 ``report.md`` (:func:`training.evaluation.report.markdown_table`) and PNG figures.
 """
@@ -18,12 +18,12 @@ from typing import Any
 
 import numpy as np
 
-from service.engine import load_engine
-from service.latent import LinearClassifier
-from service.latent_prior import load_model_prior
-from training.data.synthfaces import SynthFaces
+from service.runtime.engine import load_engine
+from service.latent.edit import LinearClassifier
+from service.latent.prior import load_model_prior
+from training.data.synthfaces.dataset import SynthFaces
 from training.evaluation import figures
-from training.evaluation import metrics as M
+from training.evaluation import fidelity as M
 from training.evaluation.measure import (
     EvalImages,
     batched,
@@ -32,7 +32,7 @@ from training.evaluation.measure import (
     prior_rates,
     reconstruction_metrics,
 )
-from training.evaluation.oracle import load_oracle
+from training.evaluation.oracle.model import load_oracle
 from training.evaluation.report import markdown_table
 
 log = logging.getLogger(__name__)

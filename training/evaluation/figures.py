@@ -16,7 +16,7 @@ import torch
 import torch.nn.functional as F
 from torchvision.utils import make_grid, save_image
 
-from service.latent import LinearClassifier, edit
+from service.latent.edit import LinearClassifier, edit
 from training.evaluation.measure import EvalImages, batched
 
 TRAVERSAL_DELTAS = tuple(float(d) for d in range(-6, 7))  # -6 .. 6, 0 = the reconstruction

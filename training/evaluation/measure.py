@@ -1,7 +1,7 @@
 """The measurements of :func:`training.evaluation.evaluate.evaluate`, one function each.
 
 They talk to the model only through the served interfaces (an ``Engine`` with
-``encode``/``decode`` on numpy arrays and :class:`service.latent.LinearClassifier`), and
+``encode``/``decode`` on numpy arrays and :class:`service.latent.edit.LinearClassifier`), and
 to the judge only through ``oracle.predict(images) -> OraclePrediction``, so tests can
 pass fakes whose right answers are known.
 """
@@ -15,11 +15,11 @@ from typing import Any
 
 import numpy as np
 
-from service.latent import LinearClassifier, auto_delta, edit, edit_direction
-from service.latent_prior import FittedPrior
-from service.latent_sampling import exact_sample, langevin_sample
-from training.evaluation import metrics as M
-from training.evaluation.oracle import VISIBLE_WHEN, OraclePrediction
+from service.latent.edit import LinearClassifier, auto_delta, edit, edit_direction
+from service.latent.prior import FittedPrior
+from service.latent.sampling import exact_sample, langevin_sample
+from training.evaluation import fidelity as M
+from training.evaluation.oracle.model import VISIBLE_WHEN, OraclePrediction
 
 
 @dataclass

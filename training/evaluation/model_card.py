@@ -21,8 +21,8 @@ from pathlib import Path
 from typing import Any
 
 from service.artifact import Manifest, read_manifest
-from training.data import synthfaces_truth as truth
-from training.data.synthfaces_render import DEFAULT_SUPERSAMPLE
+from training.data.synthfaces import truth
+from training.data.synthfaces.render import DEFAULT_SUPERSAMPLE
 from training.evaluation.report import (
     PAPER_FID,
     PAPER_FID_RATIO,
@@ -46,7 +46,7 @@ FIGURE_TITLES = {"edit_triplets": "Edits at the recommended delta (rows: origina
                  "langevin_samples_fitted_prior": "Langevin samples, fitted latent prior: what /generate serves "
                                                   "(row 1: present, row 2: absent)"}
 
-# What each synthfaces attribute looks like (training/data/synthfaces_render.py).
+# What each synthfaces attribute looks like (training/data/synthfaces/render.py).
 ATTRIBUTE_LOOKS = {
     "eyeglasses": "tinted lenses under dark frames, round or square (`glasses_style`)",
     "facial_hair": "full beard, goatee or moustache (`beard_style`) in darkened hair colour",

@@ -20,7 +20,7 @@ def tiny_eval_settings() -> dict:
 @pytest.fixture(scope="session")
 def tiny_oracle_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """An oracle for 16x16 faces trained 1 epoch on 96 faces: a real checkpoint, not a good judge."""
-    from training.evaluation.oracle_train import train_oracle
+    from training.evaluation.oracle.train import train_oracle
 
     path = tmp_path_factory.mktemp("oracle") / "oracle-16.pt"
     train_oracle(path, image_size=16, train_size=96, epochs=1, val_size=32, batch_size=32, progress=False)

@@ -1,4 +1,4 @@
-"""End to end: evaluate the exported tiny model (ONNX, through service.engine) with a tiny oracle."""
+"""End to end: evaluate the exported tiny model (ONNX, through service.runtime.engine) with a tiny oracle."""
 
 from __future__ import annotations
 
@@ -11,11 +11,11 @@ import pytest
 from PIL import Image
 
 from service.artifact import ArtifactError
-from service.engine import load_engine
-from training.data.synthfaces import NUISANCE_SPEC, SYNTH_ATTRIBUTES
-from training.evaluation import metrics as M
+from service.runtime.engine import load_engine
+from training.data.synthfaces.dataset import NUISANCE_SPEC, SYNTH_ATTRIBUTES
+from training.evaluation import fidelity as M
 from training.evaluation.evaluate import EvaluationError, evaluate, load_images
-from training.evaluation.oracle import Oracle, OracleNet, default_layers, save_oracle
+from training.evaluation.oracle.model import Oracle, OracleNet, default_layers, save_oracle
 
 TINY_ATTRS = ("eyeglasses", "facial_hair")
 TOP_KEYS = {"format", "model", "oracle", "config", "reconstruction", "edits", "generation",

@@ -13,7 +13,7 @@ import pytest
 
 from service.artifact import load_artifact
 from training.cli import build_parser as build_training_parser
-from training.data import synthfaces_truth as truth
+from training.data.synthfaces import truth
 from training.evaluation.cli import EXIT_BAD_INPUT, build_parser, main
 from training.evaluation.model_card import (
     CARD_NAME,

@@ -1,0 +1,1 @@
+"""HTTP transport: the only package that imports fastapi or starlette."""

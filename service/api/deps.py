@@ -1,0 +1,116 @@
+"""What routes receive through ``Annotated`` dependencies: settings, model, classifier, API key.
+
+Routes never reach into ``app.state`` themselves; they declare ``SettingsDep``,
+``ModelDep`` (resolved from the ``model=`` query parameter, else the default model; an
+unknown name is a 404), ``ClassifierDep`` and the router-level ``require_api_key``. Tests
+and the app factory build the :class:`ServiceState` these read.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass, field
+from typing import Annotated
+
+from fastapi import Depends, File, Query, Request, Security, UploadFile
+from fastapi.security import APIKeyHeader
+from starlette.concurrency import run_in_threadpool
+
+from service.api.errors import RETRY_AFTER_S, ApiError
+from service.api.imaging import ALLOWED_MIME_TYPES, DecodedImage, decode_image, read_upload
+from service.latent.edit import LinearClassifier
+from service.api.metrics import Metrics
+from service.runtime.registry import LoadedModel, ModelRegistry
+from service.settings import Settings
+
+API_KEY_HEADER = "X-API-Key"
+
+
+@dataclass
+class ServiceState:
+    """Everything the lifespan builds; stored on ``app.state.service``."""
+
+    settings: Settings
+    metrics: Metrics
+    registry: ModelRegistry | None = None
+    classifiers: dict[str, LinearClassifier] = field(default_factory=dict)
+    ready: bool = False
+
+
+def get_state(request: Request) -> ServiceState:
+    return request.app.state.service
+
+
+StateDep = Annotated[ServiceState, Depends(get_state)]
+
+
+def get_settings(state: StateDep) -> Settings:
+    return state.settings
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+
+
+def get_registry(state: StateDep) -> ModelRegistry:
+    if not state.ready or state.registry is None:
+        raise ApiError(
+            503, "not_ready", "models are still loading; retry shortly", None, {"Retry-After": str(RETRY_AFTER_S)}
+        )
+    return state.registry
+
+
+RegistryDep = Annotated[ModelRegistry, Depends(get_registry)]
+
+ModelName = Annotated[
+    str | None,
+    Query(
+        description="Model to use (see GET /models); default: the service's default model.",
+        max_length=200,
+        examples=["synthfaces-introvac-64"],
+    ),
+]
+
+
+def get_model(registry: RegistryDep, model: ModelName = None) -> LoadedModel:
+    """The requested model, or the default; ``UnknownModelError`` (404) for other names."""
+    return registry.get(model)
+
+
+ModelDep = Annotated[LoadedModel, Depends(get_model)]
+
+
+def get_classifier(state: StateDep, model: ModelDep) -> LinearClassifier:
+    return state.classifiers[model.name]
+
+
+ClassifierDep = Annotated[LinearClassifier, Depends(get_classifier)]
+
+_api_key_scheme = APIKeyHeader(
+    name=API_KEY_HEADER,
+    auto_error=False,
+    description="Required on every route except /health, /ready and /metrics when the server sets INTROVAC_API_KEY.",
+)
+
+
+def require_api_key(settings: SettingsDep, key: Annotated[str | None, Security(_api_key_scheme)] = None) -> None:
+    """Router-level guard: a no-op unless ``settings.api_key`` is set."""
+    expected = settings.api_key
+    if expected is None:
+        return
+    if key is None or not secrets.compare_digest(key.encode(), expected.get_secret_value().encode()):
+        raise ApiError(
+            401, "unauthorized", f"missing or wrong {API_KEY_HEADER} header", None, {"WWW-Authenticate": API_KEY_HEADER}
+        )
+
+
+ImageUpload = Annotated[
+    UploadFile,
+    File(description="The image: " + ", ".join(ALLOWED_MIME_TYPES) + ". Centre-cropped to a square and resized."),
+]
+
+
+async def read_image(upload: UploadFile, model: LoadedModel, settings: Settings) -> DecodedImage:
+    """Read the upload under the byte cap and decode it off the event loop."""
+    data = await read_upload(upload, settings.max_upload_bytes)
+    m = model.manifest
+    return await run_in_threadpool(decode_image, data, m.image_size, settings.max_pixels, m.value_range)

@@ -1,0 +1,50 @@
+"""Small helpers shared by the routes: attribute checks, header formatting, content negotiation."""
+
+from __future__ import annotations
+
+import base64
+import math
+from collections.abc import Iterable, Mapping
+
+import numpy as np
+from fastapi import Request
+
+from service.api.errors import ApiError
+from service.api.imaging import grid_png_bytes, to_png_bytes
+from service.latent.edit import LinearClassifier
+
+
+def check_attributes(classifier: LinearClassifier, names: Iterable[str], param: str) -> None:
+    """422 ``unknown_attribute`` listing the valid names, before any math runs."""
+    unknown = [n for n in names if n not in classifier.names]
+    if unknown:
+        raise ApiError(
+            422,
+            "unknown_attribute",
+            f"unknown attribute(s) in {param}: {', '.join(map(repr, unknown))}; valid: {', '.join(classifier.names)}",
+            {"parameter": param, "unknown": unknown, "valid": list(classifier.names)},
+        )
+
+
+def kv_header(values: Mapping[str, float]) -> str:
+    """``{"a": 0.5}`` -> ``"a=0.5"`` (comma-separated; attribute names are [a-z0-9_])."""
+    return ",".join(f"{name}={value:.6g}" for name, value in values.items())
+
+
+def wants_json(request: Request, fmt: str | None) -> bool:
+    """``format=json`` wins; without it, an Accept header asking for JSON and not PNG."""
+    if fmt is not None:
+        return fmt == "json"
+    accept = request.headers.get("accept", "").lower()
+    return "application/json" in accept and "image/png" not in accept
+
+
+def b64(data: bytes) -> str:
+    return base64.b64encode(data).decode("ascii")
+
+
+def png_of_batch(images: np.ndarray, value_range: tuple[float, float]) -> bytes:
+    """One image as itself; several as a near-square grid (2 px black padding)."""
+    if len(images) == 1:
+        return to_png_bytes(images[0], value_range)
+    return grid_png_bytes(images, nrow=math.ceil(math.sqrt(len(images))), value_range=value_range)

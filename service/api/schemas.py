@@ -1,0 +1,168 @@
+"""Request/response bodies and the OpenAPI ``responses=`` tables of the routes.
+
+These models are the public contract seen by generated SDKs, so names are stable and every
+field is described. The helpers at the bottom build each route's documented responses
+(PNG, JSON and the shared error body) so routes cannot forget one.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from service.api.errors import RETRY_AFTER_S
+
+# Largest |z_i| accepted by /decode: the prior is N(0, I), so this is ~1000 sigma; it keeps
+# float32 arithmetic in the decoder finite.
+MAX_ABS_LATENT = 1000.0
+
+LatentValue = Annotated[float, Field(allow_inf_nan=False, ge=-MAX_ABS_LATENT, le=MAX_ABS_LATENT)]
+
+
+# ----------------------------------------------------------------------------- errors
+class ErrorDetail(BaseModel):
+    code: str = Field(description="Stable machine-readable error code, e.g. `unknown_attribute`.")
+    message: str = Field(description="Human-readable explanation.")
+    details: Any = Field(None, description="Extra structured data (validation problems, valid names ...).")
+
+
+class ErrorBody(BaseModel):
+    """The one error shape of the API."""
+
+    error: ErrorDetail
+
+
+# ----------------------------------------------------------------------------- bodies
+class DecodeRequest(BaseModel):
+    """One latent vector, or a list of them (decoded to a grid)."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{"z": [0.0, 0.5, -1.0]}]})
+
+    z: list[LatentValue] | list[list[LatentValue]] = Field(
+        description="A latent vector of the model's latent size, or a non-empty list of them."
+    )
+
+
+class EncodeResponse(BaseModel):
+    model: str = Field(description="Model that served the request.")
+    mean: list[float] = Field(description="Encoder mean mu(x): the latent code used for edits.")
+    logvar: list[float] = Field(description="Encoder log-variance.")
+    attributes: dict[str, float] = Field(description="Classifier probability of each attribute.")
+    realness: float = Field(description="1 - sigmoid(fake logit): how real the encoder judges the image.")
+
+
+class EditResponse(BaseModel):
+    model: str
+    image_png_base64: str = Field(description="The edited image as base64-encoded PNG.")
+    width: int
+    height: int
+    deltas: dict[str, float] = Field(description="Delta applied per edited attribute (resolved when `auto`).")
+    probabilities_before: dict[str, float] = Field(description="Classifier probabilities of the encoded image.")
+    probabilities_after: dict[str, float] = Field(description="Classifier probabilities of the edited latent.")
+
+
+class GeneratedSample(BaseModel):
+    z: list[float] = Field(description="The sampled latent vector.")
+    probabilities: dict[str, float]
+    image_png_base64: str
+
+
+class GenerateResponse(BaseModel):
+    model: str
+    method: str
+    prior: str = Field(description="`fitted` (the model's fitted latent prior) or `standard` (N(0, I), the paper's).")
+    seed: int = Field(description="Seed used; pass it back to get the same samples.")
+    requested: int
+    acceptance_rate: float = Field(description="Accepted / proposed latents.")
+    samples: list[GeneratedSample]
+
+
+class AttributeInfo(BaseModel):
+    name: str
+    recommended_delta: float
+    description: str
+
+
+class ModelInfo(BaseModel):
+    name: str
+    default: bool = Field(description="Used when a request has no `model=` parameter.")
+    image_size: int
+    value_range: list[float] = Field(description="Pixel range of the model's images.")
+    latent_dim: int
+    attributes: list[AttributeInfo]
+    backend: str = Field(description="`onnx` or `torchscript`.")
+    device: str = Field(description="Execution provider or torch device in use.")
+    provenance: dict[str, Any] = Field(description="Training mode, dataset, epochs, steps, git commit.")
+    export: dict[str, Any] = Field(description="ONNX opset and the export parity error.")
+    latent_prior: dict[str, Any] | None = Field(
+        default=None, description="Origin of the fitted latent prior /generate uses by default; null: N(0, I) only."
+    )
+    evaluation: dict[str, Any] = Field(description="Evaluation figures recorded at export.")
+
+
+class ModelList(BaseModel):
+    default: str
+    models: list[ModelInfo]
+
+
+class HealthResponse(BaseModel):
+    status: str = Field(examples=["ok"])
+
+
+class ModelStatus(BaseModel):
+    name: str
+    backend: str
+    device: str
+
+
+class ReadyResponse(BaseModel):
+    status: str = Field(examples=["ready"])
+    default_model: str
+    models: list[ModelStatus]
+
+
+# ----------------------------------------------------------------------------- OpenAPI tables
+_ERROR_TEXT = {
+    400: "Malformed request body.",
+    401: "Missing or wrong X-API-Key.",
+    404: "Unknown model.",
+    413: "Upload or image too large.",
+    415: "Not a supported image format.",
+    422: "Invalid parameters or image (see `error.code`).",
+    500: "Server bug (logged).",
+    503: "Overloaded (queue full) or not ready; see Retry-After.",
+    504: "Inference did not finish within the request timeout.",
+}
+_PNG_SCHEMA = {"type": "string", "format": "binary"}
+
+
+def errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI entries for the given error statuses, all with :class:`ErrorBody`."""
+    table: dict[int | str, dict[str, Any]] = {}
+    for status in statuses:
+        entry: dict[str, Any] = {"model": ErrorBody, "description": _ERROR_TEXT[status]}
+        if status == 503:
+            entry["headers"] = {
+                "Retry-After": {
+                    "description": f"Seconds to wait (typically {RETRY_AFTER_S}).",
+                    "schema": {"type": "integer"},
+                }
+            }
+        table[status] = entry
+    return table
+
+
+def png_response(description: str, json_model: type[BaseModel] | None = None, headers: dict | None = None) -> dict:
+    """A 200 entry with ``image/png`` content (listed first, so SDKs return bytes) and
+    optionally the ``format=json`` variant."""
+    entry: dict[str, Any] = {"description": description, "content": {"image/png": {"schema": _PNG_SCHEMA}}}
+    if json_model is not None:  # FastAPI adds it as application/json content, after image/png
+        entry["model"] = json_model
+    if headers:
+        entry["headers"] = headers
+    return {200: entry}
+
+
+def header(description: str, schema_type: str = "string") -> dict[str, Any]:
+    return {"description": description, "schema": {"type": schema_type}}

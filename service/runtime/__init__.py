@@ -1,0 +1,1 @@
+"""Model execution without HTTP: engines (ONNX Runtime, TorchScript), the registry, the batcher."""

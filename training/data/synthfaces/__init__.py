@@ -1,0 +1,1 @@
+"""synthfaces: procedural faces with known ground truth (dataset, renderer, attribute truth)."""

@@ -1,0 +1,1 @@
+"""The independent attribute oracle that judges models on synthfaces (network and its training)."""

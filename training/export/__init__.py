@@ -1,0 +1,10 @@
+"""Export stage: checkpoint -> models/<name>/ (ONNX, TorchScript, fitted prior, manifest last).
+
+``writer`` writes and checks the files, ``parity`` runs them against torch, ``prior`` fits
+the latent prior through the served encoder.
+"""
+
+from training.export.errors import ExportError
+from training.export.writer import export_checkpoint, export_model
+
+__all__ = ["ExportError", "export_checkpoint", "export_model"]

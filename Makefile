@@ -6,7 +6,7 @@ BIN    := $(VENV)/bin
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
 
-.PHONY: serve test install-serve install-dev test-tools clean
+.PHONY: serve test lint install-serve install-dev test-tools clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -35,8 +35,13 @@ test-tools:
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq docker-compose >/dev/null; }
 
-## Set up and run the whole test suite (what CI runs).
-test: install-dev test-tools
+## Lint gate: ruff's rules (pyproject.toml [tool.ruff]) and its formatter, checked, not applied.
+lint: install-dev
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+## Set up and run the whole test suite (what CI runs): the lint gate, then pytest.
+test: install-dev test-tools lint
 	$(BIN)/python -m pytest -q
 
 clean:

@@ -26,7 +26,6 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-
 def _tail(path: Path, chars: int = 3000) -> str:
     return path.read_text(errors="replace")[-chars:] if path.exists() else ""
 
@@ -65,8 +64,20 @@ def uvicorn_server(env: dict[str, str], log_path: Path, startup_timeout_s: float
     ``record`` receives port, pid, the /ready body and the return code."""
     port = free_port()
     url = f"http://{HOST}:{port}"
-    cmd = [sys.executable, "-m", "uvicorn", "service.app:create_app", "--factory", "--host", HOST,
-           "--port", str(port), "--log-level", "warning", "--no-access-log"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "uvicorn",
+        "service.app:create_app",
+        "--factory",
+        "--host",
+        HOST,
+        "--port",
+        str(port),
+        "--log-level",
+        "warning",
+        "--no-access-log",
+    ]
     with open(log_path, "wb") as log:
         proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
     record.update(port=port, pid=proc.pid)

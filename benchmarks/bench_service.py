@@ -40,12 +40,12 @@ from PIL import Image
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from service.api.imaging import encode_png, to_uint8
 from service.app import resolve_default_model
 from service.artifact import ArtifactError
-from service.runtime.engine import Engine, load_engine
-from service.api.imaging import encode_png, to_uint8
 from service.latent.edit import LinearClassifier
 from service.latent.sampling import langevin_sample
+from service.runtime.engine import Engine, load_engine
 from service.settings import Settings
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -124,18 +124,20 @@ def upload_image(engine: Engine, size: int) -> tuple[np.ndarray, bytes]:
 def server_env(args: argparse.Namespace, batch_size: int, wait_ms: float) -> dict[str, str]:
     """The developer's INTROVAC_* variables are dropped: the server runs exactly these settings."""
     env = {k: v for k, v in os.environ.items() if not k.upper().startswith("INTROVAC_")}
-    env.update({
-        "INTROVAC_MODELS_DIR": str(args.models_dir),
-        "INTROVAC_MODELS": args.model,
-        "INTROVAC_DEFAULT_MODEL": args.model,
-        "INTROVAC_BACKEND": args.backend,
-        "INTROVAC_MAX_BATCH_SIZE": str(batch_size),
-        "INTROVAC_MAX_BATCH_WAIT_MS": str(wait_ms),
-        "INTROVAC_MAX_QUEUE_DEPTH": str(max(64, 4 * max(args.concurrency))),
-        "INTROVAC_REQUEST_TIMEOUT_S": str(args.http_timeout),
-        "INTROVAC_MAX_LANGEVIN_STEPS": str(max(args.langevin_steps, 1)),
-        "INTROVAC_LOG_LEVEL": "warning",
-    })
+    env.update(
+        {
+            "INTROVAC_MODELS_DIR": str(args.models_dir),
+            "INTROVAC_MODELS": args.model,
+            "INTROVAC_DEFAULT_MODEL": args.model,
+            "INTROVAC_BACKEND": args.backend,
+            "INTROVAC_MAX_BATCH_SIZE": str(batch_size),
+            "INTROVAC_MAX_BATCH_WAIT_MS": str(wait_ms),
+            "INTROVAC_MAX_QUEUE_DEPTH": str(max(64, 4 * max(args.concurrency))),
+            "INTROVAC_REQUEST_TIMEOUT_S": str(args.http_timeout),
+            "INTROVAC_MAX_LANGEVIN_STEPS": str(max(args.langevin_steps, 1)),
+            "INTROVAC_LOG_LEVEL": "warning",
+        }
+    )
     if args.providers:
         env["INTROVAC_PROVIDERS"] = ",".join(args.providers)
     if args.threads:
@@ -144,10 +146,13 @@ def server_env(args: argparse.Namespace, batch_size: int, wait_ms: float) -> dic
 
 
 @contextlib.contextmanager
-def running_server(args: argparse.Namespace, label: str, batch_size: int, wait_ms: float, record: dict) -> Iterator[str]:
+def running_server(
+    args: argparse.Namespace, label: str, batch_size: int, wait_ms: float, record: dict
+) -> Iterator[str]:
     """The service with these batching settings (``bench_server.uvicorn_server``), its log in --log-dir."""
-    with uvicorn_server(server_env(args, batch_size, wait_ms), Path(args.log_dir) / f"server-{label}.log",
-                        args.startup_timeout, record) as url:
+    with uvicorn_server(
+        server_env(args, batch_size, wait_ms), Path(args.log_dir) / f"server-{label}.log", args.startup_timeout, record
+    ) as url:
         yield url
 
 
@@ -170,7 +175,9 @@ def mean_batches(metrics_text: str, model: str) -> dict[str, tuple[float, float]
     return {op: (s, c) for op, (s, c) in out.items()}
 
 
-async def drive(url: str, route: str, send: Send, concurrency: int, args: argparse.Namespace, warmup: bool = True) -> Load:
+async def drive(
+    url: str, route: str, send: Send, concurrency: int, args: argparse.Namespace, warmup: bool = True
+) -> Load:
     """``concurrency`` clients send until ``args.requests`` were sent or ``args.max_seconds`` passed."""
     total = args.generate_requests if route == "/generate" else args.requests
     load = Load(route=route, concurrency=concurrency)
@@ -215,15 +222,21 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--models-dir", type=Path, default=None, help="default: the service settings' models_dir")
     p.add_argument("--model", default=None, help="model folder name (default: the service's default model)")
     p.add_argument("--backend", choices=["onnx", "torchscript"], default=None, help="default: settings")
-    p.add_argument("--providers", type=lambda s: [x for x in s.split(",") if x], default=None,
-                   help="ONNX Runtime providers, comma-separated (default: settings; CUDA when available)")
+    p.add_argument(
+        "--providers",
+        type=lambda s: [x for x in s.split(",") if x],
+        default=None,
+        help="ONNX Runtime providers, comma-separated (default: settings; CUDA when available)",
+    )
     p.add_argument("--threads", type=int, default=None, help="ONNX Runtime intra-op threads (default: settings)")
     p.add_argument("--requests", type=int, default=None, help=f"requests per /edit measurement ({FULL['requests']})")
     p.add_argument("--concurrency", type=int, nargs="+", default=[1, 16], help="client counts (1 is always run)")
     p.add_argument("--batch-size", type=int, default=16, help="max_batch_size of the batched configuration")
     p.add_argument("--batch-wait-ms", type=float, default=0.0, help="max_batch_wait_ms of the batched configuration")
     p.add_argument("--image-size", default="auto", help="side of the uploaded PNG; auto: the manifest's image_size")
-    p.add_argument("--generate-requests", type=int, default=None, help=f"/generate requests ({FULL['generate_requests']})")
+    p.add_argument(
+        "--generate-requests", type=int, default=None, help=f"/generate requests ({FULL['generate_requests']})"
+    )
     p.add_argument("--langevin-steps", type=int, default=None, help=f"Langevin steps for /generate ({PAPER_STEPS})")
     p.add_argument("--step-size", type=float, default=PAPER_STEP_SIZE, help="Langevin step size alpha")
     p.add_argument("--max-seconds", type=float, default=None, help="time bound per measurement (60; quick: 10)")
@@ -257,18 +270,26 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def run(args: argparse.Namespace) -> dict:
-    engine = load_engine(args.models_dir / args.model, args.backend, providers=args.providers,
-                         intra_op_threads=args.threads)
+    engine = load_engine(
+        args.models_dir / args.model, args.backend, providers=args.providers, intra_op_threads=args.threads
+    )
     m = engine.manifest
     size = m.image_size if args.image_size == "auto" else int(args.image_size)
     attribute = m.attribute_names[0]
     image, png = upload_image(engine, size)
     results: dict = {
-        "model": {"name": args.model, "image_size": m.image_size, "latent_dim": m.latent_dim,
-                  "backend": engine.backend, "device": engine.device},
-        "upload": {"size": size, "bytes": len(png)}, "attribute": attribute,
+        "model": {
+            "name": args.model,
+            "image_size": m.image_size,
+            "latent_dim": m.latent_dim,
+            "backend": engine.backend,
+            "device": engine.device,
+        },
+        "upload": {"size": size, "bytes": len(png)},
+        "attribute": attribute,
         "settings": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
-        "engine": engine_figures(engine, image, attribute, args), "configs": {},
+        "engine": engine_figures(engine, image, attribute, args),
+        "configs": {},
     }
     del engine  # frees its memory (GPU included) before the servers load the model
 
@@ -279,9 +300,16 @@ def run(args: argparse.Namespace) -> dict:
 
     def generate(prior: str) -> Send:
         def call(client: httpx.AsyncClient, i: int) -> Awaitable[httpx.Response]:
-            params = {"attribute": attribute, "n": 1, "steps": args.langevin_steps, "step_size": args.step_size,
-                      "seed": i, "prior": prior}
+            params = {
+                "attribute": attribute,
+                "n": 1,
+                "steps": args.langevin_steps,
+                "step_size": args.step_size,
+                "seed": i,
+                "prior": prior,
+            }
             return client.get("/generate", params=params)
+
         return call
 
     configs = {"batched": (args.batch_size, args.batch_wait_ms), "unbatched": (1, 0.0)}
@@ -293,7 +321,8 @@ def run(args: argparse.Namespace) -> dict:
             if label == "batched":  # the production configuration; n=1 gains nothing from batching
                 results["generate_by_prior"] = {
                     prior: asyncio.run(drive(url, "/generate", generate(prior), 1, args, warmup=False)).summary()
-                    for prior in priors}
+                    for prior in priors
+                }
                 results["generate"] = results["generate_by_prior"][priors[0]]  # the service's default
     return results
 
@@ -307,7 +336,9 @@ def derive(r: dict) -> None:
     e = r["engine"]
     for c in r["configs"].values():
         c["overhead_factor"] = ratio(c["edit"][0]["p50_ms"], e["encode_decode_p50_ms"])
-    rates = {label: {load["concurrency"]: load["requests_per_s"] for load in c["edit"]} for label, c in r["configs"].items()}
+    rates = {
+        label: {load["concurrency"]: load["requests_per_s"] for load in c["edit"]} for label, c in r["configs"].items()
+    }
     r["batching_speedup"] = {n: ratio(rates["batched"][n], rates["unbatched"][n]) for n in rates["batched"]}
     r["generate_vs_decode"] = ratio(r["generate"]["p50_ms"], e["decode_p50_ms"])
 
@@ -315,7 +346,8 @@ def derive(r: dict) -> None:
 def problems(r: dict) -> list[str]:
     """Failed requests make the figures meaningless: list them (exit code 1)."""
     loads = [(label, load) for label, c in r["configs"].items() for load in c["edit"]] + [
-        ("batched", g) for g in r["generate_by_prior"].values()]
+        ("batched", g) for g in r["generate_by_prior"].values()
+    ]
     return [
         f"{label} {load['route']} with {clients(load['concurrency'])}: {load['sent'] - load['ok']} of "
         f"{load['sent']} requests failed {load['statuses']}"
@@ -330,26 +362,38 @@ def clients(n: int) -> str:
 
 def report(r: dict) -> None:
     m, e, args = r["model"], r["engine"], r["settings"]
-    print(f"model: {m['name']} ({m['image_size']}x{m['image_size']}, latent {m['latent_dim']}) "
-          f"{m['backend']} on {m['device']}; upload {r['upload']['size']}x{r['upload']['size']} PNG "
-          f"({r['upload']['bytes']} bytes); /edit attribute={r['attribute']}; {args['requests']} requests per measurement")
-    print(f"engine (no HTTP, batch 1): encode+decode p50 {e['encode_decode_p50_ms']:.3f} ms, "
-          f"decode p50 {e['decode_p50_ms']:.3f} ms, langevin {args['langevin_steps']} steps p50 {e['langevin_p50_ms']:.1f} ms")
+    print(
+        f"model: {m['name']} ({m['image_size']}x{m['image_size']}, latent {m['latent_dim']}) "
+        f"{m['backend']} on {m['device']}; upload {r['upload']['size']}x{r['upload']['size']} PNG "
+        f"({r['upload']['bytes']} bytes); /edit attribute={r['attribute']}; {args['requests']} requests per measurement"
+    )
+    print(
+        f"engine (no HTTP, batch 1): encode+decode p50 {e['encode_decode_p50_ms']:.3f} ms, "
+        f"decode p50 {e['decode_p50_ms']:.3f} ms, langevin {args['langevin_steps']} steps p50 {e['langevin_p50_ms']:.1f} ms"
+    )
     for label, c in r["configs"].items():
         print(f"[{label}] max_batch_size={c['max_batch_size']} max_batch_wait_ms={c['max_batch_wait_ms']:g}")
         seq = c["edit"][0]
-        print(f"  /edit sequential latency (1 client): p50 {seq['p50_ms']:.2f} ms  p99 {seq['p99_ms']:.2f} ms  "
-              f"HTTP overhead factor {c['overhead_factor']:.1f}x (p50 / engine encode+decode)")
+        print(
+            f"  /edit sequential latency (1 client): p50 {seq['p50_ms']:.2f} ms  p99 {seq['p99_ms']:.2f} ms  "
+            f"HTTP overhead factor {c['overhead_factor']:.1f}x (p50 / engine encode+decode)"
+        )
         for load in c["edit"]:
             batches = ", ".join(f"{op} {v:.1f}" for op, v in sorted(load["mean_batch"].items())) or "n/a"
-            print(f"  /edit throughput {clients(load['concurrency']):>11}: {load['requests_per_s']:8.1f} req/s  "
-                  f"({load['ok']}/{load['sent']} ok in {load['elapsed_s']:.2f} s, mean batch {batches})")
-    print("speed-up from dynamic batching (batched / unbatched req/s): "
-          + "  ".join(f"{clients(n)} {s:.2f}x" for n, s in r["batching_speedup"].items()))
+            print(
+                f"  /edit throughput {clients(load['concurrency']):>11}: {load['requests_per_s']:8.1f} req/s  "
+                f"({load['ok']}/{load['sent']} ok in {load['elapsed_s']:.2f} s, mean batch {batches})"
+            )
+    print(
+        "speed-up from dynamic batching (batched / unbatched req/s): "
+        + "  ".join(f"{clients(n)} {s:.2f}x" for n, s in r["batching_speedup"].items())
+    )
     for prior, g in r["generate_by_prior"].items():
-        print(f"/generate (langevin {args['langevin_steps']} steps, alpha {args['step_size']:g}, n=1, prior {prior}, "
-              f"{g['ok']}/{g['sent']} ok): p50 {g['p50_ms']:.1f} ms vs one engine decode {e['decode_p50_ms']:.3f} ms: "
-              f"{ratio(g['p50_ms'], e['decode_p50_ms']):.0f}x")
+        print(
+            f"/generate (langevin {args['langevin_steps']} steps, alpha {args['step_size']:g}, n=1, prior {prior}, "
+            f"{g['ok']}/{g['sent']} ok): p50 {g['p50_ms']:.1f} ms vs one engine decode {e['decode_p50_ms']:.3f} ms: "
+            f"{ratio(g['p50_ms'], e['decode_p50_ms']):.0f}x"
+        )
 
 
 def main(argv: list[str] | None = None) -> int:

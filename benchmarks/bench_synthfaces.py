@@ -40,26 +40,20 @@ def rate(fn, n: int) -> tuple[float, float]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--size", type=int, default=64)
     parser.add_argument("--n", type=int, default=4000, help="images per measurement")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
     torch.set_num_threads(1)
     plain = SynthFaces("train", image_size=args.size, length=args.n, seed=args.seed)
-    full = SynthFaces(
-        "train", image_size=args.size, length=args.n, seed=args.seed, return_targets=True
-    )
+    full = SynthFaces("train", image_size=args.size, length=args.n, seed=args.seed, return_targets=True)
     results = {
         "render": rate(lambda i: render_face(args.seed, i, args.size, with_masks=False), args.n),
         "dataset": rate(plain.__getitem__, args.n),
         "targets": rate(full.__getitem__, args.n),
     }
-    print(
-        f"synthfaces {args.size}x{args.size}, 1 core, torch threads={torch.get_num_threads()}, n={args.n}"
-    )
+    print(f"synthfaces {args.size}x{args.size}, 1 core, torch threads={torch.get_num_threads()}, n={args.n}")
     for name, (wall, cpu) in results.items():
         print(
             f"  {name:8s} {wall:7.0f} images/s wall, {cpu:7.0f} images/s CPU time"

@@ -98,9 +98,7 @@ VERSIONS = {
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--image-size", type=int, default=64)
     p.add_argument("--channels", type=int, nargs="+", default=[16, 32, 64, 128])
     p.add_argument("--latent", type=int, default=64)
@@ -109,9 +107,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--mode", choices=["introvac", "vac"], default="introvac")
     p.add_argument("--steps", type=int, default=4, help="timed steps per version")
     p.add_argument("--warmup", type=int, default=1, help="untimed steps per version")
-    p.add_argument(
-        "--threads", type=int, default=None, help="torch.set_num_threads (default: torch's)"
-    )
+    p.add_argument("--threads", type=int, default=None, help="torch.set_num_threads (default: torch's)")
     p.add_argument(
         "--channels-last",
         action="store_true",
@@ -154,9 +150,7 @@ def main(argv: list[str] | None = None) -> int:
         model = VAC(model_cfg)
         model.load_state_dict(initial)
         model = model.to(memory_format=fmt)
-        opt_enc = torch.optim.Adam(
-            model.encoder_classifier_parameters(), lr=cfg.lr, betas=cfg.adam_betas
-        )
+        opt_enc = torch.optim.Adam(model.encoder_classifier_parameters(), lr=cfg.lr, betas=cfg.adam_betas)
         opt_dec = torch.optim.Adam(model.decoder_parameters(), lr=cfg.lr, betas=cfg.adam_betas)
         runs[name] = functools.partial(step, model, opt_enc, opt_dec, x, y, noise, cfg)
 
@@ -204,10 +198,7 @@ def main(argv: list[str] | None = None) -> int:
         rates["FLOP"][name] = 1.0 / gflops[name]  # work ratio, not a speed
     labels = {"public-ref": "public-ref pattern", "minimal": "minimal transcription"}
     pairs = [(fast, base) for fast in ("optimised", "trainer") for base in labels]
-    ratios = {
-        pair: {kind: rate[pair[0]] / rate[pair[1]] for kind, rate in rates.items()}
-        for pair in pairs
-    }
+    ratios = {pair: {kind: rate[pair[0]] / rate[pair[1]] for kind, rate in rates.items()} for pair in pairs}
     for (fast, base), values in ratios.items():
         line = "  ".join(f"{kind} {ratio:.2f}x" for kind, ratio in values.items())
         line = line.replace("FLOP", "work (1/FLOP)")

@@ -22,13 +22,13 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.openapi.utils import get_openapi
 from fastapi.routing import APIRoute
 
-from service.artifact import ArtifactError
 from service.api.deps import ServiceState, require_api_key
 from service.api.errors import BodyLimitMiddleware, CatchAllMiddleware, install_error_handlers
-from service.latent.edit import LinearClassifier
 from service.api.metrics import Metrics, MetricsMiddleware
-from service.runtime.registry import ModelRegistry, discover
 from service.api.routes import editing, generation, ops
+from service.artifact import ArtifactError
+from service.latent.edit import LinearClassifier
+from service.runtime.registry import ModelRegistry, discover
 from service.settings import SHIPPED_MODEL, Settings
 
 log = logging.getLogger("service")

@@ -178,7 +178,9 @@ def verify_files(folder: Path, manifest: Manifest, roles: list[str] | None = Non
             raise ArtifactError(f"model file {path} ({role}) is missing")
         size = path.stat().st_size
         if size != spec.bytes:
-            raise ArtifactError(f"model file {path} ({role}) has {size} bytes, manifest says {spec.bytes}: corrupt or replaced")
+            raise ArtifactError(
+                f"model file {path} ({role}) has {size} bytes, manifest says {spec.bytes}: corrupt or replaced"
+            )
         if sha256_of(path) != spec.sha256:
             raise ArtifactError(f"model file {path} ({role}) fails its sha256 check: corrupt or replaced")
 

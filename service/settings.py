@@ -76,7 +76,10 @@ class Settings(BaseSettings):
     # 1-client latency. Raise it when bursts reach an idle accelerator whose batches are
     # much cheaper per row.
     max_batch_wait_ms: float = Field(
-        0.0, ge=0, le=10_000, allow_inf_nan=False,
+        0.0,
+        ge=0,
+        le=10_000,
+        allow_inf_nan=False,
         description="Longest wait for a batch to fill once the engine is free (0: take what is queued).",
     )
     max_queue_depth: int = Field(64, ge=1, description="Requests waiting per batcher before new ones get 503.")

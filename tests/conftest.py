@@ -51,7 +51,6 @@ TINY_PRIOR_IMAGES = {"tiny": 64}  # models that get a fitted latent prior, and f
 def tiny_models_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A models directory with the exported ``tiny`` and ``tiny2`` models (read-only)."""
     from tests.support.tiny_model import export_tiny_model  # lazy: imports torch
-
     from training.export.prior import fit_model_prior
 
     root = tmp_path_factory.mktemp("models")

@@ -189,7 +189,9 @@ def resolve_checkpoint_path(path: str | Path) -> Path:
         for candidate in (path / LATEST_NAME, path / "checkpoints" / LATEST_NAME):
             if candidate.is_file():
                 return candidate
-        raise CheckpointError(f"no checkpoint found in folder {path} (looked for {LATEST_NAME} and checkpoints/{LATEST_NAME})")
+        raise CheckpointError(
+            f"no checkpoint found in folder {path} (looked for {LATEST_NAME} and checkpoints/{LATEST_NAME})"
+        )
     return path
 
 

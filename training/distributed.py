@@ -87,9 +87,7 @@ def broadcast_parameters(model: nn.Module, ctx: DistContext, src: int = 0) -> No
             dist.broadcast(tensor.data, src=src)
 
 
-def make_gradient_averager(
-    groups: list[list[nn.Parameter]], ctx: DistContext
-) -> Callable[[nn.Module], None] | None:
+def make_gradient_averager(groups: list[list[nn.Parameter]], ctx: DistContext) -> Callable[[nn.Module], None] | None:
     """A ``grad_hook`` that replaces each ``.grad`` by its mean over ranks (None if alone).
 
     ``groups`` are the parameter lists of the two optimizers; each group is flattened
@@ -107,7 +105,7 @@ def make_gradient_averager(
             flat = _flatten_dense_tensors(grads)
             dist.all_reduce(flat, op=dist.ReduceOp.SUM)
             flat.div_(ctx.world_size)
-            for grad, synced in zip(grads, _unflatten_dense_tensors(flat, grads)):
+            for grad, synced in zip(grads, _unflatten_dense_tensors(flat, grads), strict=True):
                 grad.copy_(synced)
 
     return average
@@ -121,7 +119,7 @@ def average_scalars(values: dict[str, float], ctx: DistContext, device: torch.de
     packed = torch.tensor([float(values[k]) for k in keys], dtype=torch.float64, device=device)
     dist.all_reduce(packed, op=dist.ReduceOp.SUM)
     packed /= ctx.world_size
-    return dict(zip(keys, packed.tolist()))
+    return dict(zip(keys, packed.tolist(), strict=True))
 
 
 def all_gather_objects(obj: Any, ctx: DistContext) -> list[Any]:

@@ -33,9 +33,7 @@ def reconstruction_l1(x: Tensor, x_rec: Tensor) -> Tensor:
     The paper uses L1 instead of the MSE of Eq. 5 because it gives sharper images.
     """
     if x.shape != x_rec.shape:
-        raise ValueError(
-            f"reconstruction shape {tuple(x_rec.shape)} != input shape {tuple(x.shape)}"
-        )
+        raise ValueError(f"reconstruction shape {tuple(x_rec.shape)} != input shape {tuple(x.shape)}")
     return F.l1_loss(x_rec, x, reduction="mean")
 
 
@@ -56,8 +54,7 @@ def attribute_bce(attribute_logits: Tensor, labels: Tensor) -> Tensor:
     batch and attributes. ``labels`` are 0/1 floats in the logits' order."""
     if attribute_logits.shape != labels.shape:
         raise ValueError(
-            f"attribute logits shape {tuple(attribute_logits.shape)} != labels shape "
-            f"{tuple(labels.shape)}"
+            f"attribute logits shape {tuple(attribute_logits.shape)} != labels shape {tuple(labels.shape)}"
         )
     return F.binary_cross_entropy_with_logits(attribute_logits, labels.to(attribute_logits.dtype))
 
@@ -73,8 +70,7 @@ def real_image_bce(logits: Tensor, labels: Tensor) -> Tensor:
     """
     if logits.shape[0] != labels.shape[0] or logits.shape[1] != labels.shape[1] + 1:
         raise ValueError(
-            f"expected (N, K + 1) logits for (N, K) labels, got {tuple(logits.shape)} and "
-            f"{tuple(labels.shape)}"
+            f"expected (N, K + 1) logits for (N, K) labels, got {tuple(logits.shape)} and {tuple(labels.shape)}"
         )
     real = torch.zeros_like(labels[:, :1])
     targets = torch.cat([labels, real], dim=1).to(logits.dtype)

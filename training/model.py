@@ -22,9 +22,7 @@ class ResidualBlock(nn.Module):
         self.conv1 = nn.Conv2d(in_channels, out_channels, 3, padding=1)
         self.conv2 = nn.Conv2d(out_channels, out_channels, 3, padding=1)
         self.act = nn.LeakyReLU(0.2)
-        self.skip = (
-            nn.Identity() if in_channels == out_channels else nn.Conv2d(in_channels, out_channels, 1)
-        )
+        self.skip = nn.Identity() if in_channels == out_channels else nn.Conv2d(in_channels, out_channels, 1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         h = self.conv2(self.act(self.conv1(x)))

@@ -93,9 +93,7 @@ def _check_inputs(model: VAC, x: Tensor, y: Tensor, noise: StepNoise) -> tuple[T
         raise ValueError(f"images must have shape (N, 3, {s}, {s}), got {tuple(x.shape)}")
     n = x.shape[0]
     if tuple(y.shape) != (n, k):
-        raise ValueError(
-            f"labels must have shape ({n}, {k}) for attributes {cfg.attributes}, got {tuple(y.shape)}"
-        )
+        raise ValueError(f"labels must have shape ({n}, {k}) for attributes {cfg.attributes}, got {tuple(y.shape)}")
     for name, t in (("eps", noise.eps), ("z_g", noise.z_g)):
         if tuple(t.shape) != (n, d):
             raise ValueError(f"noise.{name} must have shape ({n}, {d}), got {tuple(t.shape)}")
@@ -115,9 +113,7 @@ def _detached(values: dict[str, Tensor]) -> dict[str, Tensor]:
 # --------------------------------------------------------------------------------------
 
 
-def compute_gradients(
-    model: VAC, x: Tensor, y: Tensor, noise: StepNoise, cfg: TrainConfig
-) -> dict[str, Tensor]:
+def compute_gradients(model: VAC, x: Tensor, y: Tensor, noise: StepNoise, cfg: TrainConfig) -> dict[str, Tensor]:
     """Set every parameter's .grad (accumulating into None/zeros) to what Algorithm 1
     applies, with shared passes; return detached scalar losses by name."""
     eps, z_g = _check_inputs(model, x, y, noise)
@@ -126,9 +122,7 @@ def compute_gradients(
     return _introvac_gradients(model, x, y, eps, z_g, cfg)
 
 
-def _vac_gradients(
-    model: VAC, x: Tensor, y: Tensor, eps: Tensor, cfg: TrainConfig
-) -> dict[str, Tensor]:
+def _vac_gradients(model: VAC, x: Tensor, y: Tensor, eps: Tensor, cfg: TrainConfig) -> dict[str, Tensor]:
     """Eq. 5: one encoder pass, one decoder pass, one backward into every parameter."""
     with _autocast(x, cfg):
         mean, logvar = model.encoder(x)
@@ -243,4 +237,4 @@ def train_step(
     opt_enc.step()
     opt_dec.step()
     values = torch.stack([v.float() for v in losses.values()]).tolist()
-    return dict(zip(losses.keys(), values))
+    return dict(zip(losses.keys(), values, strict=True))

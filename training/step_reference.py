@@ -47,9 +47,7 @@ def _add_grads(params: list[Tensor], grads: tuple[Tensor | None, ...]) -> None:
             p.grad.add_(g)
 
 
-def reference_gradients(
-    model: VAC, x: Tensor, y: Tensor, noise: StepNoise, cfg: TrainConfig
-) -> dict[str, Tensor]:
+def reference_gradients(model: VAC, x: Tensor, y: Tensor, noise: StepNoise, cfg: TrainConfig) -> dict[str, Tensor]:
     """Straightforward transcription of Algorithm 1 (one pass per occurrence of E/G),
     same contract as ``compute_gradients``; kept as the executable specification."""
     eps, z_g = _check_inputs(model, x, y, noise)

@@ -43,8 +43,8 @@ from training.distributed import (
     init_distributed,
     make_gradient_averager,
 )
-from training.monitor import RunningMeans, TensorBoardLogger, visual_grids
 from training.model import VAC
+from training.monitor import RunningMeans, TensorBoardLogger, visual_grids
 from training.step import StepNoise, train_step
 
 log = logging.getLogger("training")
@@ -175,7 +175,9 @@ class Trainer:
         dataset = build_dataset(self.cfg, self.model_cfg, split)
         names = tuple(getattr(dataset, "attribute_names", self.model_cfg.attributes))
         if names != self.model_cfg.attributes:
-            raise ValueError(f"dataset attributes {list(names)} differ from model attributes {list(self.model_cfg.attributes)}")
+            raise ValueError(
+                f"dataset attributes {list(names)} differ from model attributes {list(self.model_cfg.attributes)}"
+            )
         return dataset
 
     def _restore(self, checkpoint: dict[str, Any]) -> None:
@@ -204,14 +206,22 @@ class Trainer:
         """This rank's batches of ``epoch``, a pure function of (seed, epoch), minus the done ones."""
         bs = self.cfg.batch_size
         sampler = DistributedSampler(
-            self.train_set, num_replicas=self.ctx.world_size, rank=self.ctx.rank,
-            shuffle=True, seed=self.cfg.seed, drop_last=True,
+            self.train_set,
+            num_replicas=self.ctx.world_size,
+            rank=self.ctx.rank,
+            shuffle=True,
+            seed=self.cfg.seed,
+            drop_last=True,
         )
         sampler.set_epoch(epoch)
         indices = list(sampler)[skip_batches * bs : self.batches_per_epoch * bs]
         return DataLoader(
-            self.train_set, batch_size=bs, sampler=indices, drop_last=True,
-            num_workers=self.cfg.num_workers, pin_memory=self.device.type == "cuda",
+            self.train_set,
+            batch_size=bs,
+            sampler=indices,
+            drop_last=True,
+            num_workers=self.cfg.num_workers,
+            pin_memory=self.device.type == "cuda",
             generator=torch.Generator().manual_seed(self.cfg.seed * 100_003 + epoch),
             worker_init_fn=_seed_worker,
         )
@@ -238,8 +248,12 @@ class Trainer:
         rng = ckpt_io.capture_rng_state(self.noise_gen)
         # The data order needs no generator state: it is DistributedSampler(seed).set_epoch(epoch),
         # and the position inside the epoch is batch_in_epoch (recorded here for the reader).
-        rng["data"] = {"sampler_seed": self.cfg.seed, "epoch": self.epoch, "batch_in_epoch": self.batch_in_epoch,
-                       "world_size": self.ctx.world_size}
+        rng["data"] = {
+            "sampler_seed": self.cfg.seed,
+            "epoch": self.epoch,
+            "batch_in_epoch": self.batch_in_epoch,
+            "world_size": self.ctx.world_size,
+        }
         by_rank = all_gather_objects(rng, self.ctx)
         if not self._weights_finite():
             raise TrainingDivergedError(self.step, {}, self.last_good, what="weights (refusing to checkpoint them)")
@@ -252,10 +266,18 @@ class Trainer:
         if self.ctx.enabled:
             extra["rng_by_rank"] = by_rank
         state = ckpt_io.build_checkpoint(
-            model=self.model, opt_enc=self.opt_enc, opt_dec=self.opt_dec,
-            sched_enc=self.sched_enc, sched_dec=self.sched_dec, train_config=self.cfg, rng=rng,
-            epoch=self.epoch, step=self.step, batch_in_epoch=self.batch_in_epoch,
-            commit=self.commit, extra=extra,
+            model=self.model,
+            opt_enc=self.opt_enc,
+            opt_dec=self.opt_dec,
+            sched_enc=self.sched_enc,
+            sched_dec=self.sched_dec,
+            train_config=self.cfg,
+            rng=rng,
+            epoch=self.epoch,
+            step=self.step,
+            batch_in_epoch=self.batch_in_epoch,
+            commit=self.commit,
+            extra=extra,
         )
         self.last_good = ckpt_io.save_checkpoint(state, self.ckpt_path)
         return self.last_good
@@ -325,13 +347,26 @@ class Trainer:
         tb = TensorBoardLogger(self.out_dir / "tensorboard", enabled=main, purge_step=self.step or None)
         vis = self._visual_batch() if main and self.cfg.image_every > 0 else None
         interactive = main and sys.stderr.isatty()
-        bar = tqdm(total=self.total_steps(), initial=self.step, disable=not interactive, dynamic_ncols=True, desc="train")
-        log.info("training %s on %s: %d batches/epoch, steps %d -> %d, device %s, world size %d",
-                 self.cfg.mode, self.cfg.dataset, self.batches_per_epoch, self.step, self.total_steps(),
-                 self.device, self.ctx.world_size)
+        bar = tqdm(
+            total=self.total_steps(), initial=self.step, disable=not interactive, dynamic_ncols=True, desc="train"
+        )
+        log.info(
+            "training %s on %s: %d batches/epoch, steps %d -> %d, device %s, world size %d",
+            self.cfg.mode,
+            self.cfg.dataset,
+            self.batches_per_epoch,
+            self.step,
+            self.total_steps(),
+            self.device,
+            self.ctx.world_size,
+        )
         if self._done():
-            log.warning("nothing to do: step %d / epoch %d already reach the limits (pass a larger "
-                        "max_steps or epochs to extend the run)", self.step, self.epoch)
+            log.warning(
+                "nothing to do: step %d / epoch %d already reach the limits (pass a larger "
+                "max_steps or epochs to extend the run)",
+                self.step,
+                self.epoch,
+            )
         means, losses, start_step = RunningMeans(), {}, self.step
         t0 = time.perf_counter()
         self._last_log = (t0, self.step)
@@ -354,10 +389,23 @@ class Trainer:
             bar.close()
             tb.close()
         elapsed = time.perf_counter() - t0
-        result = TrainResult(self.out_dir, self.last_good if main else None, self.step, self.epoch,
-                             losses, self.step - start_step, elapsed)
-        log.info("done: step %d, epoch %d, %.1f s, %.2f steps/s, checkpoint %s",
-                 self.step, self.epoch, elapsed, result.steps_per_s, result.checkpoint)
+        result = TrainResult(
+            self.out_dir,
+            self.last_good if main else None,
+            self.step,
+            self.epoch,
+            losses,
+            self.step - start_step,
+            elapsed,
+        )
+        log.info(
+            "done: step %d, epoch %d, %.1f s, %.2f steps/s, checkpoint %s",
+            self.step,
+            self.epoch,
+            elapsed,
+            result.steps_per_s,
+            result.checkpoint,
+        )
         return result
 
 
@@ -385,6 +433,8 @@ def resume(
 ) -> TrainResult:
     """Continue a run exactly where its checkpoint stopped (optionally extended)."""
     return _run(
-        lambda ctx: Trainer.from_checkpoint(checkpoint, out_dir, epochs=epochs, max_steps=max_steps, device=device, ctx=ctx),
+        lambda ctx: Trainer.from_checkpoint(
+            checkpoint, out_dir, epochs=epochs, max_steps=max_steps, device=device, ctx=ctx
+        ),
         device,
     )

@@ -18,8 +18,8 @@ from starlette.concurrency import run_in_threadpool
 
 from service.api.errors import RETRY_AFTER_S, ApiError
 from service.api.imaging import ALLOWED_MIME_TYPES, DecodedImage, decode_image, read_upload
-from service.latent.edit import LinearClassifier
 from service.api.metrics import Metrics
+from service.latent.edit import LinearClassifier
 from service.runtime.registry import LoadedModel, ModelRegistry
 from service.settings import Settings
 

@@ -18,9 +18,9 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from service.runtime.batcher import BatcherStopped, QueueFull, RequestTimeout
 from service.api.imaging import ImageInputError
 from service.latent.edit import LatentMathError
+from service.runtime.batcher import BatcherStopped, QueueFull, RequestTimeout
 from service.runtime.registry import UnknownModelError
 
 log = logging.getLogger(__name__)

@@ -49,15 +49,29 @@ REDUCING_GAP = 3.0
 # What Pillow's plugins and codecs raise on malformed data (seen in the plugins' own code
 # and in our fuzz test). UnidentifiedImageError is handled separately, before these.
 _DECODE_ERRORS = (
-    OSError, SyntaxError, ValueError, TypeError, IndexError, KeyError,
-    EOFError, ZeroDivisionError, OverflowError, struct.error, zlib.error,
+    OSError,
+    SyntaxError,
+    ValueError,
+    TypeError,
+    IndexError,
+    KeyError,
+    EOFError,
+    ZeroDivisionError,
+    OverflowError,
+    struct.error,
+    zlib.error,
 )
 
 # Leading bytes of the allowed formats: lets us say "corrupt PNG" instead of "not an image"
 # when Pillow rejects a file whose signature is right but whose header is broken.
 _SIGNATURES = (
-    (b"\x89PNG\r\n\x1a\n", "PNG"), (b"\xff\xd8\xff", "JPEG"), (b"GIF87a", "GIF"),
-    (b"GIF89a", "GIF"), (b"II*\x00", "TIFF"), (b"MM\x00*", "TIFF"), (b"BM", "BMP"),
+    (b"\x89PNG\r\n\x1a\n", "PNG"),
+    (b"\xff\xd8\xff", "JPEG"),
+    (b"GIF87a", "GIF"),
+    (b"GIF89a", "GIF"),
+    (b"II*\x00", "TIFF"),
+    (b"MM\x00*", "TIFF"),
+    (b"BM", "BMP"),
 )
 
 
@@ -202,9 +216,7 @@ def load_image(data: bytes, max_pixels: int) -> tuple[Image.Image, str]:
             sniffed = sniff_format(data)
             if sniffed is not None:
                 raise CorruptImage(f"the data starts like {sniffed} but its header cannot be read") from None
-            raise UnsupportedImage(
-                "not a supported image; send one of " + ", ".join(ALLOWED_FORMATS)
-            ) from None
+            raise UnsupportedImage("not a supported image; send one of " + ", ".join(ALLOWED_FORMATS)) from None
         except _DECODE_ERRORS as exc:
             raise CorruptImage(f"cannot read the image header: {exc}") from None
 
@@ -212,9 +224,7 @@ def load_image(data: bytes, max_pixels: int) -> tuple[Image.Image, str]:
         if width <= 0 or height <= 0:
             raise CorruptImage(f"image declares an empty size {width}x{height}")
         if width * height > max_pixels:
-            raise ImageTooLarge(
-                f"image is {width}x{height} = {width * height} pixels; the limit is {max_pixels}"
-            )
+            raise ImageTooLarge(f"image is {width}x{height} = {width * height} pixels; the limit is {max_pixels}")
         fmt = image.format or "unknown"
         try:
             image.load()  # first frame only; raises on truncated data
@@ -311,9 +321,7 @@ def encode_png(rgb: np.ndarray, compress_level: int = 6) -> bytes:
     return buffer.getvalue()
 
 
-def make_grid(
-    batch: np.ndarray, nrow: int = 8, padding: int = 2, pad_value: float = 0.0
-) -> np.ndarray:
+def make_grid(batch: np.ndarray, nrow: int = 8, padding: int = 2, pad_value: float = 0.0) -> np.ndarray:
     """Tile ``(N, 3, H, W)`` into one ``(3, H', W')`` image with torchvision's
     ``make_grid`` layout: ``nrow`` images per row, ``padding`` pixels of ``pad_value``
     around every tile (a single image comes back as it is)."""

@@ -183,7 +183,7 @@ class LinearClassifier:
 def probabilities_dict(classifier: LinearClassifier, z: np.ndarray) -> list[dict[str, float]]:
     """Per sample, ``{attribute name: probability}`` as plain floats (JSON-ready)."""
     probs = classifier.probabilities(z)
-    return [dict(zip(classifier.names, (float(p) for p in row))) for row in probs]
+    return [dict(zip(classifier.names, (float(p) for p in row), strict=True)) for row in probs]
 
 
 # ----------------------------------------------------------------------------- edits

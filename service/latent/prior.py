@@ -74,14 +74,16 @@ class FittedPrior:
 
     def __post_init__(self) -> None:
         if np.ndim(self.labels) != 2 or np.asarray(self.labels).dtype != np.bool_:
-            raise LatentPriorError(f"labels must be a 2-d bool array, got {np.asarray(self.labels).dtype} "
-                                   f"of shape {np.shape(self.labels)}")
+            raise LatentPriorError(
+                f"labels must be a 2-d bool array, got {np.asarray(self.labels).dtype} of shape {np.shape(self.labels)}"
+            )
         if isinstance(self.n_images, bool) or not isinstance(self.n_images, (int, np.integer)) or self.n_images < 2:
             raise LatentPriorError(f"n_images must be an integer >= 2, got {self.n_images!r}")
         c, k = np.shape(self.labels)
         if k != len(self.names) or c < 1:
             raise LatentPriorError(
-                f"labels must have shape (components >= 1, {len(self.names)}), got {np.shape(self.labels)}")
+                f"labels must have shape (components >= 1, {len(self.names)}), got {np.shape(self.labels)}"
+            )
         if np.ndim(self.means) != 2 or np.shape(self.means)[1] < 1:
             raise LatentPriorError(f"means must be a (components, D) array, got shape {np.shape(self.means)}")
         if len({tuple(row) for row in np.asarray(self.labels)}) != c:
@@ -174,8 +176,14 @@ class FittedPrior:
         key = tuple(keep)
         if key not in self._given:
             w = self.weights[keep]
-            self._given[key] = FittedPrior(names=self.names, labels=self.labels[keep], weights=w / w.sum(),
-                                           means=self.means[keep], cholesky=self.cholesky, n_images=self.n_images)
+            self._given[key] = FittedPrior(
+                names=self.names,
+                labels=self.labels[keep],
+                weights=w / w.sum(),
+                means=self.means[keep],
+                cholesky=self.cholesky,
+                n_images=self.n_images,
+            )
         return self._given[key]
 
     def sample(self, n: int, rng: np.random.Generator) -> np.ndarray:
@@ -186,8 +194,15 @@ class FittedPrior:
     def to_bytes(self) -> bytes:
         """The ``.npz`` file content (no pickles)."""
         buf = io.BytesIO()
-        np.savez(buf, names=np.array(self.names, dtype=np.str_), labels=self.labels, weights=self.weights,
-                 means=self.means, cholesky=self.cholesky, n_images=np.int64(self.n_images))
+        np.savez(
+            buf,
+            names=np.array(self.names, dtype=np.str_),
+            labels=self.labels,
+            weights=self.weights,
+            means=self.means,
+            cholesky=self.cholesky,
+            n_images=np.int64(self.n_images),
+        )
         return buf.getvalue()
 
 
@@ -209,8 +224,14 @@ def fit_prior(mean: np.ndarray, labels: Mapping[str, np.ndarray], names: Sequenc
     means = np.stack([mu[which == c].mean(axis=0) for c in range(len(combos))])
     centred = mu - means[which]
     cov = centred.T @ centred / mu.shape[0] + VARIANCE_FLOOR * np.eye(mu.shape[1])
-    return FittedPrior(names=tuple(names), labels=combos.astype(bool), weights=counts / counts.sum(),
-                       means=means, cholesky=np.linalg.cholesky(cov), n_images=int(mu.shape[0]))
+    return FittedPrior(
+        names=tuple(names),
+        labels=combos.astype(bool),
+        weights=counts / counts.sum(),
+        means=means,
+        cholesky=np.linalg.cholesky(cov),
+        n_images=int(mu.shape[0]),
+    )
 
 
 def read_prior(path: Path, names: Sequence[str], latent_dim: int) -> FittedPrior:
@@ -222,11 +243,24 @@ def read_prior(path: Path, names: Sequence[str], latent_dim: int) -> FittedPrior
                 raise LatentPriorError(f"{path} lacks arrays {missing}")
             if data["names"].ndim != 1 or data["n_images"].shape != ():
                 raise LatentPriorError(f"{path}: names must be a list and n_images one number")
-            prior = FittedPrior(names=tuple(str(n) for n in data["names"]), labels=data["labels"],
-                                weights=data["weights"].astype(np.float64), means=data["means"].astype(np.float64),
-                                cholesky=data["cholesky"].astype(np.float64), n_images=data["n_images"].item())
-    except (OSError, ValueError, KeyError, TypeError, IndexError, AttributeError, EOFError,
-            zipfile.BadZipFile) as exc:  # np.load of a non-npz file, or arrays of the wrong kind
+            prior = FittedPrior(
+                names=tuple(str(n) for n in data["names"]),
+                labels=data["labels"],
+                weights=data["weights"].astype(np.float64),
+                means=data["means"].astype(np.float64),
+                cholesky=data["cholesky"].astype(np.float64),
+                n_images=data["n_images"].item(),
+            )
+    except (
+        OSError,
+        ValueError,
+        KeyError,
+        TypeError,
+        IndexError,
+        AttributeError,
+        EOFError,
+        zipfile.BadZipFile,
+    ) as exc:  # np.load of a non-npz file, or arrays of the wrong kind
         if isinstance(exc, LatentPriorError):
             raise
         raise LatentPriorError(f"{path} is not a readable latent prior: {exc}") from exc
@@ -253,6 +287,8 @@ def load_model_prior(folder: Path, manifest: Manifest) -> FittedPrior | None:
         raise ArtifactError(str(exc)) from exc
     info = manifest.latent_prior
     if (prior.n_images, prior.components) != (info.n_images, info.components):
-        raise ArtifactError(f"{path} has {prior.components} components from {prior.n_images} images, the manifest "
-                            f"says {info.components} from {info.n_images}")
+        raise ArtifactError(
+            f"{path} has {prior.components} components from {prior.n_images} images, the manifest "
+            f"says {info.components} from {info.n_images}"
+        )
     return prior

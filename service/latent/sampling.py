@@ -70,8 +70,9 @@ class Conditions:
         return np.all(self.signed_logits(z) > 0.0, axis=1)
 
 
-def potential(classifier: LinearClassifier, conditions: Mapping[str, bool], z: np.ndarray,
-              prior: FittedPrior | None = None) -> np.ndarray:
+def potential(
+    classifier: LinearClassifier, conditions: Mapping[str, bool], z: np.ndarray, prior: FittedPrior | None = None
+) -> np.ndarray:
     """(N,) ``U(z) = -log p(y | z) - log p(z)``; for N(0, I) up to the constant ``(D/2) log(2 pi)``."""
     zz = classifier.check_latents(z)
     neg_log_prior = 0.5 * np.sum(zz * zz, axis=1) if prior is None else -prior.log_density(zz)
@@ -85,8 +86,9 @@ def _grad(cond: Conditions, z: np.ndarray, prior: FittedPrior | None = None) -> 
     return prior_part - (cond.s * sigmoid(-cond.signed_logits(z))) @ cond.w
 
 
-def potential_gradient(classifier: LinearClassifier, conditions: Mapping[str, bool], z: np.ndarray,
-                       prior: FittedPrior | None = None) -> np.ndarray:
+def potential_gradient(
+    classifier: LinearClassifier, conditions: Mapping[str, bool], z: np.ndarray, prior: FittedPrior | None = None
+) -> np.ndarray:
     """(N, D) closed-form ``grad U(z) = -grad log p(z) - sum_k s_k (1 - sigmoid(s_k logit_k(z))) w_k``,
     where ``-grad log p(z) = z`` for N(0, I)."""
     return _grad(Conditions.build(classifier, conditions), classifier.check_latents(z), _check_prior(prior, classifier))
@@ -100,8 +102,9 @@ def _check_prior(prior: FittedPrior | None, classifier: LinearClassifier) -> Fit
     return prior
 
 
-def _conditional_prior(prior: FittedPrior | None, classifier: LinearClassifier,
-                       conditions: Mapping[str, bool]) -> FittedPrior | None:
+def _conditional_prior(
+    prior: FittedPrior | None, classifier: LinearClassifier, conditions: Mapping[str, bool]
+) -> FittedPrior | None:
     """A fitted prior narrowed to the components with the requested attributes
     (:meth:`FittedPrior.given`); ``p(z | y)`` is then ``∝ p(y | z) p_y(z)``: the classifier
     tilts the fitted density of training faces of that class. ``None`` stays N(0, I)."""
@@ -165,7 +168,11 @@ def _check_rng(rng) -> np.random.Generator:
 
 
 def langevin_chains(
-    cond: Conditions, z0: np.ndarray, rng: np.random.Generator, steps: int, step_size: float,
+    cond: Conditions,
+    z0: np.ndarray,
+    rng: np.random.Generator,
+    steps: int,
+    step_size: float,
     prior: FittedPrior | None = None,
 ) -> np.ndarray:
     """Run Eq. 8 from ``z0`` (N, D): ``z <- z - a grad U(z) + sqrt(2a) eps``, fresh gradient each step."""
@@ -219,8 +226,10 @@ def langevin_sample(
     prior = _conditional_prior(prior, classifier, conditions)
     limit = max_stable_step_size(prior)
     if step_size >= limit:
-        raise LatentMathError(f"step_size {step_size:g} would make the Langevin chains diverge with this prior; "
-                              f"use less than {limit:.3g} (the paper's is 2e-4)")
+        raise LatentMathError(
+            f"step_size {step_size:g} would make the Langevin chains diverge with this prior; "
+            f"use less than {limit:.3g} (the paper's is 2e-4)"
+        )
     d = classifier.latent_dim
     if not reject:
         z = langevin_chains(cond, _prior_draws(prior, n, rng, d), rng, steps, step_size, prior)

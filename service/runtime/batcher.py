@@ -99,7 +99,7 @@ def _join_outputs(pieces: list[Output]) -> Output:
     if len(pieces) == 1:
         return pieces[0]
     if isinstance(pieces[0], (tuple, list)):
-        return tuple(np.concatenate(group) for group in zip(*pieces))
+        return tuple(np.concatenate(group) for group in zip(*pieces, strict=True))
     return np.concatenate(pieces)
 
 
@@ -358,7 +358,7 @@ class DynamicBatcher:
                         item.future.set_exception(exc)
                 return
             self._call(self._on_batch, int(stacked.shape[0]), time.perf_counter() - started)
-            for item, piece in zip(live, pieces):
+            for item, piece in zip(live, pieces, strict=True):
                 if not item.future.done():
                     item.future.set_result(piece)
         except asyncio.CancelledError:

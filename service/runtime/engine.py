@@ -120,7 +120,7 @@ def _dims_ok(actual: list[Any], expected: tuple[int | None, ...]) -> bool:
     """
     if len(actual) != len(expected):
         return False
-    for have, want in zip(actual, expected):
+    for have, want in zip(actual, expected, strict=True):
         if want is None:
             if isinstance(have, int):
                 return False

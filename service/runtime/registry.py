@@ -26,9 +26,9 @@ from typing import Any, Literal
 import numpy as np
 
 from service.artifact import ArtifactError, Manifest
+from service.latent.prior import FittedPrior, load_model_prior
 from service.runtime.batcher import BatchingConfig, DynamicBatcher
 from service.runtime.engine import Backend, Engine, load_engine
-from service.latent.prior import FittedPrior, load_model_prior
 
 log = logging.getLogger(__name__)
 

@@ -40,12 +40,26 @@ def listening(port: int) -> bool:
 
 
 @pytest.fixture(scope="module")
-def quick_run(tiny_models_root: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[subprocess.CompletedProcess, dict]:
+def quick_run(
+    tiny_models_root: Path, tmp_path_factory: pytest.TempPathFactory
+) -> tuple[subprocess.CompletedProcess, dict]:
     out = tmp_path_factory.mktemp("bench") / "service.json"
     proc = run_bench(
-        "--quick", "--models-dir", str(tiny_models_root), "--model", "tiny", "--providers", "CPUExecutionProvider",
-        "--requests", str(REQUESTS), "--concurrency", *map(str, CONCURRENCY), "--langevin-steps", "50",
-        "--json", str(out),
+        "--quick",
+        "--models-dir",
+        str(tiny_models_root),
+        "--model",
+        "tiny",
+        "--providers",
+        "CPUExecutionProvider",
+        "--requests",
+        str(REQUESTS),
+        "--concurrency",
+        *map(str, CONCURRENCY),
+        "--langevin-steps",
+        "50",
+        "--json",
+        str(out),
     )
     assert proc.returncode == 0, f"stdout:\n{proc.stdout}\nstderr:\n{proc.stderr}"
     return proc, json.loads(out.read_text())
@@ -97,7 +111,10 @@ def test_json_figures_are_consistent(quick_run) -> None:
     for n, speedup in results["batching_speedup"].items():
         assert math.isclose(speedup, batched[int(n)] / unbatched[int(n)])
     generate = results["generate"]
-    assert generate == results["generate_by_prior"]["fitted"] and set(results["generate_by_prior"]) == {"fitted", "standard"}
+    assert generate == results["generate_by_prior"]["fitted"] and set(results["generate_by_prior"]) == {
+        "fitted",
+        "standard",
+    }
     for g in results["generate_by_prior"].values():
         assert g["ok"] == g["sent"] == 1
     assert math.isclose(results["generate_vs_decode"], generate["p50_ms"] / engine["decode_p50_ms"])

@@ -64,4 +64,6 @@ def test_train_service_is_profiled_and_shares_the_models_volume() -> None:
     train, api = config["services"]["train"], config["services"]["api"]
     assert train["profiles"] == ["train"]
     api_models = next(v.split(":")[0] for v in api["volumes"] if v.endswith(":/app/models"))
-    assert any(v.startswith(f"{api_models}:") for v in train["volumes"]), "train must export into the api's models volume"
+    assert any(v.startswith(f"{api_models}:") for v in train["volumes"]), (
+        "train must export into the api's models volume"
+    )

@@ -39,9 +39,9 @@ def test_shipped_prior_covers_every_attribute_and_its_samples_look_like_the_data
     latents decode to faces the model itself (encoder + classifier) reads as bearded."""
     import numpy as np
 
-    from service.runtime.engine import load_engine
     from service.latent.edit import LinearClassifier
     from service.latent.prior import load_model_prior
+    from service.runtime.engine import load_engine
 
     manifest = load_artifact(MODEL_DIR)
     prior = load_model_prior(MODEL_DIR, manifest)

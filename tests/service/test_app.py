@@ -12,9 +12,9 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 
+from service.api.routes import editing
 from service.app import create_app, resolve_default_model
 from service.artifact import ArtifactError
-from service.api.routes import editing
 from service.settings import SHIPPED_MODEL
 from tests.support import images
 from tests.support.api import IsolatedSettings, assert_error, make_settings, upload

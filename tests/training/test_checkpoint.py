@@ -26,9 +26,17 @@ def _state(step: int = 3, seed: int = 0) -> dict:
     sched_enc = torch.optim.lr_scheduler.MultiStepLR(opt_enc, [2], 0.5)
     sched_dec = torch.optim.lr_scheduler.MultiStepLR(opt_dec, [2], 0.5)
     return ckpt.build_checkpoint(
-        model=model, opt_enc=opt_enc, opt_dec=opt_dec, sched_enc=sched_enc, sched_dec=sched_dec,
-        train_config=TrainConfig(batch_size=4), rng=ckpt.capture_rng_state(torch.Generator().manual_seed(5)),
-        epoch=1, step=step, batch_in_epoch=2, commit="abc",
+        model=model,
+        opt_enc=opt_enc,
+        opt_dec=opt_dec,
+        sched_enc=sched_enc,
+        sched_dec=sched_dec,
+        train_config=TrainConfig(batch_size=4),
+        rng=ckpt.capture_rng_state(torch.Generator().manual_seed(5)),
+        epoch=1,
+        step=step,
+        batch_in_epoch=2,
+        commit="abc",
     )
 
 

@@ -30,7 +30,12 @@ def test_every_command_has_help_with_defaults(command, capsys):
 
 def test_train_resume_export_round_trip(tmp_path, capsys):
     run = tmp_path / "run"
-    assert main(["train", *TINY, "--mode", "vac", "--max-steps", "2", "--attributes", "eyeglasses,male", "--out", str(run)]) == 0
+    assert (
+        main(
+            ["train", *TINY, "--mode", "vac", "--max-steps", "2", "--attributes", "eyeglasses,male", "--out", str(run)]
+        )
+        == 0
+    )
     ckpt = load_checkpoint(run / "checkpoints" / "latest.pt")
     assert ckpt["step"] == 2 and ckpt["train_config"]["mode"] == "vac"
     assert ckpt["train_config"]["lr_milestone_fractions"] == []  # paper's VAC: constant lr
@@ -47,9 +52,25 @@ def test_train_resume_export_round_trip(tmp_path, capsys):
     assert manifest.image_size == 16 and manifest.latent_dim == 8
     # the export fitted the latent prior on the run's own training split (12 faces)
     assert manifest.latent_prior is not None and manifest.latent_prior.n_images == 12
-    assert manifest.latent_prior.dataset == "synthfaces" and re.fullmatch(r"latent_prior-[0-9a-f]{12}\.npz", manifest.files["latent_prior"].name)
-    assert main(["export", "--checkpoint", str(run), "--out-dir", str(tmp_path / "models"), "--name", "bare",
-                 "--prior-images", "0"]) == 0
+    assert manifest.latent_prior.dataset == "synthfaces" and re.fullmatch(
+        r"latent_prior-[0-9a-f]{12}\.npz", manifest.files["latent_prior"].name
+    )
+    assert (
+        main(
+            [
+                "export",
+                "--checkpoint",
+                str(run),
+                "--out-dir",
+                str(tmp_path / "models"),
+                "--name",
+                "bare",
+                "--prior-images",
+                "0",
+            ]
+        )
+        == 0
+    )
     assert load_artifact(tmp_path / "models" / "bare").latent_prior is None
 
 
@@ -59,7 +80,9 @@ def test_synthfaces_default_attributes(tmp_path):
     model_cfg, train_cfg = configs_from_args(build_parser().parse_args(["train"]))
     assert model_cfg.attributes == ("eyeglasses", "facial_hair", "male", "smiling")
     assert (model_cfg.image_size, model_cfg.latent_dim, train_cfg.epochs, train_cfg.batch_size) == (128, 256, 150, 64)
-    model_cfg, train_cfg = configs_from_args(build_parser().parse_args(["train", "--mode", "vac", "--dataset", "celeba", "--subset", "eye"]))
+    model_cfg, train_cfg = configs_from_args(
+        build_parser().parse_args(["train", "--mode", "vac", "--dataset", "celeba", "--subset", "eye"])
+    )
     assert model_cfg.attributes == ("eyeglasses",) and train_cfg.epochs == 600
 
 
@@ -70,7 +93,10 @@ def _nan_step(*args, **kwargs):
 @pytest.mark.parametrize(
     ("extra", "expected"),
     [
-        (["--dataset", "celeba", "--data-root", "{tmp}/no_celeba_here", "--attributes", "eyeglasses"], "no_celeba_here"),
+        (
+            ["--dataset", "celeba", "--data-root", "{tmp}/no_celeba_here", "--attributes", "eyeglasses"],
+            "no_celeba_here",
+        ),
         (["--attributes", "eyeglasses,wings"], "wings"),
         (["--image-size", "18"], "not divisible"),
         (["--device", "cuda"], None),  # skipped where a GPU exists
@@ -88,7 +114,15 @@ def test_bad_input_is_one_line_and_exit_code_2(extra, expected, tmp_path, capsys
         if torch.cuda.is_available():
             pytest.skip("a GPU is present")
         expected = "no CUDA GPU"
-    args = ["train", *TINY, "--max-steps", "2", "--out", str(tmp_path / "run"), *[a.format(tmp=tmp_path) for a in extra]]
+    args = [
+        "train",
+        *TINY,
+        "--max-steps",
+        "2",
+        "--out",
+        str(tmp_path / "run"),
+        *[a.format(tmp=tmp_path) for a in extra],
+    ]
     assert main(args) == 2
     err = capsys.readouterr().err
     assert "Traceback" not in err

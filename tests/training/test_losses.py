@@ -86,18 +86,10 @@ def test_losses_are_batch_averages():
     def twice(t):
         return torch.cat([t, t])
 
-    torch.testing.assert_close(
-        reconstruction_l1(twice(x), twice(x_rec)), reconstruction_l1(x, x_rec)
-    )
-    torch.testing.assert_close(
-        kl_standard_normal(twice(mean), twice(logvar)), kl_standard_normal(mean, logvar)
-    )
-    torch.testing.assert_close(
-        attribute_bce(twice(logits), twice(labels)), attribute_bce(logits, labels)
-    )
-    torch.testing.assert_close(
-        judged_fake_loss(twice(logits[:, 0])), judged_fake_loss(logits[:, 0])
-    )
+    torch.testing.assert_close(reconstruction_l1(twice(x), twice(x_rec)), reconstruction_l1(x, x_rec))
+    torch.testing.assert_close(kl_standard_normal(twice(mean), twice(logvar)), kl_standard_normal(mean, logvar))
+    torch.testing.assert_close(attribute_bce(twice(logits), twice(labels)), attribute_bce(logits, labels))
+    torch.testing.assert_close(judged_fake_loss(twice(logits[:, 0])), judged_fake_loss(logits[:, 0]))
 
 
 def test_real_image_bce_labels_the_realness_logit_real() -> None:
@@ -106,9 +98,7 @@ def test_real_image_bce_labels_the_realness_logit_real() -> None:
     logits = torch.tensor([[2.0, -1.0, 0.5]])
     labels = torch.tensor([[1.0, 0.0]])
     # columns: attribute 1 (label 1), attribute 2 (label 0), realness (label 0 = real)
-    expected = (
-        math.log1p(math.exp(-2.0)) + math.log1p(math.exp(-1.0)) + math.log1p(math.exp(0.5))
-    ) / 3
+    expected = (math.log1p(math.exp(-2.0)) + math.log1p(math.exp(-1.0)) + math.log1p(math.exp(0.5))) / 3
     assert real_image_bce(logits, labels).item() == pytest.approx(expected, rel=1e-6)
     with pytest.raises(ValueError):
         real_image_bce(logits[:, :2], labels)

@@ -42,8 +42,7 @@ def gradients(fn, setup, **cfg_kwargs):
     model.zero_grad(set_to_none=True)
     losses = fn(model, x, y, noise, TrainConfig(**cfg_kwargs))
     grads = {
-        name: (p.grad.clone() if p.grad is not None else torch.zeros_like(p))
-        for name, p in model.named_parameters()
+        name: (p.grad.clone() if p.grad is not None else torch.zeros_like(p)) for name, p in model.named_parameters()
     }
     return losses, grads
 
@@ -108,9 +107,7 @@ def test_decoder_gets_reconstruction_plus_adversarial_gradient(setup):
     """theta <- grad L + grad L_G (lines 10 and 13 accumulate)."""
     _, full = gradients(compute_gradients, setup)
     _, ae_only = gradients(compute_gradients, setup, beta_g=0.0, beta_ec=0.0)
-    _, g_only = gradients(
-        compute_gradients, setup, beta_ae=0.0, beta_cl=0.0, beta_reg=0.0, beta_ec=0.0
-    )
+    _, g_only = gradients(compute_gradients, setup, beta_ae=0.0, beta_cl=0.0, beta_reg=0.0, beta_ec=0.0)
     summed = {k: ae_only[k] + g_only[k] for k in part(full, "decoder.")}
     assert_same(part(full, "decoder."), summed, tol=1e-10)
     assert_differ(part(full, "decoder."), part(ae_only, "decoder."))
@@ -178,9 +175,7 @@ def test_train_step_updates_both_optimizers(setup):
     assert all(isinstance(v, float) and math.isfinite(v) for v in out.values())
     after = model.state_dict()
     for prefix in ("encoder.", "decoder.", "classifier."):
-        assert any(not torch.equal(before[k], after[k]) for k in before if k.startswith(prefix)), (
-            prefix
-        )
+        assert any(not torch.equal(before[k], after[k]) for k in before if k.startswith(prefix)), prefix
 
 
 def test_train_step_decoder_optimizer_touches_decoder_only(setup):

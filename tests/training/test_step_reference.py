@@ -36,8 +36,7 @@ def sgd(model, lr_enc, lr_dec):
 
 def grads_of(model):
     return {
-        name: (p.grad.clone() if p.grad is not None else torch.zeros_like(p))
-        for name, p in model.named_parameters()
+        name: (p.grad.clone() if p.grad is not None else torch.zeros_like(p)) for name, p in model.named_parameters()
     }
 
 
@@ -98,9 +97,7 @@ def test_public_pattern_runs_5_encoder_and_4_decoder_passes(setup):
     model, x, y, noise = setup
     cfg = TrainConfig()
     opt_enc, opt_dec = sgd(model, 0.0, 0.0)
-    public = count_rows(
-        model, lambda: public_reference_step(model, opt_enc, opt_dec, x, y, noise, cfg)
-    )
+    public = count_rows(model, lambda: public_reference_step(model, opt_enc, opt_dec, x, y, noise, cfg))
     reference = count_rows(model, lambda: reference_gradients(model, x, y, noise, cfg))
     fast = count_rows(model, lambda: compute_gradients(model, x, y, noise, cfg))
     assert public == (5, 5 * N, 4, 4 * N)

@@ -16,7 +16,14 @@ MODEL_CFG = ModelConfig(image_size=16, channels=(4, 8), latent_dim=8, attributes
 
 
 def tiny_train_cfg(**changes) -> TrainConfig:
-    base = {"batch_size": 4, "synth_train_size": 12, "epochs": 3, "log_every": 1, "image_every": 0, "checkpoint_every": 100}
+    base = {
+        "batch_size": 4,
+        "synth_train_size": 12,
+        "epochs": 3,
+        "log_every": 1,
+        "image_every": 0,
+        "checkpoint_every": 100,
+    }
     return TrainConfig(**{**base, **changes})
 
 
@@ -51,7 +58,9 @@ def test_short_run_writes_checkpoint_tensorboard_and_config(tmp_path):
     tags = acc.Tags()
     assert {"loss/total_enc", "loss/ae", "lr/encoder", "perf/steps_per_s"} <= set(tags["scalars"])
     assert [e.step for e in acc.Scalars("loss/ae")] == [2, 4]
-    assert {"images/reconstruction", "images/edit_eyeglasses", "images/edit_male", "images/prior_samples"} <= set(tags["images"])
+    assert {"images/reconstruction", "images/edit_eyeglasses", "images/edit_male", "images/prior_samples"} <= set(
+        tags["images"]
+    )
 
 
 def test_resume_is_exact(tmp_path):
@@ -137,7 +146,9 @@ def test_channels_last_is_the_default_layout_and_changes_no_math(tmp_path):
     """NHWC is a speed choice only: the same run in NCHW ends at the same weights."""
     start = Trainer(MODEL_CFG, tiny_train_cfg(), tmp_path / "start", device="cpu").model.state_dict()
     nhwc = Trainer(MODEL_CFG, tiny_train_cfg(max_steps=3, lr=1e-3), tmp_path / "nhwc", device="cpu")
-    nchw = Trainer(MODEL_CFG, tiny_train_cfg(max_steps=3, lr=1e-3, channels_last=False), tmp_path / "nchw", device="cpu")
+    nchw = Trainer(
+        MODEL_CFG, tiny_train_cfg(max_steps=3, lr=1e-3, channels_last=False), tmp_path / "nchw", device="cpu"
+    )
     convs = [p for p in nhwc.model.parameters() if p.dim() == 4]
     assert convs and all(p.is_contiguous(memory_format=torch.channels_last) for p in convs)
     assert not all(p.is_contiguous(memory_format=torch.channels_last) for p in nchw.model.parameters() if p.dim() == 4)

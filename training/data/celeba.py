@@ -91,9 +91,7 @@ def parse_attributes(path: Path) -> tuple[tuple[str, ...], list[str], np.ndarray
     """``list_attr_celeba.txt`` -> (attribute names, filenames, int8 0/1 values)."""
     lines = _read_lines(path)
     if len(lines) < 2 or not lines[0].strip().isdigit():
-        raise DatasetError(
-            f"{path.name}: line 1 must be the image count, line 2 the attribute names"
-        )
+        raise DatasetError(f"{path.name}: line 1 must be the image count, line 2 the attribute names")
     count = int(lines[0].strip())
     names = tuple(lines[1].split())
     filenames: list[str] = []
@@ -103,9 +101,7 @@ def parse_attributes(path: Path) -> tuple[tuple[str, ...], list[str], np.ndarray
         if not fields:
             continue
         if len(fields) != len(names) + 1 or any(v not in ("1", "-1") for v in fields[1:]):
-            raise DatasetError(
-                f"{path.name} line {number}: expected a file name and {len(names)} values of 1/-1"
-            )
+            raise DatasetError(f"{path.name} line {number}: expected a file name and {len(names)} values of 1/-1")
         filenames.append(fields[0])
         rows.append([v == "1" for v in fields[1:]])
     if len(rows) != count:
@@ -131,9 +127,7 @@ def load_table(root: Path) -> CelebATable:
     partitions = parse_partitions(root / PARTITION_FILE)
     missing = [f for f in filenames if f not in partitions]
     if missing:
-        raise DatasetError(
-            f"{PARTITION_FILE} has no split for {len(missing)} images, e.g. {missing[0]!r}"
-        )
+        raise DatasetError(f"{PARTITION_FILE} has no split for {len(missing)} images, e.g. {missing[0]!r}")
     parts = np.array([partitions[f] for f in filenames], dtype=np.int8)
     return CelebATable(tuple(filenames), names, values, parts)
 
@@ -150,9 +144,7 @@ def resolve_attributes(attributes: Iterable[str], official: Iterable[str]) -> tu
         raise DatasetError("at least one attribute is required")
     for name in names:
         if name not in valid:
-            raise DatasetError(
-                f"unknown CelebA attribute {name!r}; valid (case-insensitive): {', '.join(valid)}"
-            )
+            raise DatasetError(f"unknown CelebA attribute {name!r}; valid (case-insensitive): {', '.join(valid)}")
     if len(set(names)) != len(names):
         raise DatasetError(f"duplicate attribute names: {list(names)}")
     return names
@@ -172,11 +164,7 @@ def balanced_rows(labels: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         cells = [np.flatnonzero(labels[:, 0] == 1), np.flatnonzero(labels[:, 0] == 0)]
         pairs = [(cells[0], cells[1])]
     else:
-        cells = {
-            (x, y): np.flatnonzero((labels[:, 0] == x) & (labels[:, 1] == y))
-            for x in (0, 1)
-            for y in (0, 1)
-        }
+        cells = {(x, y): np.flatnonzero((labels[:, 0] == x) & (labels[:, 1] == y)) for x in (0, 1) for y in (0, 1)}
         pairs = [(cells[1, 1], cells[0, 0]), (cells[1, 0], cells[0, 1])]
     keep = []
     for first, second in pairs:
@@ -212,16 +200,12 @@ class CelebA(torch.utils.data.Dataset):
         self.subset = None if subset is None else str(subset).lower()
         if self.subset is not None:
             if self.subset not in SUBSETS:
-                raise DatasetError(
-                    f"unknown CelebA subset {subset!r}; valid subsets: {', '.join(SUBSETS)}"
-                )
+                raise DatasetError(f"unknown CelebA subset {subset!r}; valid subsets: {', '.join(SUBSETS)}")
             subset_labels = np.stack([table.column(a)[rows] for a in SUBSETS[self.subset]], axis=1)
             rng = np.random.default_rng([int(seed), PARTITION_IDS[split]])
             rows = rows[balanced_rows(subset_labels, rng)]
         if len(rows) == 0:
-            raise DatasetError(
-                f"CelebA split {split!r} (subset {self.subset}) has no images in {self.root}"
-            )
+            raise DatasetError(f"CelebA split {split!r} (subset {self.subset}) has no images in {self.root}")
         self.rows = rows
         self.filenames = [table.filenames[i] for i in rows]
         labels = np.stack([table.column(a)[rows] for a in self.attribute_names], axis=1)

@@ -22,9 +22,7 @@ def build_dataset(train_cfg: TrainConfig, model_cfg: ModelConfig, split: str) ->
     name = str(train_cfg.dataset).strip().lower()
     if name == "synthfaces":
         if train_cfg.subset is not None:
-            raise DatasetError(
-                f"subset {train_cfg.subset!r} applies to celeba only; synthfaces needs subset=None"
-            )
+            raise DatasetError(f"subset {train_cfg.subset!r} applies to celeba only; synthfaces needs subset=None")
         return SynthFaces(
             split=split,
             image_size=model_cfg.image_size,
@@ -34,9 +32,7 @@ def build_dataset(train_cfg: TrainConfig, model_cfg: ModelConfig, split: str) ->
         )
     if name == "celeba":
         if not train_cfg.data_root:
-            raise DatasetError(
-                "dataset 'celeba' needs data_root (the folder with img_align_celeba/)"
-            )
+            raise DatasetError("dataset 'celeba' needs data_root (the folder with img_align_celeba/)")
         return CelebA(
             root=train_cfg.data_root,
             split=split,
@@ -45,6 +41,4 @@ def build_dataset(train_cfg: TrainConfig, model_cfg: ModelConfig, split: str) ->
             image_size=model_cfg.image_size,
             seed=train_cfg.seed,
         )
-    raise DatasetError(
-        f"unknown dataset {train_cfg.dataset!r}; valid datasets: {', '.join(DATASETS)}"
-    )
+    raise DatasetError(f"unknown dataset {train_cfg.dataset!r}; valid datasets: {', '.join(DATASETS)}")

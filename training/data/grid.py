@@ -18,7 +18,7 @@ from torchvision.utils import make_grid
 from training.data.base import DatasetError
 from training.data.synthfaces.dataset import SYNTH_ATTRIBUTES, SynthFaces
 
-LETTERS = dict(zip(SYNTH_ATTRIBUTES, "GFMS"))
+LETTERS = dict(zip(SYNTH_ATTRIBUTES, "GFMS", strict=True))
 LEGEND = "  ".join(f"{letter}={name}" for name, letter in LETTERS.items())
 
 
@@ -73,9 +73,7 @@ def render_synthfaces_grid(
     header = 13 * len(lines) + 2
     out = Image.new("RGB", (width, grid.height + header), (255, 255, 255))
     out.paste(grid, (0, header))
-    ImageDraw.Draw(out).multiline_text(
-        (2, 1), "\n".join(lines), fill=(0, 0, 0), font=legend_font, spacing=2
-    )
+    ImageDraw.Draw(out).multiline_text((2, 1), "\n".join(lines), fill=(0, 0, 0), font=legend_font, spacing=2)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     out.save(path, format="PNG")

@@ -39,33 +39,59 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     fmt = argparse.ArgumentDefaultsHelpFormatter
     d = ORACLE_DEFAULTS
     oracle = subparsers.add_parser(
-        "oracle", help="train the synthfaces oracle CNN that judges edits", formatter_class=fmt,
+        "oracle",
+        help="train the synthfaces oracle CNN that judges edits",
+        formatter_class=fmt,
         description="Train a small CNN on synthfaces ground truth (binary attributes, categorical and continuous "
-        "nuisance factors) on the train split, report held-out (val split) accuracy, save a self-describing checkpoint.")
-    oracle.add_argument("--out", type=Path, default=None,
-                        help="checkpoint file; default training/evaluation/weights/synthfaces-oracle-<image size>.pt")
-    oracle.add_argument("--image-size", type=int, default=d["image_size"], help="must equal the judged model's image size")
-    oracle.add_argument("--train-size", type=int, default=d["train_size"], help="training faces (rendered once into memory)")
+        "nuisance factors) on the train split, report held-out (val split) accuracy, save a self-describing checkpoint.",
+    )
+    oracle.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        help="checkpoint file; default training/evaluation/weights/synthfaces-oracle-<image size>.pt",
+    )
+    oracle.add_argument(
+        "--image-size", type=int, default=d["image_size"], help="must equal the judged model's image size"
+    )
+    oracle.add_argument(
+        "--train-size", type=int, default=d["train_size"], help="training faces (rendered once into memory)"
+    )
     oracle.add_argument("--val-size", type=int, default=d["val_size"], help="held-out faces for the reported accuracy")
     oracle.add_argument("--epochs", type=int, default=d["epochs"], help="passes over the training faces")
     oracle.add_argument("--batch-size", type=int, default=d["batch_size"], help="batch size")
     oracle.add_argument("--lr", type=float, default=d["lr"], help="peak Adam learning rate (one-cycle schedule)")
     oracle.add_argument("--seed", type=int, default=0, help="seeds weights, order and augmentation")
     oracle.add_argument("--data-seed", type=int, default=0, help="synthfaces universe")
-    oracle.add_argument("--threads", type=int, default=1,
-                        help="torch CPU threads; 1 is fastest on a busy shared CPU (0 = leave torch's default)")
+    oracle.add_argument(
+        "--threads",
+        type=int,
+        default=1,
+        help="torch CPU threads; 1 is fastest on a busy shared CPU (0 = leave torch's default)",
+    )
     oracle.add_argument("--attributes", type=_names, default=None, help="comma list; default all synthfaces attributes")
-    oracle.add_argument("--min-accuracy", type=float, default=0.99,
-                        help="exit with code 1 if any attribute's held-out accuracy is below this")
+    oracle.add_argument(
+        "--min-accuracy",
+        type=float,
+        default=0.99,
+        help="exit with code 1 if any attribute's held-out accuracy is below this",
+    )
     oracle.set_defaults(func=_cmd_oracle)
 
     ev = subparsers.add_parser(
-        "evaluate", help="evaluate an exported model with the oracle", formatter_class=fmt,
+        "evaluate",
+        help="evaluate an exported model with the oracle",
+        formatter_class=fmt,
         description="Load models/<name>/ through the serving engine, reconstruct, edit and sample held-out synthfaces, "
-        "judge them with the oracle; write report.json, report.md and PNG figures.")
+        "judge them with the oracle; write report.json, report.md and PNG figures.",
+    )
     ev.add_argument("--model", type=Path, required=True, help="exported model folder (contains manifest.json)")
-    ev.add_argument("--oracle", type=Path, default=DEFAULT_ORACLE, help="oracle checkpoint trained at the model's image size")
-    ev.add_argument("--out", type=Path, default=None, help="output folder; default outputs/evaluation/<model folder name>")
+    ev.add_argument(
+        "--oracle", type=Path, default=DEFAULT_ORACLE, help="oracle checkpoint trained at the model's image size"
+    )
+    ev.add_argument(
+        "--out", type=Path, default=None, help="output folder; default outputs/evaluation/<model folder name>"
+    )
     ev.add_argument("--n-images", type=int, default=512, help="held-out images to reconstruct and edit")
     ev.add_argument("--split", choices=("train", "val", "test"), default="test", help="synthfaces split to evaluate on")
     ev.add_argument("--backend", choices=("onnx", "torchscript"), default="onnx", help="serving backend to evaluate")
@@ -73,19 +99,30 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     ev.add_argument("--data-seed", type=int, default=0, help="synthfaces universe of the evaluation images")
     ev.add_argument("--langevin-steps", type=int, default=5000, help="Langevin steps (paper: 5000)")
     ev.add_argument("--langevin-step-size", type=float, default=2e-4, help="Langevin step size alpha (paper: 2e-4)")
-    ev.add_argument("--n-samples", type=int, default=256,
-                    help="generated samples per attribute and condition (256: one miss moves a rate by 0.4 points)")
+    ev.add_argument(
+        "--n-samples",
+        type=int,
+        default=256,
+        help="generated samples per attribute and condition (256: one miss moves a rate by 0.4 points)",
+    )
     ev.add_argument("--deltas", type=_floats, default=(1.0, 2.0, 3.0, 4.0, 5.0, 6.0), help="fixed edit strengths")
     ev.add_argument("--auto-target", type=float, default=0.95, help="classifier probability the auto delta aims at")
     ev.add_argument("--batch-size", type=int, default=64, help="engine batch size")
     ev.add_argument("--figure-images", type=int, default=8, help="faces per figure row")
-    ev.add_argument("--inception-weights", type=Path, default=None,
-                    help="optional torchvision inception_v3 state dict on local disk: also report real FID")
+    ev.add_argument(
+        "--inception-weights",
+        type=Path,
+        default=None,
+        help="optional torchvision inception_v3 state dict on local disk: also report real FID",
+    )
     ev.set_defaults(func=_cmd_evaluate)
 
     cmp_ = subparsers.add_parser(
-        "compare", help="side-by-side Markdown table of two evaluation reports", formatter_class=fmt,
-        description="Compare two report.json files (e.g. VAC vs IntroVAC) against the paper's Table 1 ratio.")
+        "compare",
+        help="side-by-side Markdown table of two evaluation reports",
+        formatter_class=fmt,
+        description="Compare two report.json files (e.g. VAC vs IntroVAC) against the paper's Table 1 ratio.",
+    )
     cmp_.add_argument("report_a", type=Path, help="report.json (or its folder) of the baseline, e.g. VAC")
     cmp_.add_argument("report_b", type=Path, help="report.json (or its folder) of the challenger, e.g. IntroVAC")
     cmp_.add_argument("--labels", type=_names, default=("vac", "introvac"), help="two comma-separated column labels")
@@ -93,10 +130,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     cmp_.set_defaults(func=_cmd_compare)
 
     card = subparsers.add_parser(
-        "card", help="write models/<name>/MODEL_CARD.md from evaluation reports", formatter_class=fmt,
+        "card",
+        help="write models/<name>/MODEL_CARD.md from evaluation reports",
+        formatter_class=fmt,
         description="Generate the model card of an exported model from its report.json (and the other model's, "
         "e.g. VAC for an IntroVAC model): targets met/missed, data, attributes, architecture, training, metrics, "
-        "comparison, limits. Copies the reports' figures into the model folder (not part of its manifest).")
+        "comparison, limits. Copies the reports' figures into the model folder (not part of its manifest).",
+    )
     card.add_argument("--model", type=Path, required=True, help="exported model folder (contains manifest.json)")
     card.add_argument("--report", type=Path, required=True, help="report.json (or its folder) of this model")
     card.add_argument("--other-report", type=Path, default=None, help="report.json (or folder) of the other model")
@@ -106,8 +146,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     card.add_argument("--hardware", required=True, help="where both models were trained, e.g. '1x NVIDIA H100 80GB'")
     card.add_argument("--wall-time-s", type=float, default=None, help="training wall time of this model (s)")
     card.add_argument("--other-wall-time-s", type=float, default=None, help="training wall time of the other model (s)")
-    card.add_argument("--evaluate-command", default=None,
-                      help="the evaluate command; default: rebuilt from the report's recorded settings")
+    card.add_argument(
+        "--evaluate-command",
+        default=None,
+        help="the evaluate command; default: rebuilt from the report's recorded settings",
+    )
     card.set_defaults(func=_cmd_card)
 
 
@@ -117,17 +160,31 @@ def _cmd_oracle(args: argparse.Namespace) -> int:
 
     out = args.out or WEIGHTS_DIR / f"synthfaces-oracle-{args.image_size}.pt"
     if (out.parent / "manifest.json").exists():
-        raise ValueError(f"{out.parent} holds a manifest.json: the service would load it as a model; use another folder")
-    metrics = train_oracle(out, args.image_size, args.train_size, args.epochs, args.seed,
-                           attributes=args.attributes or SYNTH_ATTRIBUTES, val_size=args.val_size,
-                           batch_size=args.batch_size, lr=args.lr, data_seed=args.data_seed,
-                           threads=args.threads or None)
+        raise ValueError(
+            f"{out.parent} holds a manifest.json: the service would load it as a model; use another folder"
+        )
+    metrics = train_oracle(
+        out,
+        args.image_size,
+        args.train_size,
+        args.epochs,
+        args.seed,
+        attributes=args.attributes or SYNTH_ATTRIBUTES,
+        val_size=args.val_size,
+        batch_size=args.batch_size,
+        lr=args.lr,
+        data_seed=args.data_seed,
+        threads=args.threads or None,
+    )
     print(json.dumps(metrics, indent=2))
     print(f"oracle written to {out}")
     worst = metrics["min_attribute_accuracy"]
     if worst < args.min_accuracy:
-        print(f"held-out accuracy {worst:.4f} is below --min-accuracy {args.min_accuracy}: train longer "
-              "(--epochs / --train-size)", file=sys.stderr)
+        print(
+            f"held-out accuracy {worst:.4f} is below --min-accuracy {args.min_accuracy}: train longer "
+            "(--epochs / --train-size)",
+            file=sys.stderr,
+        )
         return EXIT_BELOW_BAR
     return 0
 
@@ -136,11 +193,24 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     from training.evaluation.evaluate import evaluate
 
     out = args.out or Path("outputs/evaluation") / args.model.name
-    report = evaluate(args.model, args.oracle, out, n_images=args.n_images, split=args.split, backend=args.backend,
-                      seed=args.seed, langevin_steps=args.langevin_steps, langevin_step_size=args.langevin_step_size,
-                      n_samples=args.n_samples, deltas=args.deltas, auto_target=args.auto_target,
-                      data_seed=args.data_seed, batch_size=args.batch_size, inception_weights=args.inception_weights,
-                      figure_images=args.figure_images)
+    report = evaluate(
+        args.model,
+        args.oracle,
+        out,
+        n_images=args.n_images,
+        split=args.split,
+        backend=args.backend,
+        seed=args.seed,
+        langevin_steps=args.langevin_steps,
+        langevin_step_size=args.langevin_step_size,
+        n_samples=args.n_samples,
+        deltas=args.deltas,
+        auto_target=args.auto_target,
+        data_seed=args.data_seed,
+        batch_size=args.batch_size,
+        inception_weights=args.inception_weights,
+        figure_images=args.figure_images,
+    )
     print((out / "report.md").read_text(encoding="utf-8"))
     print(f"report written to {out / 'report.json'} ({report['timings_s']['total']:.1f} s)")
     return 0
@@ -172,13 +242,25 @@ def _cmd_card(args: argparse.Namespace) -> int:
     other = load_report(args.other_report) if args.other_report else None
     # A report's figure paths are relative to the folder that holds its report.json.
     report_dir = args.report if args.report.is_dir() else args.report.parent
-    other_dir = None if args.other_report is None else (
-        args.other_report if args.other_report.is_dir() else args.other_report.parent)
+    other_dir = (
+        None
+        if args.other_report is None
+        else (args.other_report if args.other_report.is_dir() else args.other_report.parent)
+    )
     path = write_model_card(
-        args.model, report, other, report_dir=report_dir, other_report_dir=other_dir,
-        other_label=args.other_label, training_command=args.training_command,
-        other_training_command=args.other_training_command, hardware=args.hardware, wall_time_s=args.wall_time_s,
-        other_wall_time_s=args.other_wall_time_s, evaluate_command=args.evaluate_command or evaluate_command_of(report))
+        args.model,
+        report,
+        other,
+        report_dir=report_dir,
+        other_report_dir=other_dir,
+        other_label=args.other_label,
+        training_command=args.training_command,
+        other_training_command=args.other_training_command,
+        hardware=args.hardware,
+        wall_time_s=args.wall_time_s,
+        other_wall_time_s=args.other_wall_time_s,
+        evaluate_command=args.evaluate_command or evaluate_command_of(report),
+    )
     record_evaluation(args.model, report)
     print(f"model card written to {path}; its headline figures recorded in the manifest")
     return 0
@@ -195,8 +277,10 @@ def record_evaluation(model_folder: Path, report: dict) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m training.evaluation",
-                                     description="Train the synthfaces oracle and evaluate exported models with it.")
+    parser = argparse.ArgumentParser(
+        prog="python -m training.evaluation",
+        description="Train the synthfaces oracle and evaluate exported models with it.",
+    )
     register(parser.add_subparsers(dest="command", required=True, metavar="{oracle,evaluate,compare}"))
     return parser
 

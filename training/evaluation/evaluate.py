@@ -18,12 +18,12 @@ from typing import Any
 
 import numpy as np
 
-from service.runtime.engine import load_engine
 from service.latent.edit import LinearClassifier
 from service.latent.prior import load_model_prior
+from service.runtime.engine import load_engine
 from training.data.synthfaces.dataset import SynthFaces
-from training.evaluation import figures
 from training.evaluation import fidelity as M
+from training.evaluation import figures
 from training.evaluation.measure import (
     EvalImages,
     batched,
@@ -63,8 +63,15 @@ def load_images(split: str, image_size: int, n: int, seed: int = 0, start: int =
     )
 
 
-def _check_settings(n_images: int, n_samples: int, langevin_steps: int, langevin_step_size: float,
-                    batch_size: int, auto_target: float, deltas: Sequence[float]) -> None:
+def _check_settings(
+    n_images: int,
+    n_samples: int,
+    langevin_steps: int,
+    langevin_step_size: float,
+    batch_size: int,
+    auto_target: float,
+    deltas: Sequence[float],
+) -> None:
     if n_images < 2:
         raise EvaluationError(f"n_images must be >= 2 (the Fréchet distance needs a covariance), got {n_images}")
     if n_samples < 1 or batch_size < 1 or langevin_steps < 0:
@@ -133,18 +140,21 @@ def evaluate(
 
     t0 = time.perf_counter()
     rng = np.random.default_rng(seed)
-    generation, grids = measure_generation(engine, classifier, oracle, n_samples, rng, langevin_steps,
-                                           langevin_step_size, batch_size)
+    generation, grids = measure_generation(
+        engine, classifier, oracle, n_samples, rng, langevin_steps, langevin_step_size, batch_size
+    )
     prior = batched(engine.decode, rng.standard_normal((n_images, manifest.latent_dim)).astype(np.float32), batch_size)
     pred_prior = oracle.predict(prior)
     generation["prior_rate"] = prior_rates(pred_prior, oracle_attrs)
     fitted = load_model_prior(Path(model_folder), manifest)
     generation_fitted, pred_fitted, fitted_grids = None, None, None
     if fitted is not None:  # the same figures with the model's fitted latent prior (what /generate uses)
-        generation_fitted, fitted_grids = measure_generation(engine, classifier, oracle, n_samples, rng,
-                                                             langevin_steps, langevin_step_size, batch_size, fitted)
-        pred_fitted = oracle.predict(batched(engine.decode, fitted.sample(n_images, rng).astype(np.float32),
-                                             batch_size))
+        generation_fitted, fitted_grids = measure_generation(
+            engine, classifier, oracle, n_samples, rng, langevin_steps, langevin_step_size, batch_size, fitted
+        )
+        pred_fitted = oracle.predict(
+            batched(engine.decode, fitted.sample(n_images, rng).astype(np.float32), batch_size)
+        )
         generation_fitted["prior_rate"] = prior_rates(pred_fitted, oracle_attrs)
     timings["generation"] = time.perf_counter() - t0
 
@@ -155,8 +165,9 @@ def evaluate(
         "n_images": n_images,
         "real_vs_reconstruction": M.frechet_from_features(real_f, pred_recon.features),
         "real_vs_prior_samples": M.frechet_from_features(real_f, pred_prior.features),
-        "real_vs_fitted_prior_samples": (M.frechet_from_features(real_f, pred_fitted.features)
-                                         if pred_fitted is not None else None),
+        "real_vs_fitted_prior_samples": (
+            M.frechet_from_features(real_f, pred_fitted.features) if pred_fitted is not None else None
+        ),
         "real_vs_real_reference": M.frechet_from_features(real_f, oracle.features(reference.images)),
     }
     inception = None
@@ -167,21 +178,35 @@ def evaluate(
     timings["frechet"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
-    figure_paths = figures.write_figures(out_dir / "figures", engine, classifier, data, z, recon, grids, figure_images,
-                                         batch_size, fitted_grids)
+    figure_paths = figures.write_figures(
+        out_dir / "figures", engine, classifier, data, z, recon, grids, figure_images, batch_size, fitted_grids
+    )
     timings["figures"] = time.perf_counter() - t0
     timings["total"] = time.perf_counter() - t_all
 
     report = {
         "format": REPORT_FORMAT,
         "model": _model_info(Path(model_folder), engine),
-        "oracle": {"path": str(oracle_path), "image_size": oracle.image_size, "attributes": oracle_attrs,
-                   "feature_dim": oracle.feature_dim,
-                   "held_out_accuracy": oracle.metrics.get("attribute_accuracy", {})},
-        "config": {"n_images": n_images, "split": split, "backend": backend, "seed": seed, "data_seed": data_seed,
-                   "langevin_steps": langevin_steps, "langevin_step_size": langevin_step_size,
-                   "n_samples": n_samples, "deltas": [float(d) for d in deltas], "auto_target": auto_target,
-                   "batch_size": batch_size},
+        "oracle": {
+            "path": str(oracle_path),
+            "image_size": oracle.image_size,
+            "attributes": oracle_attrs,
+            "feature_dim": oracle.feature_dim,
+            "held_out_accuracy": oracle.metrics.get("attribute_accuracy", {}),
+        },
+        "config": {
+            "n_images": n_images,
+            "split": split,
+            "backend": backend,
+            "seed": seed,
+            "data_seed": data_seed,
+            "langevin_steps": langevin_steps,
+            "langevin_step_size": langevin_step_size,
+            "n_samples": n_samples,
+            "deltas": [float(d) for d in deltas],
+            "auto_target": auto_target,
+            "batch_size": batch_size,
+        },
         "reconstruction": reconstruction,
         "edits": edits,
         "generation": generation,
@@ -215,9 +240,20 @@ def _check_compatible(manifest: Any, oracle: Any) -> None:
 def _model_info(folder: Path, engine: Any) -> dict[str, Any]:
     m = engine.manifest
     p = m.provenance
-    return {"name": m.name, "folder": str(folder), "backend": engine.backend, "device": engine.device,
-            "image_size": m.image_size, "latent_dim": m.latent_dim, "attributes": m.attribute_names,
-            "mode": p.mode, "dataset": p.dataset, "epochs": p.epochs, "steps": p.steps, "git_commit": p.git_commit}
+    return {
+        "name": m.name,
+        "folder": str(folder),
+        "backend": engine.backend,
+        "device": engine.device,
+        "image_size": m.image_size,
+        "latent_dim": m.latent_dim,
+        "attributes": m.attribute_names,
+        "mode": p.mode,
+        "dataset": p.dataset,
+        "epochs": p.epochs,
+        "steps": p.steps,
+        "git_commit": p.git_commit,
+    }
 
 
 def write_report(report: dict[str, Any], out_dir: Path) -> tuple[Path, Path]:

@@ -55,7 +55,9 @@ def ssim(a: np.ndarray, b: np.ndarray, data_range: float = 1.0) -> np.ndarray:
     c2 = (SSIM_K2 * data_range) ** 2
 
     def blur(x: np.ndarray) -> np.ndarray:
-        return gaussian_filter(x, sigma=(0, 0, SSIM_SIGMA, SSIM_SIGMA), truncate=SSIM_RADIUS / SSIM_SIGMA, mode="reflect")
+        return gaussian_filter(
+            x, sigma=(0, 0, SSIM_SIGMA, SSIM_SIGMA), truncate=SSIM_RADIUS / SSIM_SIGMA, mode="reflect"
+        )
 
     mu_a, mu_b = blur(a), blur(b)
     var_a = blur(a * a) - mu_a**2
@@ -100,12 +102,16 @@ def success_rate(predicted: np.ndarray, target: np.ndarray) -> float | None:
     return rate(predicted == target)
 
 
-def flip_rates(before: Mapping[str, np.ndarray], after: Mapping[str, np.ndarray], names: Sequence[str]) -> dict[str, float | None]:
+def flip_rates(
+    before: Mapping[str, np.ndarray], after: Mapping[str, np.ndarray], names: Sequence[str]
+) -> dict[str, float | None]:
     """Per attribute, the fraction of images whose oracle decision changed."""
     return {n: rate(np.asarray(before[n], bool) != np.asarray(after[n], bool)) for n in names}
 
 
-def any_flip_rate(before: Mapping[str, np.ndarray], after: Mapping[str, np.ndarray], names: Sequence[str]) -> float | None:
+def any_flip_rate(
+    before: Mapping[str, np.ndarray], after: Mapping[str, np.ndarray], names: Sequence[str]
+) -> float | None:
     """Fraction of images where at least one of ``names`` changed (None if ``names`` is empty)."""
     if not names:
         return None
@@ -121,8 +127,12 @@ def all_agree_rate(a: Mapping[str, np.ndarray], b: Mapping[str, np.ndarray], nam
     return rate(same.all(axis=0))
 
 
-def nuisance_change(before: Mapping[str, np.ndarray], after: Mapping[str, np.ndarray],
-                    spec: Mapping[str, tuple[str, int | None]], names: Sequence[str]) -> dict[str, float | None]:
+def nuisance_change(
+    before: Mapping[str, np.ndarray],
+    after: Mapping[str, np.ndarray],
+    spec: Mapping[str, tuple[str, int | None]],
+    names: Sequence[str],
+) -> dict[str, float | None]:
     """Per factor: mean |change| for continuous ones, fraction changed for categorical ones."""
     out: dict[str, float | None] = {}
     for n in names:

@@ -45,8 +45,17 @@ def save_rows(path: Path, rows: list[np.ndarray], ncol: int) -> Path:
     return path
 
 
-def edit_triplets(path: Path, engine: Any, classifier: LinearClassifier, name: str, data: EvalImages,
-                  z: np.ndarray, recon: np.ndarray, k: int, batch_size: int) -> Path:
+def edit_triplets(
+    path: Path,
+    engine: Any,
+    classifier: LinearClassifier,
+    name: str,
+    data: EvalImages,
+    z: np.ndarray,
+    recon: np.ndarray,
+    k: int,
+    batch_size: int,
+) -> Path:
     """Rows: originals, reconstructions, edits at the recommended delta (added where the
     face lacks the attribute, removed where it has it)."""
     delta = float(engine.manifest.attribute(name).recommended_delta)
@@ -55,8 +64,16 @@ def edit_triplets(path: Path, engine: Any, classifier: LinearClassifier, name: s
     return save_rows(path, [data.images[:k], recon[:k], edited], k)
 
 
-def traversal(path: Path, engine: Any, classifier: LinearClassifier, name: str, data: EvalImages, z: np.ndarray,
-              k: int, batch_size: int) -> Path:
+def traversal(
+    path: Path,
+    engine: Any,
+    classifier: LinearClassifier,
+    name: str,
+    data: EvalImages,
+    z: np.ndarray,
+    k: int,
+    batch_size: int,
+) -> Path:
     """One row per face: the original, then decodes of ``z + delta * u`` for delta -6..6."""
     rows = []
     for i in range(min(k, TRAVERSAL_IMAGES, len(data))):
@@ -66,10 +83,18 @@ def traversal(path: Path, engine: Any, classifier: LinearClassifier, name: str, 
     return save_rows(path, rows, 1 + len(TRAVERSAL_DELTAS))
 
 
-def write_figures(folder: Path, engine: Any, classifier: LinearClassifier, data: EvalImages, z: np.ndarray,
-                  recon: np.ndarray, grids: dict[str, dict[str, np.ndarray]], k: int = 8,
-                  batch_size: int = 64, fitted_grids: dict[str, dict[str, np.ndarray]] | None = None,
-                  ) -> dict[str, dict[str, Path]]:
+def write_figures(
+    folder: Path,
+    engine: Any,
+    classifier: LinearClassifier,
+    data: EvalImages,
+    z: np.ndarray,
+    recon: np.ndarray,
+    grids: dict[str, dict[str, np.ndarray]],
+    k: int = 8,
+    batch_size: int = 64,
+    fitted_grids: dict[str, dict[str, np.ndarray]] | None = None,
+) -> dict[str, dict[str, Path]]:
     """All figures; returns ``{kind: {attribute: path}}``. ``grids``: Langevin samples with
     N(0, I); ``fitted_grids``: with the model's fitted latent prior (when it has one)."""
     k = max(1, min(k, len(data)))
@@ -79,10 +104,12 @@ def write_figures(folder: Path, engine: Any, classifier: LinearClassifier, data:
         out["langevin_samples_fitted_prior"] = {}
         samples.append(("langevin_samples_fitted_prior", "langevin_fitted", fitted_grids))
     for name in classifier.names:
-        out["edit_triplets"][name] = edit_triplets(folder / f"edit_triplets_{name}.png", engine, classifier, name,
-                                                   data, z, recon, k, batch_size)
-        out["traversals"][name] = traversal(folder / f"traversal_{name}.png", engine, classifier, name, data, z, k,
-                                            batch_size)
+        out["edit_triplets"][name] = edit_triplets(
+            folder / f"edit_triplets_{name}.png", engine, classifier, name, data, z, recon, k, batch_size
+        )
+        out["traversals"][name] = traversal(
+            folder / f"traversal_{name}.png", engine, classifier, name, data, z, k, batch_size
+        )
         for kind, stem, source in samples:
             if name in source:
                 rows = [source[name]["present"], source[name]["absent"]]

@@ -43,8 +43,13 @@ def batched(fn: Callable[[np.ndarray], Any], x: np.ndarray, batch_size: int) -> 
     return np.concatenate(outs)
 
 
-def reconstruction_metrics(data: EvalImages, recon: np.ndarray, pred_real: OraclePrediction,
-                           pred_recon: OraclePrediction, attributes: Sequence[str]) -> dict[str, Any]:
+def reconstruction_metrics(
+    data: EvalImages,
+    recon: np.ndarray,
+    pred_real: OraclePrediction,
+    pred_recon: OraclePrediction,
+    attributes: Sequence[str],
+) -> dict[str, Any]:
     """Pixel metrics and oracle agreement between originals and reconstructions."""
     return {
         "l1": float(M.l1(data.images, recon).mean()),
@@ -62,9 +67,20 @@ def preserved_nuisance(spec: dict[str, tuple[str, int | None]]) -> list[str]:
     return [n for n in spec if n not in VISIBLE_WHEN]
 
 
-def edit_row(name: str, target: np.ndarray, deltas: np.ndarray, z_edit: np.ndarray, classifier: LinearClassifier,
-             recon: np.ndarray, edited: np.ndarray, pred_recon: OraclePrediction, pred_edit: OraclePrediction,
-             oracle_attributes: Sequence[str], nuisance_spec: dict, mask: np.ndarray | None) -> dict[str, Any]:
+def edit_row(
+    name: str,
+    target: np.ndarray,
+    deltas: np.ndarray,
+    z_edit: np.ndarray,
+    classifier: LinearClassifier,
+    recon: np.ndarray,
+    edited: np.ndarray,
+    pred_recon: OraclePrediction,
+    pred_edit: OraclePrediction,
+    oracle_attributes: Sequence[str],
+    nuisance_spec: dict,
+    mask: np.ndarray | None,
+) -> dict[str, Any]:
     """Success and preservation figures of one edit of every image (``target``: True = add)."""
     others = [a for a in oracle_attributes if a != name]
     decided = pred_edit.labels[name]
@@ -77,16 +93,26 @@ def edit_row(name: str, target: np.ndarray, deltas: np.ndarray, z_edit: np.ndarr
         "mean_abs_delta": float(np.abs(deltas).mean()),
         "other_flip_rate": M.any_flip_rate(pred_recon.labels, pred_edit.labels, others),
         "other_flips": M.flip_rates(pred_recon.labels, pred_edit.labels, others),
-        "nuisance_change": M.nuisance_change(pred_recon.nuisance, pred_edit.nuisance, nuisance_spec,
-                                             preserved_nuisance(nuisance_spec)),
+        "nuisance_change": M.nuisance_change(
+            pred_recon.nuisance, pred_edit.nuisance, nuisance_spec, preserved_nuisance(nuisance_spec)
+        ),
         "l1": float(M.l1(recon, edited).mean()),
         "l1_outside_mask": float(np.nanmean(M.masked_l1(recon, edited, mask))) if mask is not None else None,
     }
 
 
-def measure_edits(engine: Any, classifier: LinearClassifier, oracle: Any, data: EvalImages, z: np.ndarray,
-                  recon: np.ndarray, pred_recon: OraclePrediction, deltas: Sequence[float], auto_target: float = 0.95,
-                  batch_size: int = 64) -> dict[str, Any]:
+def measure_edits(
+    engine: Any,
+    classifier: LinearClassifier,
+    oracle: Any,
+    data: EvalImages,
+    z: np.ndarray,
+    recon: np.ndarray,
+    pred_recon: OraclePrediction,
+    deltas: Sequence[float],
+    auto_target: float = 0.95,
+    batch_size: int = 64,
+) -> dict[str, Any]:
     """Edit every image once per attribute, mode and delta; judge with the oracle.
 
     Images without the attribute get it added (``+delta``), images with it get it
@@ -107,19 +133,36 @@ def measure_edits(engine: Any, classifier: LinearClassifier, oracle: Any, data: 
             rows: dict[str, Any] = {}
             for delta in (*deltas, "auto"):
                 if delta == "auto":
-                    d = np.where(target, auto_delta(z, classifier, name, auto_target, direction),
-                                 auto_delta(z, classifier, name, 1.0 - auto_target, direction))
+                    d = np.where(
+                        target,
+                        auto_delta(z, classifier, name, auto_target, direction),
+                        auto_delta(z, classifier, name, 1.0 - auto_target, direction),
+                    )
                 else:
                     d = sign * float(delta)
                 z_edit = edit(z, classifier, {name: d}, preserve)
                 edited = batched(engine.decode, z_edit, batch_size)
                 rows[_delta_key(delta)] = edit_row(
-                    name, target, d, z_edit, classifier, recon, edited, pred_recon, oracle.predict(edited),
-                    oracle.attributes, oracle.nuisance_spec, mask,
+                    name,
+                    target,
+                    d,
+                    z_edit,
+                    classifier,
+                    recon,
+                    edited,
+                    pred_recon,
+                    oracle.predict(edited),
+                    oracle.attributes,
+                    oracle.nuisance_spec,
+                    mask,
                 )
             per_mode[mode] = rows
-        out[name] = {"n_add": int(target.sum()), "n_remove": int((~target).sum()), "has_mask": mask is not None,
-                     **per_mode}
+        out[name] = {
+            "n_add": int(target.sum()),
+            "n_remove": int((~target).sum()),
+            "has_mask": mask is not None,
+            **per_mode,
+        }
     return out
 
 
@@ -127,9 +170,17 @@ def _delta_key(delta: float | str) -> str:
     return delta if isinstance(delta, str) else f"{float(delta):g}"
 
 
-def measure_generation(engine: Any, classifier: LinearClassifier, oracle: Any, n_samples: int, rng: np.random.Generator,
-                       steps: int, step_size: float, batch_size: int = 64,
-                       prior: FittedPrior | None = None) -> tuple[dict[str, Any], dict[str, Any]]:
+def measure_generation(
+    engine: Any,
+    classifier: LinearClassifier,
+    oracle: Any,
+    n_samples: int,
+    rng: np.random.Generator,
+    steps: int,
+    step_size: float,
+    batch_size: int = 64,
+    prior: FittedPrior | None = None,
+) -> tuple[dict[str, Any], dict[str, Any]]:
     """Langevin (paper Eq. 8 + rejection) and exact samples of each single attribute present/absent,
     with the paper's N(0, I) prior or, given ``prior``, the model's fitted latent prior.
 
@@ -146,8 +197,9 @@ def measure_generation(engine: Any, classifier: LinearClassifier, oracle: Any, n
             for sampler in ("langevin", "exact"):
                 t0 = time.perf_counter()
                 if sampler == "langevin":
-                    res = langevin_sample(classifier, {name: present}, n_samples, rng, steps=steps, step_size=step_size,
-                                          prior=prior)
+                    res = langevin_sample(
+                        classifier, {name: present}, n_samples, rng, steps=steps, step_size=step_size, prior=prior
+                    )
                 else:
                     res = exact_sample(classifier, {name: present}, n_samples, rng, prior=prior)
                 t_sample = time.perf_counter() - t0

@@ -40,18 +40,20 @@ FIGURES_DIR = "figures"
 TARGET_RATE = 0.95  # edit success and sampler oracle accuracy
 MAX_FLIP_RATE = 0.05  # other-attribute flips with preserve
 MET, MISSED, NOT_MEASURED = "met", "missed", "not measured"
-FIGURE_TITLES = {"edit_triplets": "Edits at the recommended delta (rows: original, reconstruction, edit)",
-                 "traversals": "Traversal, delta -6 .. 6 (first column: original)",
-                 "langevin_samples": "Langevin samples, N(0, I) prior (row 1: present, row 2: absent)",
-                 "langevin_samples_fitted_prior": "Langevin samples, fitted latent prior: what /generate serves "
-                                                  "(row 1: present, row 2: absent)"}
+FIGURE_TITLES = {
+    "edit_triplets": "Edits at the recommended delta (rows: original, reconstruction, edit)",
+    "traversals": "Traversal, delta -6 .. 6 (first column: original)",
+    "langevin_samples": "Langevin samples, N(0, I) prior (row 1: present, row 2: absent)",
+    "langevin_samples_fitted_prior": "Langevin samples, fitted latent prior: what /generate serves "
+    "(row 1: present, row 2: absent)",
+}
 
 # What each synthfaces attribute looks like (training/data/synthfaces/render.py).
 ATTRIBUTE_LOOKS = {
     "eyeglasses": "tinted lenses under dark frames, round or square (`glasses_style`)",
     "facial_hair": "full beard, goatee or moustache (`beard_style`) in darkened hair colour",
     "male": "heavier square jaw, heavy straight brows, sideburns, short hair (short / quiff / buzz); "
-            "otherwise thin arched brows and long hair / bob / bangs",
+    "otherwise thin arched brows and long hair / bob / bangs",
     "smiling": "open 'D' smile with a row of teeth; otherwise closed lips with corners slightly down",
 }
 
@@ -61,8 +63,10 @@ def attribute_priors() -> dict[str, str]:
     p_fh = truth.P_MALE * truth.P_FACIAL_HAIR_MALE + (1 - truth.P_MALE) * truth.P_FACIAL_HAIR_FEMALE
     return {
         "eyeglasses": f"{truth.P_EYEGLASSES:.0%}, independent",
-        "facial_hair": (f"{p_fh:.1%} overall: {truth.P_FACIAL_HAIR_MALE:.0%} of men, "
-                        f"{truth.P_FACIAL_HAIR_FEMALE:.0%} of women (correlated with male)"),
+        "facial_hair": (
+            f"{p_fh:.1%} overall: {truth.P_FACIAL_HAIR_MALE:.0%} of men, "
+            f"{truth.P_FACIAL_HAIR_FEMALE:.0%} of women (correlated with male)"
+        ),
         "male": f"{truth.P_MALE:.0%}",
         "smiling": f"{truth.P_SMILING:.0%}, independent",
     }
@@ -103,13 +107,18 @@ def _bar(requirement: str, values: dict[str, Any], bar: float, at_least: bool = 
     nums = {k: _num(v) for k, v in values.items()}
     score = {k: float("-inf") if v is None else sign * v for k, v in nums.items()}
     worst = min(score, key=score.__getitem__)
-    return Target(requirement, f"worst {fmt(values[worst], percent=True)} ({worst}); {_per_attribute(values)}",
-                  score[worst] >= sign * bar)
+    return Target(
+        requirement,
+        f"worst {fmt(values[worst], percent=True)} ({worst}); {_per_attribute(values)}",
+        score[worst] >= sign * bar,
+    )
 
 
 def _frechet_target(report: dict[str, Any], other: dict[str, Any] | None) -> Target:
-    requirement = (f"IntroVAC's reconstruction Fréchet distance below VAC's (paper Table 1 FID ratio "
-                   f"{PAPER_FID['introvac']}/{PAPER_FID['vac']} = {PAPER_FID_RATIO:.2f})")
+    requirement = (
+        f"IntroVAC's reconstruction Fréchet distance below VAC's (paper Table 1 FID ratio "
+        f"{PAPER_FID['introvac']}/{PAPER_FID['vac']} = {PAPER_FID_RATIO:.2f})"
+    )
     if other is None:
         return Target(requirement, "no VAC/IntroVAC pair of reports given", None)
     by_mode = {report["model"]["mode"]: report, other["model"]["mode"]: other}
@@ -128,10 +137,17 @@ def evaluate_targets(report: dict[str, Any], other: dict[str, Any] | None = None
     plain = {n: e[n]["plain"]["auto"]["other_flip_rate"] for n in e}
     cond = {n: e[n]["conditional"]["auto"]["other_flip_rate"] for n in e}
     out = [
-        _bar(f"edit success >= {TARGET_RATE:.0%} for every attribute at the auto delta (plain edit, the API "
-             "default)", {n: e[n]["plain"]["auto"]["success"] for n in e}, TARGET_RATE),
-        _bar(f"other-attribute flips <= {MAX_FLIP_RATE:.0%} with preserve, every attribute, auto delta",
-             cond, MAX_FLIP_RATE, at_least=False),
+        _bar(
+            f"edit success >= {TARGET_RATE:.0%} for every attribute at the auto delta (plain edit, the API default)",
+            {n: e[n]["plain"]["auto"]["success"] for n in e},
+            TARGET_RATE,
+        ),
+        _bar(
+            f"other-attribute flips <= {MAX_FLIP_RATE:.0%} with preserve, every attribute, auto delta",
+            cond,
+            MAX_FLIP_RATE,
+            at_least=False,
+        ),
         _fewer_with_preserve(plain, cond),
     ]
     blocks = [("N(0, I) prior, the paper's", g)]
@@ -139,9 +155,14 @@ def evaluate_targets(report: dict[str, Any], other: dict[str, Any] | None = None
         blocks.append(("fitted latent prior, the service's default", report["generation_fitted_prior"]))
     for prior, block in blocks:
         for sampler, title in (("langevin", "Langevin"), ("exact", "exact-sampler")):
-            out.append(_bar(f"{title} samples ({prior}) >= {TARGET_RATE:.0%} oracle accuracy for the requested "
-                            "attribute (every attribute, present and absent)", sampler_accuracy(block, sampler),
-                            TARGET_RATE))
+            out.append(
+                _bar(
+                    f"{title} samples ({prior}) >= {TARGET_RATE:.0%} oracle accuracy for the requested "
+                    "attribute (every attribute, present and absent)",
+                    sampler_accuracy(block, sampler),
+                    TARGET_RATE,
+                )
+            )
     out.append(_frechet_target(report, other))
     return out
 
@@ -163,12 +184,38 @@ def _fewer_with_preserve(plain: dict[str, Any], cond: dict[str, Any]) -> Target:
 def evaluate_command_of(report: dict[str, Any]) -> str:
     """The ``evaluate`` command line that reproduces ``report`` (from its recorded config)."""
     c = report["config"]
-    args = ["python", "-m", "training", "evaluate", "--model", report["model"]["folder"],
-            "--oracle", report["oracle"]["path"], "--n-images", c["n_images"], "--split", c["split"],
-            "--backend", c["backend"], "--seed", c["seed"], "--data-seed", c["data_seed"],
-            "--langevin-steps", c["langevin_steps"], "--langevin-step-size", c["langevin_step_size"],
-            "--n-samples", c["n_samples"], "--deltas", ",".join(f"{d:g}" for d in c["deltas"]),
-            "--auto-target", c["auto_target"], "--batch-size", c["batch_size"]]
+    args = [
+        "python",
+        "-m",
+        "training",
+        "evaluate",
+        "--model",
+        report["model"]["folder"],
+        "--oracle",
+        report["oracle"]["path"],
+        "--n-images",
+        c["n_images"],
+        "--split",
+        c["split"],
+        "--backend",
+        c["backend"],
+        "--seed",
+        c["seed"],
+        "--data-seed",
+        c["data_seed"],
+        "--langevin-steps",
+        c["langevin_steps"],
+        "--langevin-step-size",
+        c["langevin_step_size"],
+        "--n-samples",
+        c["n_samples"],
+        "--deltas",
+        ",".join(f"{d:g}" for d in c["deltas"]),
+        "--auto-target",
+        c["auto_target"],
+        "--batch-size",
+        c["batch_size"],
+    ]
     return shlex.join(str(a) for a in args)
 
 
@@ -212,23 +259,36 @@ def _architecture(m: Manifest) -> str:
     files = ", ".join(f"`{f.name}` ({f.bytes:,} bytes, sha256 {f.sha256[:12]}…)" for f in m.files.values())
     return _bullets(
         f"Input and output: {m.image_size}x{m.image_size} RGB, float32 NCHW in {list(m.value_range)}.",
-        (f"Encoder: {len(channels)} residual stages of {channels} channels (conv3x3-LeakyReLU-conv3x3 with skip), "
-         f"2x average pooling after each, linear head to 2 x {m.latent_dim} (mean, log-variance). No BatchNorm."),
-        ("Decoder: the encoder mirrored (linear head, residual stages with 2x nearest upsampling), ending in a "
-         "conv3x3 and a sigmoid."),
-        (f"Classifier: one linear layer on z, {len(m.attributes)} attribute logits "
-         f"({', '.join(m.attribute_names)}) plus one realness ('fake') logit."),
-        (f"Latent size {m.latent_dim}. An edit moves the encoder mean by delta * w_k/|w_k| (w_k: the attribute's "
-         "classifier row) and decodes it."),
+        (
+            f"Encoder: {len(channels)} residual stages of {channels} channels (conv3x3-LeakyReLU-conv3x3 with skip), "
+            f"2x average pooling after each, linear head to 2 x {m.latent_dim} (mean, log-variance). No BatchNorm."
+        ),
+        (
+            "Decoder: the encoder mirrored (linear head, residual stages with 2x nearest upsampling), ending in a "
+            "conv3x3 and a sigmoid."
+        ),
+        (
+            f"Classifier: one linear layer on z, {len(m.attributes)} attribute logits "
+            f"({', '.join(m.attribute_names)}) plus one realness ('fake') logit."
+        ),
+        (
+            f"Latent size {m.latent_dim}. An edit moves the encoder mean by delta * w_k/|w_k| (w_k: the attribute's "
+            "classifier row) and decodes it."
+        ),
         f"Exported files: {files}.",
-        ("Generation prior: N(0, I) (the paper's) only." if m.latent_prior is None else
-         f"Generation prior (`{m.files['latent_prior'].name}`, the /generate default): {m.latent_prior.components} "
-         "Gaussians, one "
-         f"per attribute combination, sharing one covariance, fitted to the encoder means of "
-         f"{m.latent_prior.n_images:,} {m.latent_prior.dataset} {m.latent_prior.split} faces; `prior=standard` "
-         "uses N(0, I)."),
-        (f"ONNX opset {m.export.onnx_opset}; largest |ONNX Runtime - torch| at export "
-         f"{fmt(m.export.parity_max_abs_error)} (tolerance {fmt(m.export.parity_tolerance)})."),
+        (
+            "Generation prior: N(0, I) (the paper's) only."
+            if m.latent_prior is None
+            else f"Generation prior (`{m.files['latent_prior'].name}`, the /generate default): {m.latent_prior.components} "
+            "Gaussians, one "
+            f"per attribute combination, sharing one covariance, fitted to the encoder means of "
+            f"{m.latent_prior.n_images:,} {m.latent_prior.dataset} {m.latent_prior.split} faces; `prior=standard` "
+            "uses N(0, I)."
+        ),
+        (
+            f"ONNX opset {m.export.onnx_opset}; largest |ONNX Runtime - torch| at export "
+            f"{fmt(m.export.parity_max_abs_error)} (tolerance {fmt(m.export.parity_tolerance)})."
+        ),
     )
 
 
@@ -236,21 +296,32 @@ def _data(m: Manifest) -> str:
     cfg = m.provenance.training_config
     if m.provenance.dataset != "synthfaces":
         return f"Trained on `{m.provenance.dataset}` (training settings below).\n"
-    factors = ", ".join(f"`{n}` ({kind}{'' if c is None else f', {c} classes'})"
-                        for n, (kind, c) in truth.NUISANCE_SPEC.items())
-    return (f"**synthfaces**: procedurally drawn cartoon faces rendered on the fly (Pillow, drawn "
-            f"{DEFAULT_SUPERSAMPLE}x larger then box-filtered down), every image a pure function of (seed, index), "
-            f"with exact ground truth. Training used {fmt(cfg.get('synth_train_size'))} faces of the train split "
-            f"(universe seed {fmt(cfg.get('seed'))}); val and test are disjoint fixed index ranges, never "
-            "trained on.\n\n"
-            f"Nuisance factors, drawn independently of the attributes: {factors}.\n")
+    factors = ", ".join(
+        f"`{n}` ({kind}{'' if c is None else f', {c} classes'})" for n, (kind, c) in truth.NUISANCE_SPEC.items()
+    )
+    return (
+        f"**synthfaces**: procedurally drawn cartoon faces rendered on the fly (Pillow, drawn "
+        f"{DEFAULT_SUPERSAMPLE}x larger then box-filtered down), every image a pure function of (seed, index), "
+        f"with exact ground truth. Training used {fmt(cfg.get('synth_train_size'))} faces of the train split "
+        f"(universe seed {fmt(cfg.get('seed'))}); val and test are disjoint fixed index ranges, never "
+        "trained on.\n\n"
+        f"Nuisance factors, drawn independently of the attributes: {factors}.\n"
+    )
 
 
 def _attributes(m: Manifest) -> str:
     priors = attribute_priors()
-    rows = [[f"`{a.name}`", i, fmt(a.recommended_delta), a.description or ATTRIBUTE_LOOKS.get(a.name, "–"),
-             priors.get(a.name, "–"), "yes" if a.name in truth.MASK_NAMES else "no"]
-            for i, a in enumerate(m.attributes)]
+    rows = [
+        [
+            f"`{a.name}`",
+            i,
+            fmt(a.recommended_delta),
+            a.description or ATTRIBUTE_LOOKS.get(a.name, "–"),
+            priors.get(a.name, "–"),
+            "yes" if a.name in truth.MASK_NAMES else "no",
+        ]
+        for i, a in enumerate(m.attributes)
+    ]
     return table(["attribute", "logit", "recommended delta", "looks like", "prior in the data", "pixel mask"], rows)
 
 
@@ -258,26 +329,38 @@ def _training(m: Manifest, command: str, hardware: str, wall_time_s: float | Non
     p = m.provenance
     cfg = {k: v for k, v in p.training_config.items() if v not in (None, {}, [])}
     settings = table(["training setting", "value"], [[f"`{k}`", f"`{v}`"] for k, v in cfg.items()])
-    return (f"```\n{command}\n```\n\n"
-            f"Mode `{p.mode}`, {fmt(p.epochs)} epochs, {p.steps:,} optimizer steps, "
-            f"wall time {_duration(wall_time_s)}, on {hardware}. "
-            f"Git commit `{p.git_commit or 'unknown'}`, exported {p.created_at}.\n\n{settings}")
+    return (
+        f"```\n{command}\n```\n\n"
+        f"Mode `{p.mode}`, {fmt(p.epochs)} epochs, {p.steps:,} optimizer steps, "
+        f"wall time {_duration(wall_time_s)}, on {hardware}. "
+        f"Git commit `{p.git_commit or 'unknown'}`, exported {p.created_at}.\n\n{settings}"
+    )
 
 
 def _limits(m: Manifest) -> str:
     return _bullets(
-        ("**Drawn faces, not photos.** The model has only seen synthfaces cartoons; it was never evaluated on "
-         "photographs, where its reconstructions and attribute directions are not expected to hold. For photos, "
-         "train on CelebA (`python -m training train --dataset celeba --data-root <folder>`) and evaluate that "
-         "model separately."),
-        (f"{m.image_size}x{m.image_size} pixels only: uploads are centre-cropped and resized to this, so fine "
-         "detail is lost."),
-        (f"Only {', '.join(m.attribute_names)} can be edited or sampled; the figures above hold for synthfaces "
-         "test images, judged by an oracle CNN that is itself trained on synthfaces."),
-        ("Facial hair is correlated with male in the data: an edit can leak into the correlated attribute; use "
-         "`preserve` when that matters (flip rates above)."),
-        ("Fréchet distances are in the oracle's feature space, not Inception FID: compare ratios with the "
-         "paper, not values."),
+        (
+            "**Drawn faces, not photos.** The model has only seen synthfaces cartoons; it was never evaluated on "
+            "photographs, where its reconstructions and attribute directions are not expected to hold. For photos, "
+            "train on CelebA (`python -m training train --dataset celeba --data-root <folder>`) and evaluate that "
+            "model separately."
+        ),
+        (
+            f"{m.image_size}x{m.image_size} pixels only: uploads are centre-cropped and resized to this, so fine "
+            "detail is lost."
+        ),
+        (
+            f"Only {', '.join(m.attribute_names)} can be edited or sampled; the figures above hold for synthfaces "
+            "test images, judged by an oracle CNN that is itself trained on synthfaces."
+        ),
+        (
+            "Facial hair is correlated with male in the data: an edit can leak into the correlated attribute; use "
+            "`preserve` when that matters (flip rates above)."
+        ),
+        (
+            "Fréchet distances are in the oracle's feature space, not Inception FID: compare ratios with the "
+            "paper, not values."
+        ),
     )
 
 
@@ -304,9 +387,16 @@ def _check(model_folder: Path, report: dict[str, Any], other_report: dict[str, A
     return m
 
 
-def _other_section(model_folder: Path, report: dict[str, Any], other: dict[str, Any], label: str,
-                   other_label: str, other_training_command: str | None, hardware: str,
-                   other_wall_time_s: float | None) -> list[str]:
+def _other_section(
+    model_folder: Path,
+    report: dict[str, Any],
+    other: dict[str, Any],
+    label: str,
+    other_label: str,
+    other_training_command: str | None,
+    hardware: str,
+    other_wall_time_s: float | None,
+) -> list[str]:
     """The comparison table (baseline VAC first) and the other model's own figures."""
     if report["model"]["mode"] == "introvac":
         comparison = compare_table(other, report, other_label, label)
@@ -315,9 +405,11 @@ def _other_section(model_folder: Path, report: dict[str, Any], other: dict[str, 
     return [
         _demote(comparison, 1),
         f"### The {other_label} model\n",
-        (f"Trained with:\n\n```\n{other_training_command or 'not recorded'}\n```\n\n"
-         f"Wall time {_duration(other_wall_time_s)}, on {hardware}. Evaluated with:\n\n"
-         f"```\n{evaluate_command_of(other)}\n```\n"),
+        (
+            f"Trained with:\n\n```\n{other_training_command or 'not recorded'}\n```\n\n"
+            f"Wall time {_duration(other_wall_time_s)}, on {hardware}. Evaluated with:\n\n"
+            f"```\n{evaluate_command_of(other)}\n```\n"
+        ),
         f"Targets of the {other_label} model:\n",
         "\n".join(t.line() for t in evaluate_targets(other, report)) + "\n",
         _demote(markdown_table(other), 3),
@@ -325,9 +417,19 @@ def _other_section(model_folder: Path, report: dict[str, Any], other: dict[str, 
     ]
 
 
-def render_model_card(model_folder: Path, report: dict[str, Any], other_report: dict[str, Any] | None, *,
-                      other_label: str, training_command: str, other_training_command: str | None, hardware: str,
-                      wall_time_s: float | None, other_wall_time_s: float | None, evaluate_command: str) -> str:
+def render_model_card(
+    model_folder: Path,
+    report: dict[str, Any],
+    other_report: dict[str, Any] | None,
+    *,
+    other_label: str,
+    training_command: str,
+    other_training_command: str | None,
+    hardware: str,
+    wall_time_s: float | None,
+    other_wall_time_s: float | None,
+    evaluate_command: str,
+) -> str:
     """The card's Markdown for ``model_folder`` (figures linked where copied there)."""
     model_folder = Path(model_folder)
     m = _check(model_folder, report, other_report)
@@ -336,18 +438,26 @@ def render_model_card(model_folder: Path, report: dict[str, Any], other_report: 
     sections = [
         f"# Model card: `{m.name}` ({label}, {m.provenance.dataset}, {side})\n",
         "Generated by `python -m training card` from the evaluation reports and the manifest; do not edit by hand.\n",
-        (f"Attribute editor: encodes a face, moves its latent code along an attribute direction "
-         f"({', '.join(m.attribute_names)}) and decodes it; also samples new faces with chosen attributes.\n"),
+        (
+            f"Attribute editor: encodes a face, moves its latent code along an attribute direction "
+            f"({', '.join(m.attribute_names)}) and decodes it; also samples new faces with chosen attributes.\n"
+        ),
         "## Targets\n",
         "\n".join(t.line() for t in evaluate_targets(report, other_report)) + "\n",
-        "## Data\n", _data(m),
-        "## Attribute definitions\n", _attributes(m),
+        "## Data\n",
+        _data(m),
+        "## Attribute definitions\n",
+        _attributes(m),
         "## Preprocessing\n",
-        (f"Faces are rendered directly at {side}; pixels are RGB scaled to float32 in {list(m.value_range)} (NCHW), "
-         "with no augmentation and no normalisation. At serving time an upload is oriented by EXIF, made RGB "
-         f"(transparency over white), centre-cropped to a square and resized to {side}.\n"),
-        "## Architecture\n", _architecture(m),
-        "## Training\n", _training(m, training_command, hardware, wall_time_s),
+        (
+            f"Faces are rendered directly at {side}; pixels are RGB scaled to float32 in {list(m.value_range)} (NCHW), "
+            "with no augmentation and no normalisation. At serving time an upload is oriented by EXIF, made RGB "
+            f"(transparency over white), centre-cropped to a square and resized to {side}.\n"
+        ),
+        "## Architecture\n",
+        _architecture(m),
+        "## Training\n",
+        _training(m, training_command, hardware, wall_time_s),
         "## Evaluation\n",
         f"```\n{evaluate_command}\n```\n",
         _demote(markdown_table(report)),
@@ -356,8 +466,9 @@ def render_model_card(model_folder: Path, report: dict[str, Any], other_report: 
     if figures:
         sections += ["### Figures\n", *figures]
     if other_report is not None:
-        sections += _other_section(model_folder, report, other_report, label, other_label, other_training_command,
-                                   hardware, other_wall_time_s)
+        sections += _other_section(
+            model_folder, report, other_report, label, other_label, other_training_command, hardware, other_wall_time_s
+        )
     sections += ["## Limits\n", _limits(m)]
     return "\n".join(s.strip("\n") + "\n" for s in sections)
 
@@ -376,10 +487,21 @@ def copy_figures(report: dict[str, Any], report_dir: Path, dest: Path) -> list[P
     return copied
 
 
-def write_model_card(model_folder: Path, report: dict[str, Any], other_report: dict[str, Any] | None, *,
-                     other_label: str, training_command: str, other_training_command: str | None, hardware: str,
-                     wall_time_s: float | None, other_wall_time_s: float | None, evaluate_command: str,
-                     report_dir: Path | None = None, other_report_dir: Path | None = None) -> Path:
+def write_model_card(
+    model_folder: Path,
+    report: dict[str, Any],
+    other_report: dict[str, Any] | None,
+    *,
+    other_label: str,
+    training_command: str,
+    other_training_command: str | None,
+    hardware: str,
+    wall_time_s: float | None,
+    other_wall_time_s: float | None,
+    evaluate_command: str,
+    report_dir: Path | None = None,
+    other_report_dir: Path | None = None,
+) -> Path:
     """Copy the reports' figures into ``model_folder/figures/`` (the other model's into
     ``figures/<other label>/``) and write ``model_folder/MODEL_CARD.md``; returns its path.
     ``report_dir`` / ``other_report_dir``: the folders holding each ``report.json`` (its
@@ -393,13 +515,30 @@ def write_model_card(model_folder: Path, report: dict[str, Any], other_report: d
     if other_report is not None and other_report_dir is not None:
         copy_figures(other_report, Path(other_report_dir), _figure_dir(model_folder, _slug(other_label)))
     text = render_model_card(
-        model_folder, report, other_report, other_label=other_label, training_command=training_command,
-        other_training_command=other_training_command, hardware=hardware, wall_time_s=wall_time_s,
-        other_wall_time_s=other_wall_time_s, evaluate_command=evaluate_command)
+        model_folder,
+        report,
+        other_report,
+        other_label=other_label,
+        training_command=training_command,
+        other_training_command=other_training_command,
+        hardware=hardware,
+        wall_time_s=wall_time_s,
+        other_wall_time_s=other_wall_time_s,
+        evaluate_command=evaluate_command,
+    )
     path = model_folder / CARD_NAME
     path.write_text(text, encoding="utf-8")
     return path
 
 
-__all__ = ["CARD_NAME", "Target", "attribute_priors", "check_report", "copy_figures", "evaluate_command_of",
-           "evaluate_targets", "render_model_card", "write_model_card"]
+__all__ = [
+    "CARD_NAME",
+    "Target",
+    "attribute_priors",
+    "check_report",
+    "copy_figures",
+    "evaluate_command_of",
+    "evaluate_targets",
+    "render_model_card",
+    "write_model_card",
+]

@@ -50,57 +50,111 @@ def _recommended_key(edits: dict[str, Any], name: str) -> str:
 def markdown_table(report: dict[str, Any]) -> str:
     """The report as Markdown: reconstruction, edits, generation, Fréchet, oracle, timings."""
     m, c, r, f = report["model"], report["config"], report["reconstruction"], report["frechet"]
-    out = [f"# Evaluation of `{m['name']}` ({m['mode']}, {fmt(m['epochs'])} epochs, {m['dataset']})\n",
-           (f"{c['n_images']} held-out `{c['split']}` images, backend {m['backend']} on {m['device']}, "
+    out = [
+        f"# Evaluation of `{m['name']}` ({m['mode']}, {fmt(m['epochs'])} epochs, {m['dataset']})\n",
+        (
+            f"{c['n_images']} held-out `{c['split']}` images, backend {m['backend']} on {m['device']}, "
             f"Langevin {c['langevin_steps']} steps of {c['langevin_step_size']:g}, {c['n_samples']} samples per "
-            "class. Judged by an independent oracle CNN.\n")]
+            "class. Judged by an independent oracle CNN.\n"
+        ),
+    ]
     out.append("## Reconstruction\n")
-    out.append(table(["metric", "value"], [
-        ["L1", fmt(r["l1"], 4)], ["PSNR (dB)", fmt(r["psnr"], 4)], ["SSIM", fmt(r["ssim"], 4)],
-        ["oracle agrees on every attribute", fmt(r["oracle_agreement_all"], percent=True)],
-        ["Fréchet distance real vs reconstruction", fmt(f["real_vs_reconstruction"], 4)],
-        ["Fréchet distance real vs prior samples, N(0, I)", fmt(f["real_vs_prior_samples"], 4)],
-        ["Fréchet distance real vs fitted-prior samples", fmt(f.get("real_vs_fitted_prior_samples"), 4)],
-        ["Fréchet distance real vs other real (floor)", fmt(f["real_vs_real_reference"], 4)],
-    ]))
+    out.append(
+        table(
+            ["metric", "value"],
+            [
+                ["L1", fmt(r["l1"], 4)],
+                ["PSNR (dB)", fmt(r["psnr"], 4)],
+                ["SSIM", fmt(r["ssim"], 4)],
+                ["oracle agrees on every attribute", fmt(r["oracle_agreement_all"], percent=True)],
+                ["Fréchet distance real vs reconstruction", fmt(f["real_vs_reconstruction"], 4)],
+                ["Fréchet distance real vs prior samples, N(0, I)", fmt(f["real_vs_prior_samples"], 4)],
+                ["Fréchet distance real vs fitted-prior samples", fmt(f.get("real_vs_fitted_prior_samples"), 4)],
+                ["Fréchet distance real vs other real (floor)", fmt(f["real_vs_real_reference"], 4)],
+            ],
+        )
+    )
     out.append(f"Fréchet distances are in the {f['space']} (stand-in for FID).\n")
     if report.get("inception_fid"):
         i = report["inception_fid"]
-        out.append(f"Inception FID ({i.get('note', '')}): reconstruction {fmt(i.get('real_vs_reconstruction'), 4)}, "
-                   f"prior samples {fmt(i.get('real_vs_prior_samples'), 4)}.\n")
+        out.append(
+            f"Inception FID ({i.get('note', '')}): reconstruction {fmt(i.get('real_vs_reconstruction'), 4)}, "
+            f"prior samples {fmt(i.get('real_vs_prior_samples'), 4)}.\n"
+        )
     out.append("\n## Edits\n")
-    out.append("Success: the oracle sees the attribute added (faces without it) or removed (faces with it). "
-               "Other flips: any other attribute's oracle decision changes (edit vs reconstruction). "
-               "Conditional = `preserve` all other model attributes.\n")
+    out.append(
+        "Success: the oracle sees the attribute added (faces without it) or removed (faces with it). "
+        "Other flips: any other attribute's oracle decision changes (edit vs reconstruction). "
+        "Conditional = `preserve` all other model attributes.\n"
+    )
     for name, e in report["edits"].items():
-        out.append(f"\n### {name} ({e['n_add']} to add, {e['n_remove']} to remove, "
-                   f"recommended delta {fmt(e.get('recommended_delta'))})\n")
+        out.append(
+            f"\n### {name} ({e['n_add']} to add, {e['n_remove']} to remove, "
+            f"recommended delta {fmt(e.get('recommended_delta'))})\n"
+        )
         rows = []
         for key in e["plain"]:
             p, q = e["plain"][key], e["conditional"][key]
-            label = f"auto (mean abs delta {fmt(p['mean_abs_delta'])} / {fmt(q['mean_abs_delta'])})" if key == "auto" else key
-            rows.append([label, fmt(p["success"], percent=True), fmt(q["success"], percent=True),
-                         fmt(p["other_flip_rate"], percent=True), fmt(q["other_flip_rate"], percent=True),
-                         fmt(p["l1_outside_mask"], 3), fmt(q["l1_outside_mask"], 3)])
-        out.append(table(["delta", "success plain", "success cond.", "other flips plain", "other flips cond.",
-                          "L1 outside mask plain", "L1 outside mask cond."], rows))
+            label = (
+                f"auto (mean abs delta {fmt(p['mean_abs_delta'])} / {fmt(q['mean_abs_delta'])})"
+                if key == "auto"
+                else key
+            )
+            rows.append(
+                [
+                    label,
+                    fmt(p["success"], percent=True),
+                    fmt(q["success"], percent=True),
+                    fmt(p["other_flip_rate"], percent=True),
+                    fmt(q["other_flip_rate"], percent=True),
+                    fmt(p["l1_outside_mask"], 3),
+                    fmt(q["l1_outside_mask"], 3),
+                ]
+            )
+        out.append(
+            table(
+                [
+                    "delta",
+                    "success plain",
+                    "success cond.",
+                    "other flips plain",
+                    "other flips cond.",
+                    "L1 outside mask plain",
+                    "L1 outside mask cond.",
+                ],
+                rows,
+            )
+        )
         key = _recommended_key(report["edits"], name)
         p, q = e["plain"][key], e["conditional"][key]
-        flips = ", ".join(f"{a} {fmt(p['other_flips'][a], percent=True)} / {fmt(q['other_flips'][a], percent=True)}"
-                          for a in p["other_flips"])
+        flips = ", ".join(
+            f"{a} {fmt(p['other_flips'][a], percent=True)} / {fmt(q['other_flips'][a], percent=True)}"
+            for a in p["other_flips"]
+        )
         out.append(f"\nAt delta {key}, flips per attribute (plain / conditional): {flips}.\n")
     out.append("\n## Generation with N(0, I), the paper's prior (single attribute present / absent)\n")
     out.append(_generation_table(report["generation"]))
     if report.get("generation_fitted_prior"):
-        out.append("\n## Generation with the fitted latent prior, the service's default (single attribute present / "
-                   "absent)\n")
+        out.append(
+            "\n## Generation with the fitted latent prior, the service's default (single attribute present / absent)\n"
+        )
         out.append(_generation_table(report["generation_fitted_prior"]))
     o = report["oracle"]
     out.append("\n## Oracle\n")
-    out.append(table(["attribute", "held-out accuracy", "accuracy on these real images", "on reconstructions"],
-                     [[a, fmt(o["held_out_accuracy"].get(a), percent=True),
-                       fmt(r["oracle_accuracy_real"].get(a), percent=True),
-                       fmt(r["oracle_accuracy_reconstruction"].get(a), percent=True)] for a in o["attributes"]]))
+    out.append(
+        table(
+            ["attribute", "held-out accuracy", "accuracy on these real images", "on reconstructions"],
+            [
+                [
+                    a,
+                    fmt(o["held_out_accuracy"].get(a), percent=True),
+                    fmt(r["oracle_accuracy_real"].get(a), percent=True),
+                    fmt(r["oracle_accuracy_reconstruction"].get(a), percent=True),
+                ]
+                for a in o["attributes"]
+            ],
+        )
+    )
     t = report["timings_s"]
     out.append("\nTimings (s): " + ", ".join(f"{k} {t[k]:.1f}" for k in t) + "\n")
     return "\n".join(block.strip("\n") + "\n" for block in out)
@@ -113,19 +167,45 @@ def _generation_table(g: dict[str, Any]) -> str:
             continue
         for cond, s in per.items():
             la, ex = s["langevin"], s["exact"]
-            rows.append([name, cond, fmt(la["oracle_accuracy"], percent=True), fmt(la["acceptance_rate"], percent=True),
-                         fmt(la["seconds_per_sample"], 3), fmt(ex["oracle_accuracy"], percent=True),
-                         fmt(ex["acceptance_rate"], percent=True), fmt(ex["seconds_per_sample"], 3)])
+            rows.append(
+                [
+                    name,
+                    cond,
+                    fmt(la["oracle_accuracy"], percent=True),
+                    fmt(la["acceptance_rate"], percent=True),
+                    fmt(la["seconds_per_sample"], 3),
+                    fmt(ex["oracle_accuracy"], percent=True),
+                    fmt(ex["acceptance_rate"], percent=True),
+                    fmt(ex["seconds_per_sample"], 3),
+                ]
+            )
     prior = ", ".join(f"{a} {fmt(v, percent=True)}" for a, v in g.get("prior_rate", {}).items())
-    return (table(["attribute", "condition", "Langevin oracle acc.", "Langevin acceptance", "Langevin s/sample",
-                   "exact oracle acc.", "exact acceptance", "exact s/sample"], rows)
-            + f"\nOracle rate of each attribute in unconditional samples of this prior: {prior}.\n")
+    return (
+        table(
+            [
+                "attribute",
+                "condition",
+                "Langevin oracle acc.",
+                "Langevin acceptance",
+                "Langevin s/sample",
+                "exact oracle acc.",
+                "exact acceptance",
+                "exact s/sample",
+            ],
+            rows,
+        )
+        + f"\nOracle rate of each attribute in unconditional samples of this prior: {prior}.\n"
+    )
 
 
 def sampler_accuracy(g: dict[str, Any] | None, sampler: str) -> dict[str, Any]:
     """``{"<attribute> <present|absent>": oracle accuracy}`` of one sampler in a generation block."""
-    return {f"{n} {c}": s[sampler]["oracle_accuracy"] for n, per in (g or {}).items() if n != "prior_rate"
-            for c, s in per.items()}
+    return {
+        f"{n} {c}": s[sampler]["oracle_accuracy"]
+        for n, per in (g or {}).items()
+        if n != "prior_rate"
+        for c, s in per.items()
+    }
 
 
 def summary(report: dict[str, Any]) -> dict[str, float | None]:
@@ -152,8 +232,9 @@ def summary(report: dict[str, Any]) -> dict[str, float | None]:
     }
 
 
-def compare_table(report_a: dict[str, Any], report_b: dict[str, Any], label_a: str = "VAC",
-                  label_b: str = "IntroVAC") -> str:
+def compare_table(
+    report_a: dict[str, Any], report_b: dict[str, Any], label_a: str = "VAC", label_b: str = "IntroVAC"
+) -> str:
     """Two reports side by side, with B/A ratios and the paper's reconstruction-FID ratio."""
     sa, sb = summary(report_a), summary(report_b)
     rows = []
@@ -163,12 +244,23 @@ def compare_table(report_a: dict[str, Any], report_b: dict[str, Any], label_a: s
         rows.append([key, fmt(a, 4), fmt(b, 4), ratio])
     fa, fb = sa["Fréchet real vs reconstruction"], sb["Fréchet real vs reconstruction"]
     ratio = fb / fa if fa else None
-    out = [f"# {label_a} vs {label_b}\n",
-           table(["metric", f"{label_a} (`{report_a['model']['name']}`)", f"{label_b} (`{report_b['model']['name']}`)",
-                  f"{label_b} / {label_a}"], rows),
-           (f"\nReconstruction Fréchet distance ratio {label_b}/{label_a}: {fmt(ratio, 3)} "
+    out = [
+        f"# {label_a} vs {label_b}\n",
+        table(
+            [
+                "metric",
+                f"{label_a} (`{report_a['model']['name']}`)",
+                f"{label_b} (`{report_b['model']['name']}`)",
+                f"{label_b} / {label_a}",
+            ],
+            rows,
+        ),
+        (
+            f"\nReconstruction Fréchet distance ratio {label_b}/{label_a}: {fmt(ratio, 3)} "
             f"(paper Table 1 FID: {PAPER_FID['introvac']}/{PAPER_FID['vac']} = {PAPER_FID_RATIO:.2f}; "
-            "ours is measured in the oracle's feature space on synthfaces, so compare ratios, not values).\n")]
+            "ours is measured in the oracle's feature space on synthfaces, so compare ratios, not values).\n"
+        ),
+    ]
     return "\n".join(block.strip("\n") + "\n" for block in out)
 
 
@@ -181,6 +273,7 @@ def evaluation_summary(report: dict) -> dict:
     (``Manifest.evaluation``) so that ``GET /models`` shows how good a model is."""
     plain = {name: edits["plain"].get("auto", {}) for name, edits in report["edits"].items()}
     conditional = {name: edits["conditional"].get("auto", {}) for name, edits in report["edits"].items()}
+
     def accuracies(block: dict[str, Any]) -> dict[str, Any]:
         return {
             name: {

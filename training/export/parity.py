@@ -31,7 +31,6 @@ PARITY_BATCH_SIZES = (1, 3)  # two sizes: one alone would not prove a dynamic ba
 _CHUNK = 32  # parity images are run in chunks of this many to bound memory
 
 
-
 def check_onnx_file(path: Path) -> int:
     """Validate a written graph, insist its weights are inside it, return its opset."""
     import onnx  # lazy: only exports need it

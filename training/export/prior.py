@@ -27,8 +27,8 @@ from service.artifact import (
     read_manifest,
     write_manifest,
 )
-from service.runtime.engine import load_engine
 from service.latent.prior import FittedPrior, LatentPriorError, fit_prior
+from service.runtime.engine import load_engine
 from training.config import DEFAULT_PRIOR_IMAGES, ModelConfig, TrainConfig
 from training.data.factory import build_dataset
 
@@ -45,9 +45,15 @@ def training_dataset(manifest, dataset: str | None = None, data_root: str | None
     known = {k: recorded[k] for k in TrainConfig.__dataclass_fields__ if k in recorded}
     try:
         train_cfg = TrainConfig.from_dict(known)
-        model_cfg = ModelConfig.from_dict(dict(manifest.provenance.architecture)) if manifest.provenance.architecture \
-            else ModelConfig(image_size=manifest.image_size, latent_dim=manifest.latent_dim,
-                             attributes=tuple(manifest.attribute_names))
+        model_cfg = (
+            ModelConfig.from_dict(dict(manifest.provenance.architecture))
+            if manifest.provenance.architecture
+            else ModelConfig(
+                image_size=manifest.image_size,
+                latent_dim=manifest.latent_dim,
+                attributes=tuple(manifest.attribute_names),
+            )
+        )
     except (TypeError, ValueError) as exc:
         raise PriorFitError(f"cannot rebuild the training configuration from the manifest: {exc}") from exc
     overrides = {"dataset": dataset or manifest.provenance.dataset}
@@ -91,19 +97,32 @@ def attach_prior(folder: Path, prior: FittedPrior, dataset: str, split: str = "t
     finally:
         tmp.unlink(missing_ok=True)
     old = manifest.files.get(LATENT_PRIOR)
-    info = LatentPriorInfo(dataset=dataset, split=split, n_images=prior.n_images, components=prior.components,
-                           created_at=datetime.now(UTC).isoformat(timespec="seconds"))
-    updated = manifest.model_copy(update={"files": {**manifest.files, LATENT_PRIOR: file_spec(path)},
-                                          "latent_prior": info})
+    info = LatentPriorInfo(
+        dataset=dataset,
+        split=split,
+        n_images=prior.n_images,
+        components=prior.components,
+        created_at=datetime.now(UTC).isoformat(timespec="seconds"),
+    )
+    updated = manifest.model_copy(
+        update={"files": {**manifest.files, LATENT_PRIOR: file_spec(path)}, "latent_prior": info}
+    )
     write_manifest(folder, type(manifest).model_validate(updated.model_dump()))
     if old is not None and old.name != path.name:  # only now is the old prior unreferenced
         (folder / old.name).unlink(missing_ok=True)
     return path
 
 
-def fit_model_prior(folder: Path, n_images: int = DEFAULT_PRIOR_IMAGES, *, dataset: str | None = None,
-                    data_root: str | None = None, subset: str | None = None, batch_size: int = 256,
-                    progress: bool = True) -> FittedPrior:
+def fit_model_prior(
+    folder: Path,
+    n_images: int = DEFAULT_PRIOR_IMAGES,
+    *,
+    dataset: str | None = None,
+    data_root: str | None = None,
+    subset: str | None = None,
+    batch_size: int = 256,
+    progress: bool = True,
+) -> FittedPrior:
     """Encode ``n_images`` training images with the folder's ONNX encoder, fit, attach."""
     folder = Path(folder)
     engine = load_engine(folder, "onnx", max_batch_size=batch_size)

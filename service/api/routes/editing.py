@@ -19,7 +19,6 @@ from starlette.concurrency import run_in_threadpool
 from service.api.deps import ClassifierDep, ImageUpload, ModelDep, SettingsDep, read_image
 from service.api.errors import ApiError
 from service.api.imaging import encode_png, residual_edit, to_png_bytes
-from service.latent.edit import LinearClassifier, auto_deltas, edit, probabilities_dict
 from service.api.routes.common import b64, check_attributes, kv_header, png_of_batch, wants_json
 from service.api.schemas import (
     DecodeRequest,
@@ -29,6 +28,7 @@ from service.api.schemas import (
     header,
     png_response,
 )
+from service.latent.edit import LinearClassifier, auto_deltas, edit, probabilities_dict
 
 router = APIRouter(tags=["editing"])
 

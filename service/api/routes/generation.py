@@ -23,12 +23,12 @@ from starlette.concurrency import run_in_threadpool
 
 from service.api.deps import ClassifierDep, ModelDep, SettingsDep
 from service.api.errors import ApiError
+from service.api.routes.common import b64, check_attributes, png_of_batch, wants_json
+from service.api.schemas import GeneratedSample, GenerateResponse, errors, header, png_response
 from service.latent.edit import probabilities_dict
 from service.latent.prior import FittedPrior
 from service.latent.sampling import SampleResult, exact_sample, langevin_sample
 from service.runtime.registry import LoadedModel
-from service.api.routes.common import b64, check_attributes, png_of_batch, wants_json
-from service.api.schemas import GeneratedSample, GenerateResponse, errors, header, png_response
 
 router = APIRouter(tags=["generation"])
 
@@ -48,7 +48,13 @@ _HEADERS = {
 
 
 def _run_sampler(
-    method: str, classifier, conditions: dict[str, bool], n: int, seed: int, steps: int, step_size: float,
+    method: str,
+    classifier,
+    conditions: dict[str, bool],
+    n: int,
+    seed: int,
+    steps: int,
+    step_size: float,
     prior: FittedPrior | None,
 ) -> SampleResult:
     rng = np.random.default_rng(seed)
@@ -60,9 +66,12 @@ def _run_sampler(
 def _pick_prior(model: LoadedModel, requested: str | None) -> tuple[str, FittedPrior | None]:
     """``None`` means the model's best: its fitted prior when it has one."""
     if requested == "fitted" and model.prior is None:
-        raise ApiError(422, "no_fitted_prior",
-                       f"model {model.name!r} has no fitted latent prior; use prior=standard "
-                       "(or add one with `python -m training fit-prior`)")
+        raise ApiError(
+            422,
+            "no_fitted_prior",
+            f"model {model.name!r} has no fitted latent prior; use prior=standard "
+            "(or add one with `python -m training fit-prior`)",
+        )
     if requested == "standard" or model.prior is None:
         return "standard", None
     return "fitted", model.prior
@@ -105,8 +114,10 @@ async def generate(
     ] = "langevin",
     prior: Annotated[
         Literal["fitted", "standard"] | None,
-        Query(description="`fitted`: the model's fitted latent prior (default when it has one); "
-                          "`standard`: N(0, I) as in the paper."),
+        Query(
+            description="`fitted`: the model's fitted latent prior (default when it has one); "
+            "`standard`: N(0, I) as in the paper."
+        ),
     ] = None,
     format: Annotated[
         Literal["png", "json"] | None, Query(description="`json`: every sample with its latent and PNG.")
@@ -143,8 +154,11 @@ async def generate(
             422,
             "no_samples_accepted",
             f"no sample was assigned to the requested attributes after {result.proposals} proposals; "
-            + ("the model's fitted prior rarely has them: try prior=standard, method=exact, or another seed"
-               if prior_name == "fitted" else "try more steps, another seed, or method=exact"),
+            + (
+                "the model's fitted prior rarely has them: try prior=standard, method=exact, or another seed"
+                if prior_name == "fitted"
+                else "try more steps, another seed, or method=exact"
+            ),
             {"proposals": result.proposals, "acceptance_rate": result.acceptance_rate, "seed": seed},
             headers,
         )

@@ -70,10 +70,16 @@ def test_every_format_decodes_to_model_input(name):
     assert decoded.original.dtype == np.uint8 and decoded.original.ndim == 3 and decoded.original.shape[2] == 3
 
 
-@pytest.mark.parametrize("make,tol", [
-    (images.png_bytes, 0), (images.webp_bytes, 0), (images.bmp_bytes, 0), (images.tiff_bytes, 0),
-    (images.jpeg_bytes, 0.03),
-])
+@pytest.mark.parametrize(
+    "make,tol",
+    [
+        (images.png_bytes, 0),
+        (images.webp_bytes, 0),
+        (images.bmp_bytes, 0),
+        (images.tiff_bytes, 0),
+        (images.jpeg_bytes, 0.03),
+    ],
+)
 def test_colours_and_original_survive(make, tol):
     decoded = decode(make())  # 40x30 halves: left red, right blue
     np.testing.assert_allclose(colour_at(decoded, 8, 0), RED, atol=tol + 1e-6)
@@ -106,12 +112,15 @@ def test_tall_image_crop_box():
 
 
 # orientation -> (displayed height, width, colour at top-left quadrant, colour at bottom-right quadrant)
-@pytest.mark.parametrize("orientation,shape,top_left,bottom_right", [
-    (1, (20, 40), "red", "blue"),  # stored: left red, right blue
-    (3, (20, 40), "blue", "red"),  # 180 degrees
-    (6, (40, 20), "red", "blue"),  # 90 degrees clockwise: left half goes to the top
-    (8, (40, 20), "blue", "red"),  # 90 degrees counter-clockwise: left half goes to the bottom
-])
+@pytest.mark.parametrize(
+    "orientation,shape,top_left,bottom_right",
+    [
+        (1, (20, 40), "red", "blue"),  # stored: left red, right blue
+        (3, (20, 40), "blue", "red"),  # 180 degrees
+        (6, (40, 20), "red", "blue"),  # 90 degrees clockwise: left half goes to the top
+        (8, (40, 20), "blue", "red"),  # 90 degrees counter-clockwise: left half goes to the bottom
+    ],
+)
 def test_exif_orientation_is_applied(orientation, shape, top_left, bottom_right):
     decoded = decode(images.exif_rotated_jpeg_bytes(orientation, size=(40, 20)))
     height, width = shape
@@ -266,10 +275,15 @@ def test_broken_header_with_a_valid_signature_is_corrupt():
         decode(b"\x89PNG\r\n\x1a\n" + bytes(64))
 
 
-@pytest.mark.parametrize("data", [
-    images.random_bytes(), b"hello, this is text, not an image\n" * 10, images.pdf_bytes(),
-    b"<svg xmlns='http://www.w3.org/2000/svg'/>",
-])
+@pytest.mark.parametrize(
+    "data",
+    [
+        images.random_bytes(),
+        b"hello, this is text, not an image\n" * 10,
+        images.pdf_bytes(),
+        b"<svg xmlns='http://www.w3.org/2000/svg'/>",
+    ],
+)
 def test_non_images_are_unsupported(data):
     with pytest.raises(UnsupportedImage) as info:
         decode(data)

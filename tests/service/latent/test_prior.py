@@ -14,14 +14,23 @@ NAMES = ("glasses", "beard")
 def _two_component_prior() -> FittedPrior:
     """Glasses-only (weight 0.25) at (3, -1) and beard-only (0.75) at (-1, 2), shared S = L L^T."""
     chol = np.array([[0.5, 0.0], [0.3, 1.2]])
-    return FittedPrior(names=NAMES, labels=np.array([[True, False], [False, True]]), weights=np.array([0.25, 0.75]),
-                       means=np.array([[3.0, -1.0], [-1.0, 2.0]]), cholesky=chol, n_images=100)
+    return FittedPrior(
+        names=NAMES,
+        labels=np.array([[True, False], [False, True]]),
+        weights=np.array([0.25, 0.75]),
+        means=np.array([[3.0, -1.0], [-1.0, 2.0]]),
+        cholesky=chol,
+        n_images=100,
+    )
 
 
 def test_fit_recovers_component_means_weights_and_the_pooled_covariance():
     rng = np.random.default_rng(0)
-    centres = {(False, False): np.array([0.0, 0.0]), (True, False): np.array([4.0, 0.0]),
-               (True, True): np.array([4.0, -3.0])}
+    centres = {
+        (False, False): np.array([0.0, 0.0]),
+        (True, False): np.array([4.0, 0.0]),
+        (True, True): np.array([4.0, -3.0]),
+    }
     counts = {(False, False): 600, (True, False): 300, (True, True): 100}
     within = np.array([[0.5, 0.2], [0.2, 0.3]])
     mus, labels = [], []
@@ -62,8 +71,9 @@ def test_log_density_is_the_mixture_of_gaussians():
     prior = _two_component_prior()
     cov = prior.cholesky @ prior.cholesky.T
     z = np.array([[0.0, 0.0], [3.0, -1.0], [-2.0, 5.0]])
-    expected = np.log(0.25 * multivariate_normal(prior.means[0], cov).pdf(z)
-                      + 0.75 * multivariate_normal(prior.means[1], cov).pdf(z))
+    expected = np.log(
+        0.25 * multivariate_normal(prior.means[0], cov).pdf(z) + 0.75 * multivariate_normal(prior.means[1], cov).pdf(z)
+    )
     assert np.allclose(prior.log_density(z), expected, rtol=1e-10)
 
 
@@ -71,8 +81,9 @@ def test_score_is_the_gradient_of_the_log_density():
     prior = _two_component_prior()
     z = np.array([[0.5, 0.5], [2.0, -0.5], [-3.0, 4.0]])
     h = 1e-6
-    numeric = np.stack([(prior.log_density(z + h * e) - prior.log_density(z - h * e)) / (2 * h)
-                        for e in np.eye(2)], axis=1)
+    numeric = np.stack(
+        [(prior.log_density(z + h * e) - prior.log_density(z - h * e)) / (2 * h) for e in np.eye(2)], axis=1
+    )
     assert np.allclose(prior.score(z), numeric, atol=1e-6)
     with pytest.raises(LatentMathError, match="shape"):
         prior.score(np.zeros((2, 3)))
@@ -92,8 +103,14 @@ def test_given_keeps_the_components_with_the_attributes():
 def test_weights_are_renormalised_so_sampling_never_fails():
     """float32 weights are off from 1 by ~1e-7, which numpy's Generator.choice refuses."""
     p = _two_component_prior()
-    loose = FittedPrior(names=p.names, labels=p.labels, weights=np.array([0.25, 0.75 + 5e-7]), means=p.means,
-                        cholesky=p.cholesky, n_images=10)
+    loose = FittedPrior(
+        names=p.names,
+        labels=p.labels,
+        weights=np.array([0.25, 0.75 + 5e-7]),
+        means=p.means,
+        cholesky=p.cholesky,
+        n_images=10,
+    )
     assert loose.weights.sum() == pytest.approx(1.0, abs=1e-15)
     assert loose.sample(3, np.random.default_rng(0)).shape == (3, 2)
 
@@ -108,7 +125,7 @@ def test_samples_have_the_mixture_moments():
     z = prior.sample(200_000, np.random.default_rng(1))
     cov = prior.cholesky @ prior.cholesky.T
     mean = prior.weights @ prior.means
-    spread = sum(w * np.outer(m - mean, m - mean) for w, m in zip(prior.weights, prior.means))
+    spread = sum(w * np.outer(m - mean, m - mean) for w, m in zip(prior.weights, prior.means, strict=True))
     assert np.allclose(z.mean(axis=0), mean, atol=0.02)
     assert np.allclose(np.cov(z.T), cov + spread, atol=0.05)
     again = prior.sample(5, np.random.default_rng(7))
@@ -137,31 +154,44 @@ def test_the_file_round_trips_and_is_checked_against_the_model(tmp_path):
     np.save(npy, np.zeros(3))
     with pytest.raises(LatentPriorError, match="not a readable latent prior"):
         read_prior(npy, NAMES, 2)
-    arrays = dict(names=np.array(NAMES), labels=prior.labels, weights=prior.weights, means=prior.means,
-                  cholesky=prior.cholesky, n_images=np.int64(100))
-    for bad in (dict(n_images=np.array([1, 2])), dict(names=np.array("glasses")), dict(means=np.float64(0.0)),
-                dict(labels=prior.labels.astype(np.float64))):
+    arrays = dict(
+        names=np.array(NAMES),
+        labels=prior.labels,
+        weights=prior.weights,
+        means=prior.means,
+        cholesky=prior.cholesky,
+        n_images=np.int64(100),
+    )
+    for bad in (
+        dict(n_images=np.array([1, 2])),
+        dict(names=np.array("glasses")),
+        dict(means=np.float64(0.0)),
+        dict(labels=prior.labels.astype(np.float64)),
+    ):
         with open(path, "wb") as handle:
             np.savez(handle, **{**arrays, **bad})
         with pytest.raises(LatentPriorError):
             read_prior(path, NAMES, 2)
 
 
-@pytest.mark.parametrize("change, message", [
-    (dict(weights=np.array([0.5, 0.6])), "must sum to 1"),
-    (dict(weights=np.array([1.0, 0.0])), "must be positive"),
-    (dict(cholesky=np.array([[0.5, 0.1], [0.3, 1.2]])), "must be lower triangular"),
-    (dict(cholesky=np.array([[-0.5, 0.0], [0.3, 1.2]])), "diagonal of at least"),
-    (dict(cholesky=np.array([[1e-5, 0.0], [0.3, 1.2]])), "diagonal of at least"),  # near-singular
-    (dict(means=np.array([[np.nan, 0.0], [0.0, 0.0]])), "NaN"),
-    (dict(means=np.zeros((3, 2))), "do not fit"),
-    (dict(means=np.float64(1.0)), "means must be"),
-    (dict(labels=np.array([[True], [False]])), "labels must have shape"),
-    (dict(labels=np.array([[0.3, 0.0], [1.0, 1.0]])), "bool array"),
-    (dict(labels=np.array([[True, False], [True, False]])), "same attribute combination"),
-    (dict(n_images=-3), "n_images"),
-    (dict(n_images=np.array([5, 6])), "n_images"),
-])
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        (dict(weights=np.array([0.5, 0.6])), "must sum to 1"),
+        (dict(weights=np.array([1.0, 0.0])), "must be positive"),
+        (dict(cholesky=np.array([[0.5, 0.1], [0.3, 1.2]])), "must be lower triangular"),
+        (dict(cholesky=np.array([[-0.5, 0.0], [0.3, 1.2]])), "diagonal of at least"),
+        (dict(cholesky=np.array([[1e-5, 0.0], [0.3, 1.2]])), "diagonal of at least"),  # near-singular
+        (dict(means=np.array([[np.nan, 0.0], [0.0, 0.0]])), "NaN"),
+        (dict(means=np.zeros((3, 2))), "do not fit"),
+        (dict(means=np.float64(1.0)), "means must be"),
+        (dict(labels=np.array([[True], [False]])), "labels must have shape"),
+        (dict(labels=np.array([[0.3, 0.0], [1.0, 1.0]])), "bool array"),
+        (dict(labels=np.array([[True, False], [True, False]])), "same attribute combination"),
+        (dict(n_images=-3), "n_images"),
+        (dict(n_images=np.array([5, 6])), "n_images"),
+    ],
+)
 def test_inconsistent_priors_are_refused(change, message):
     p = _two_component_prior()
     fields = dict(names=p.names, labels=p.labels, weights=p.weights, means=p.means, cholesky=p.cholesky, n_images=10)

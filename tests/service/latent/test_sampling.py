@@ -31,7 +31,7 @@ def _log_sig(a: float) -> float:
 def _hand_potential(w, b, signs, z):
     """U(z) = -sum_k log sigmoid(s_k (w_k.z + b_k)) + |z|^2 / 2, written out separately."""
     total = 0.5 * float(z @ z)
-    for wk, bk, sk in zip(w, b, signs):
+    for wk, bk, sk in zip(w, b, signs, strict=True):
         total -= float(_log_sig(sk * (wk @ z + bk)))
     return total
 
@@ -198,13 +198,19 @@ def test_exact_validation():
 
 # ----------------------------------------------------------------------------- with a fitted prior
 
+
 def _fitted_prior():
     """Two components on TOY's latent: "a" absent near (-1.5, -2), "a" present near (1.5, 2); S = 0.25 I."""
     from service.latent.prior import FittedPrior
 
-    return FittedPrior(names=("a", "b"), labels=np.array([[False, False], [True, False]]),
-                       weights=np.array([0.6, 0.4]), means=np.array([[-1.5, -2.0], [1.5, 2.0]]),
-                       cholesky=0.5 * np.eye(2), n_images=10)
+    return FittedPrior(
+        names=("a", "b"),
+        labels=np.array([[False, False], [True, False]]),
+        weights=np.array([0.6, 0.4]),
+        means=np.array([[-1.5, -2.0], [1.5, 2.0]]),
+        cholesky=0.5 * np.eye(2),
+        n_images=10,
+    )
 
 
 def test_gradient_with_a_fitted_prior_matches_finite_differences():
@@ -212,8 +218,13 @@ def test_gradient_with_a_fitted_prior_matches_finite_differences():
     z = np.array([[0.3, -0.7], [1.0, 2.5], [-2.0, 0.1]])
     h = 1e-6
     for conditions in ({"a": True}, {"a": False, "b": True}, {}):
-        numeric = np.stack([(potential(TOY, conditions, z + h * e, prior) - potential(TOY, conditions, z - h * e, prior))
-                            / (2 * h) for e in np.eye(2)], axis=1)
+        numeric = np.stack(
+            [
+                (potential(TOY, conditions, z + h * e, prior) - potential(TOY, conditions, z - h * e, prior)) / (2 * h)
+                for e in np.eye(2)
+            ],
+            axis=1,
+        )
         assert np.allclose(potential_gradient(TOY, conditions, z, prior), numeric, atol=1e-5)
     assert np.allclose(potential(TOY, {}, z, prior), -prior.log_density(z))
 
@@ -237,8 +248,7 @@ def test_langevin_with_a_fitted_prior_holds_the_mixture_law():
     0.4, 7 sd apart, so none crosses) must keep each component's N(m_c, 0.25 I) law, which
     only the mixture's score (responsibilities included) does."""
     prior = _fitted_prior()
-    res = langevin_sample(TOY, {}, 4000, np.random.default_rng(3), steps=400, step_size=5e-3, reject=False,
-                          prior=prior)
+    res = langevin_sample(TOY, {}, 4000, np.random.default_rng(3), steps=400, step_size=5e-3, reject=False, prior=prior)
     z = res.z.astype(np.float64)
     upper = z[:, 1] > 0  # the (1.5, 2) component
     assert upper.mean() == pytest.approx(0.4, abs=0.03)
@@ -250,8 +260,14 @@ def test_langevin_with_a_fitted_prior_holds_the_mixture_law():
 def test_a_prior_of_another_latent_size_is_refused():
     from service.latent.prior import FittedPrior
 
-    wrong = FittedPrior(names=("a", "b"), labels=np.array([[True, False]]), weights=np.array([1.0]),
-                        means=np.zeros((1, 3)), cholesky=np.eye(3), n_images=2)
+    wrong = FittedPrior(
+        names=("a", "b"),
+        labels=np.array([[True, False]]),
+        weights=np.array([1.0]),
+        means=np.zeros((1, 3)),
+        cholesky=np.eye(3),
+        n_images=2,
+    )
     with pytest.raises(LatentMathError, match="latent size 2"):
         langevin_sample(TOY, {"a": True}, 1, np.random.default_rng(0), steps=1, prior=wrong)
     with pytest.raises(LatentMathError, match="latent size 2"):

@@ -75,7 +75,7 @@ def test_concurrent_requests_share_engine_calls_and_get_their_own_rows():
         return inputs, outputs
 
     inputs, outputs = run(main())
-    for x, y in zip(inputs, outputs):
+    for x, y in zip(inputs, outputs, strict=True):
         np.testing.assert_array_equal(y, x * 2)  # exactly its own rows, in order
     assert sum(engine.batches) == sum(len(x) for x in inputs) == 39
     assert len(engine.batches) < 20  # combined into fewer calls than requests

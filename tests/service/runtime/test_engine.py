@@ -73,6 +73,7 @@ def test_onnx_engine_matches_a_direct_onnxruntime_run(onnx_engine, tiny_model_di
 
 def test_onnx_engine_matches_the_torch_model_it_was_exported_from(onnx_engine):
     import torch
+
     from tests.support.tiny_model import build_tiny_model  # the exact model behind the `tiny` fixture
 
     model = build_tiny_model(seed=0)
@@ -110,7 +111,7 @@ def test_torchscript_engine_agrees_with_onnx(onnx_engine, tiny_model_dir):
     assert isinstance(engine, TorchScriptEngine)
     assert (engine.backend, engine.device) == ("torchscript", "cpu")
     images = _rng_images(4, seed=2)
-    for ts, ox in zip(engine.encode(images), onnx_engine.encode(images)):
+    for ts, ox in zip(engine.encode(images), onnx_engine.encode(images), strict=True):
         np.testing.assert_allclose(ts, ox, atol=1e-4)
     z = np.random.default_rng(3).standard_normal((4, LATENT)).astype(np.float32)
     np.testing.assert_allclose(engine.decode(z), onnx_engine.decode(z), atol=1e-4)

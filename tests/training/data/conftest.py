@@ -66,9 +66,7 @@ class FakeCelebA:
         return (self.values[:, OFFICIAL_NAMES.index(name)] == 1).astype(int)
 
 
-def write_fake_celeba(
-    root: Path, n_train: int = 40, n_val: int = 10, n_test: int = 10
-) -> FakeCelebA:
+def write_fake_celeba(root: Path, n_train: int = 40, n_val: int = 10, n_test: int = 10) -> FakeCelebA:
     rng = np.random.default_rng(1234)
     n = n_train + n_val + n_test
     values = rng.choice([-1, 1], size=(n, len(OFFICIAL_NAMES)))
@@ -110,10 +108,10 @@ def write_fake_celeba(
         img.save(image_dir / name, quality=95)
         colors.append(centre)
     lines = [str(n), " ".join(OFFICIAL_NAMES) + " "]
-    lines += [f"{f} " + " ".join(f"{v:2d}" for v in row) for f, row in zip(filenames, values)]
+    lines += [f"{f} " + " ".join(f"{v:2d}" for v in row) for f, row in zip(filenames, values, strict=True)]
     (root / "list_attr_celeba.txt").write_text("\n".join(lines) + "\n")
     (root / "list_eval_partition.txt").write_text(
-        "".join(f"{f} {p}\n" for f, p in zip(filenames, partitions))
+        "".join(f"{f} {p}\n" for f, p in zip(filenames, partitions, strict=True))
     )
     return FakeCelebA(root, filenames, values, partitions, colors)
 

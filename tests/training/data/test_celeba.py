@@ -13,15 +13,11 @@ from training.data.celeba import CelebA, balanced_rows
 
 
 def test_attribute_selection_is_case_insensitive_and_matches_the_file(fake_celeba):
-    ds = CelebA(
-        fake_celeba.root, "train", attributes=("Eyeglasses", "smiling", "MALE"), image_size=16
-    )
+    ds = CelebA(fake_celeba.root, "train", attributes=("Eyeglasses", "smiling", "MALE"), image_size=16)
     train = np.flatnonzero(fake_celeba.partitions == 0)
     assert ds.attribute_names == ("eyeglasses", "smiling", "male")
     assert [f for f in ds.filenames] == [fake_celeba.filenames[i] for i in train]
-    expected = np.stack(
-        [fake_celeba.column(n)[train] for n in ("Eyeglasses", "Smiling", "Male")], 1
-    )
+    expected = np.stack([fake_celeba.column(n)[train] for n in ("Eyeglasses", "Smiling", "Male")], 1)
     assert np.array_equal(ds.labels.numpy(), expected)
     same = CelebA(fake_celeba.root, "train", attributes=("eyeglasses",), image_size=16)
     assert torch.equal(same.labels[:, 0], ds.labels[:, 0])
@@ -38,9 +34,7 @@ def test_derived_facial_hair_is_beard_or_goatee_or_mustache(fake_celeba):
 def test_partitions_follow_the_file(fake_celeba):
     sizes = {s: len(CelebA(fake_celeba.root, s, image_size=16)) for s in ("train", "val", "test")}
     assert sizes == {"train": 40, "val": 10, "test": 10}
-    names = [
-        set(CelebA(fake_celeba.root, s, image_size=16).filenames) for s in ("train", "val", "test")
-    ]
+    names = [set(CelebA(fake_celeba.root, s, image_size=16).filenames) for s in ("train", "val", "test")]
     assert not (names[0] & names[1] or names[0] & names[2] or names[1] & names[2])
 
 
@@ -57,29 +51,21 @@ def test_item_is_cropped_resized_tensor_in_unit_range(fake_celeba):
 
 
 def test_eye_subset_is_balanced_seeded_and_not_the_first_negatives(fake_celeba):
-    a = CelebA(
-        fake_celeba.root, "train", attributes=("eyeglasses",), subset="eye", seed=0, image_size=16
-    )
+    a = CelebA(fake_celeba.root, "train", attributes=("eyeglasses",), subset="eye", seed=0, image_size=16)
     assert len(a) == 12 and a.labels.sum() == 6  # all 6 positives, 6 of the 34 negatives
-    again = CelebA(
-        fake_celeba.root, "train", attributes=("eyeglasses",), subset="eye", seed=0, image_size=16
-    )
-    other = CelebA(
-        fake_celeba.root, "train", attributes=("eyeglasses",), subset="EYE", seed=1, image_size=16
-    )
+    again = CelebA(fake_celeba.root, "train", attributes=("eyeglasses",), subset="eye", seed=0, image_size=16)
+    other = CelebA(fake_celeba.root, "train", attributes=("eyeglasses",), subset="EYE", seed=1, image_size=16)
     assert a.filenames == again.filenames
     assert a.filenames != other.filenames
     glasses = fake_celeba.column("Eyeglasses")[:40]
     negatives = [fake_celeba.filenames[i] for i in np.flatnonzero(glasses == 0)]
-    chosen = [f for f, y in zip(a.filenames, a.labels[:, 0]) if y == 0]
+    chosen = [f for f, y in zip(a.filenames, a.labels[:, 0], strict=True) if y == 0]
     assert chosen != negatives[:6]
     assert set(chosen) <= set(negatives)
 
 
 def test_facial_and_eyefacial_subsets_balance_their_labels(fake_celeba):
-    facial = CelebA(
-        fake_celeba.root, "train", attributes=("facial_hair",), subset="facial", image_size=16
-    )
+    facial = CelebA(fake_celeba.root, "train", attributes=("facial_hair",), subset="facial", image_size=16)
     assert len(facial) == 2 * facial.labels.sum() > 0
     both = CelebA(
         fake_celeba.root,
@@ -102,9 +88,7 @@ def test_balanced_rows_on_a_skewed_two_label_table():
     assert len(set(rows.tolist())) == len(rows)
 
 
-@pytest.mark.parametrize(
-    "missing", ["list_attr_celeba.txt", "list_eval_partition.txt", "img_align_celeba"]
-)
+@pytest.mark.parametrize("missing", ["list_attr_celeba.txt", "list_eval_partition.txt", "img_align_celeba"])
 def test_missing_file_error_names_it(fake_celeba, missing):
     path = fake_celeba.root / missing
     shutil.rmtree(path) if path.is_dir() else path.unlink()

@@ -10,9 +10,7 @@ from training.data.celeba import CelebA
 from training.data.factory import build_dataset
 from training.data.synthfaces.dataset import SPLIT_SIZES, SynthFaces
 
-MODEL = ModelConfig(
-    image_size=32, channels=(8, 16), latent_dim=8, attributes=("smiling", "eyeglasses")
-)
+MODEL = ModelConfig(image_size=32, channels=(8, 16), latent_dim=8, attributes=("smiling", "eyeglasses"))
 
 
 def test_synthfaces_from_configs():
@@ -39,9 +37,7 @@ def test_configuration_errors_are_dataset_errors(tmp_path):
     with pytest.raises(DatasetError, match="data_root"):
         build_dataset(TrainConfig(dataset="celeba"), MODEL, "train")
     with pytest.raises(DatasetError, match="does not exist"):
-        build_dataset(
-            TrainConfig(dataset="celeba", data_root=str(tmp_path / "none")), MODEL, "train"
-        )
+        build_dataset(TrainConfig(dataset="celeba", data_root=str(tmp_path / "none")), MODEL, "train")
     with pytest.raises(DatasetError, match="synthfaces, celeba"):
         build_dataset(TrainConfig(dataset="mnist"), MODEL, "train")
     with pytest.raises(DatasetError, match="celeba only"):

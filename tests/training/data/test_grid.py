@@ -11,9 +11,7 @@ from training.data.grid import label_of, render_synthfaces_grid
 
 
 def test_grid_png_is_written_with_faces_and_labels(tmp_path):
-    path = render_synthfaces_grid(
-        tmp_path / "sub" / "grid.png", n=4, image_size=32, seed=0, split="val"
-    )
+    path = render_synthfaces_grid(tmp_path / "sub" / "grid.png", n=4, image_size=32, seed=0, split="val")
     assert path == tmp_path / "sub" / "grid.png" and path.exists()
     with Image.open(path) as img:
         assert img.format == "PNG"

@@ -7,8 +7,15 @@ from pathlib import Path
 
 import pytest
 
-TINY_EVAL = {"n_images": 8, "n_samples": 4, "langevin_steps": 20, "langevin_step_size": 1e-3,
-             "deltas": (1.0, 3.0), "figure_images": 4, "batch_size": 16}
+TINY_EVAL = {
+    "n_images": 8,
+    "n_samples": 4,
+    "langevin_steps": 20,
+    "langevin_step_size": 1e-3,
+    "deltas": (1.0, 3.0),
+    "figure_images": 4,
+    "batch_size": 16,
+}
 
 
 @pytest.fixture(scope="session")

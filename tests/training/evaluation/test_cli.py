@@ -42,14 +42,29 @@ def test_help_texts(capsys):
 
 
 def test_module_runs_standalone():
-    done = subprocess.run([sys.executable, "-m", "training.evaluation", "--help"], capture_output=True, text=True, check=False,
-                          cwd=Path(__file__).resolve().parents[3], timeout=60)
+    done = subprocess.run(
+        [sys.executable, "-m", "training.evaluation", "--help"],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=Path(__file__).resolve().parents[3],
+        timeout=60,
+    )
     assert done.returncode == 0 and "{oracle,evaluate,compare}" in done.stdout
 
 
 def test_bad_input_is_one_line_and_exit_code_2(tmp_path: Path, capsys, tiny_oracle_path: Path):
-    code = main(["evaluate", "--model", str(tmp_path / "missing"), "--oracle", str(tiny_oracle_path),
-                 "--out", str(tmp_path / "out")])
+    code = main(
+        [
+            "evaluate",
+            "--model",
+            str(tmp_path / "missing"),
+            "--oracle",
+            str(tiny_oracle_path),
+            "--out",
+            str(tmp_path / "out"),
+        ]
+    )
     err = capsys.readouterr().err.strip()
     assert code == EXIT_BAD_INPUT and err.startswith("evaluate: error:") and "does not exist" in err
     assert len(err.splitlines()) == 1
@@ -63,8 +78,23 @@ def test_oracle_refuses_a_folder_the_service_would_load(tmp_path: Path, capsys):
 
 def test_oracle_below_the_bar_exits_1_but_keeps_the_checkpoint(tmp_path: Path, capsys):
     out = tmp_path / "o.pt"
-    code = main(["oracle", "--out", str(out), "--image-size", "16", "--train-size", "64", "--val-size", "16",
-                 "--epochs", "1", "--batch-size", "32"])
+    code = main(
+        [
+            "oracle",
+            "--out",
+            str(out),
+            "--image-size",
+            "16",
+            "--train-size",
+            "64",
+            "--val-size",
+            "16",
+            "--epochs",
+            "1",
+            "--batch-size",
+            "32",
+        ]
+    )
     captured = capsys.readouterr()
     assert code == EXIT_BELOW_BAR and out.is_file()
     assert "below --min-accuracy" in captured.err
@@ -84,8 +114,27 @@ def test_evaluate_and_compare_commands(tiny_eval, tmp_path: Path, capsys):
 
 
 def test_evaluate_command_writes_the_report(tiny_model_dir: Path, tiny_oracle_path: Path, tmp_path: Path, capsys):
-    code = main(["evaluate", "--model", str(tiny_model_dir), "--oracle", str(tiny_oracle_path), "--out", str(tmp_path),
-                 "--n-images", "4", "--n-samples", "2", "--langevin-steps", "5", "--deltas", "2", "--figure-images", "2"])
+    code = main(
+        [
+            "evaluate",
+            "--model",
+            str(tiny_model_dir),
+            "--oracle",
+            str(tiny_oracle_path),
+            "--out",
+            str(tmp_path),
+            "--n-images",
+            "4",
+            "--n-samples",
+            "2",
+            "--langevin-steps",
+            "5",
+            "--deltas",
+            "2",
+            "--figure-images",
+            "2",
+        ]
+    )
     assert code == 0
     report = json.loads((tmp_path / "report.json").read_text())
     assert report["config"]["deltas"] == [2.0] and set(report["edits"]["eyeglasses"]["plain"]) == {"2", "auto"}

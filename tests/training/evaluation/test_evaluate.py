@@ -18,10 +18,32 @@ from training.evaluation.evaluate import EvaluationError, evaluate, load_images
 from training.evaluation.oracle.model import Oracle, OracleNet, default_layers, save_oracle
 
 TINY_ATTRS = ("eyeglasses", "facial_hair")
-TOP_KEYS = {"format", "model", "oracle", "config", "reconstruction", "edits", "generation",
-            "generation_fitted_prior", "frechet", "inception_fid", "figures", "timings_s"}
-EDIT_ROW_KEYS = {"success", "success_add", "success_remove", "classifier_success", "mean_abs_delta",
-                 "other_flip_rate", "other_flips", "nuisance_change", "l1", "l1_outside_mask"}
+TOP_KEYS = {
+    "format",
+    "model",
+    "oracle",
+    "config",
+    "reconstruction",
+    "edits",
+    "generation",
+    "generation_fitted_prior",
+    "frechet",
+    "inception_fid",
+    "figures",
+    "timings_s",
+}
+EDIT_ROW_KEYS = {
+    "success",
+    "success_add",
+    "success_remove",
+    "classifier_success",
+    "mean_abs_delta",
+    "other_flip_rate",
+    "other_flips",
+    "nuisance_change",
+    "l1",
+    "l1_outside_mask",
+}
 
 
 def _leaves(node, path=""):
@@ -40,8 +62,15 @@ def test_report_files_are_written_and_match(tiny_eval):
     on_disk = json.loads((out / "report.json").read_text())
     assert on_disk == json.loads(json.dumps(report))
     md = (out / "report.md").read_text()
-    for heading in ("## Reconstruction", "## Edits", "## Generation with N(0, I)", "## Generation with the fitted",
-                    "## Oracle", "### eyeglasses", "### facial_hair"):
+    for heading in (
+        "## Reconstruction",
+        "## Edits",
+        "## Generation with N(0, I)",
+        "## Generation with the fitted",
+        "## Oracle",
+        "### eyeglasses",
+        "### facial_hair",
+    ):
         assert heading in md
 
 
@@ -52,10 +81,14 @@ def test_report_has_every_key_and_only_finite_numbers(tiny_eval, tiny_eval_setti
     assert report["inception_fid"] is None  # no weights given
     # a sampler that accepted nothing has no oracle accuracy (the untrained tiny model's fitted prior
     # only holds faces its classifier calls "eyeglasses"): that figure alone may be None
-    empty = {f".{block}.{name}.{cond}.{sampler}.oracle_accuracy"
-             for block in ("generation", "generation_fitted_prior") for name in TINY_ATTRS
-             for cond in ("present", "absent") for sampler in ("langevin", "exact")
-             if report[block][name][cond][sampler]["n"] == 0}
+    empty = {
+        f".{block}.{name}.{cond}.{sampler}.oracle_accuracy"
+        for block in ("generation", "generation_fitted_prior")
+        for name in TINY_ATTRS
+        for cond in ("present", "absent")
+        for sampler in ("langevin", "exact")
+        if report[block][name][cond][sampler]["n"] == 0
+    }
     for path, value in _leaves({k: v for k, v in report.items() if k != "inception_fid"}):
         assert value is not None or path == ".model.git_commit" or path in empty, f"{path} is missing"
         assert path not in empty or value is None
@@ -104,8 +137,12 @@ def test_figures_exist_with_the_paper_layouts(tiny_eval, tiny_eval_settings):
     report, out = tiny_eval
     k = tiny_eval_settings["figure_images"]
     cell = 64 + 2  # 16 px enlarged 4x, plus the grid padding
-    for kind, rows, cols in (("edit_triplets", 3, k), ("traversals", min(k, 4), 14), ("langevin_samples", 2, k),
-                             ("langevin_samples_fitted_prior", 2, k)):
+    for kind, rows, cols in (
+        ("edit_triplets", 3, k),
+        ("traversals", min(k, 4), 14),
+        ("langevin_samples", 2, k),
+        ("langevin_samples_fitted_prior", 2, k),
+    ):
         assert set(report["figures"][kind]) == set(TINY_ATTRS)
         for rel in report["figures"][kind].values():
             with Image.open(out / rel) as img:

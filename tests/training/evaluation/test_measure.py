@@ -54,7 +54,10 @@ class FakeOracle:
     def predict(self, images: np.ndarray) -> OraclePrediction:
         images = np.asarray(images, dtype=np.float64)
         return OraclePrediction(
-            probabilities={"eyeglasses": images[:, 0, : S // 2].mean(axis=(1, 2)), "facial_hair": images[:, 1].mean(axis=(1, 2))},
+            probabilities={
+                "eyeglasses": images[:, 0, : S // 2].mean(axis=(1, 2)),
+                "facial_hair": images[:, 1].mean(axis=(1, 2)),
+            },
             nuisance={"light": images[:, 2].mean(axis=(1, 2))},
             features=images.mean(axis=(2, 3)),
         )
@@ -73,8 +76,9 @@ def _setup(weights):
     mask = np.zeros((len(Z0), S, S), bool)
     mask[:, : S // 2] = True  # the "glasses region" is where channel 0 changes
     data = EvalImages(images, {"eyeglasses": Z0 > 0, "facial_hair": Z1 > 0}, {"eyeglasses": mask})
-    clf = LinearClassifier(weights=np.array(weights, float), biases=np.zeros(2), names=NAMES,
-                           fake_weight=np.zeros(2), fake_bias=0.0)
+    clf = LinearClassifier(
+        weights=np.array(weights, float), biases=np.zeros(2), names=NAMES, fake_weight=np.zeros(2), fake_bias=0.0
+    )
     mean = batched(engine.encode, images, 3)
     recon = batched(engine.decode, mean, 3)
     return engine, oracle, clf, data, mean, recon
@@ -105,7 +109,9 @@ def test_edit_success_counts_add_and_remove_separately():
 
 def test_auto_delta_reaches_the_target_and_reports_its_size():
     engine, oracle, clf, data, z, recon = _setup([[1, 0], [0, 1]])
-    auto = measure_edits(engine, clf, oracle, data, z, recon, oracle.predict(recon), deltas=(1.0,))["eyeglasses"]["plain"]["auto"]
+    auto = measure_edits(engine, clf, oracle, data, z, recon, oracle.predict(recon), deltas=(1.0,))["eyeglasses"][
+        "plain"
+    ]["auto"]
     assert auto["success"] == 1.0 and auto["classifier_success"] == 1.0
     target = logit(0.95)  # w = (1, 0), b = 0: the delta is target logit - z0 (and -target - z0 to remove)
     expected = np.mean(np.r_[target - Z0[:4], target + Z0[4:]])
@@ -128,10 +134,16 @@ def test_conditional_edit_stops_the_flips_of_a_correlated_direction():
 
 def test_generation_accuracy_of_langevin_and_exact_samples():
     engine, oracle = FakeEngine(), FakeOracle()
-    clf = LinearClassifier(weights=np.array([[20.0, 0.0], [0.0, 20.0]]), biases=np.zeros(2), names=NAMES,
-                           fake_weight=np.zeros(2), fake_bias=0.0)
-    out, grids = measure_generation(engine, clf, oracle, n_samples=16, rng=np.random.default_rng(0), steps=30,
-                                    step_size=1e-3)
+    clf = LinearClassifier(
+        weights=np.array([[20.0, 0.0], [0.0, 20.0]]),
+        biases=np.zeros(2),
+        names=NAMES,
+        fake_weight=np.zeros(2),
+        fake_bias=0.0,
+    )
+    out, grids = measure_generation(
+        engine, clf, oracle, n_samples=16, rng=np.random.default_rng(0), steps=30, step_size=1e-3
+    )
     for name in NAMES:
         for cond in ("present", "absent"):
             lang, exact = out[name][cond]["langevin"], out[name][cond]["exact"]

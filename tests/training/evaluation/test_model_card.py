@@ -24,10 +24,15 @@ from training.evaluation.model_card import (
 )
 from training.evaluation.report import fmt
 
-CARD_ARGS = {"other_label": "VAC", "training_command": "python -m training train --mode introvac --epochs 7",
-             "other_training_command": "python -m training train --mode vac --epochs 9",
-             "hardware": "1x test accelerator", "wall_time_s": 3600.0, "other_wall_time_s": 1800.0,
-             "evaluate_command": "python -m training evaluate --model models/tiny"}
+CARD_ARGS = {
+    "other_label": "VAC",
+    "training_command": "python -m training train --mode introvac --epochs 7",
+    "other_training_command": "python -m training train --mode vac --epochs 9",
+    "hardware": "1x test accelerator",
+    "wall_time_s": 3600.0,
+    "other_wall_time_s": 1800.0,
+    "evaluate_command": "python -m training evaluate --model models/tiny",
+}
 N_TARGETS = 8  # 3 edit targets, 2 samplers x 2 priors (N(0, I) and fitted), Fréchet
 
 
@@ -66,8 +71,18 @@ def test_card_has_every_section_the_numbers_and_still_validates(model_dir: Path,
     path = write_model_card(model_dir, intro, vac, report_dir=out, other_report_dir=vac_dir, **CARD_ARGS)
     assert path == model_dir / CARD_NAME
     card = path.read_text(encoding="utf-8")
-    for heading in ("## Targets", "## Data", "## Attribute definitions", "## Preprocessing", "## Architecture",
-                    "## Training", "## Evaluation", "## VAC vs IntroVAC", "### The VAC model", "## Limits"):
+    for heading in (
+        "## Targets",
+        "## Data",
+        "## Attribute definitions",
+        "## Preprocessing",
+        "## Architecture",
+        "## Training",
+        "## Evaluation",
+        "## VAC vs IntroVAC",
+        "### The VAC model",
+        "## Limits",
+    ):
         assert f"\n{heading}\n" in card, heading
     # the metrics table of the shipped model, and the other model's figures too
     r = intro["reconstruction"]
@@ -76,9 +91,15 @@ def test_card_has_every_section_the_numbers_and_still_validates(model_dir: Path,
     assert "| Fréchet real vs reconstruction | 2.5 | 1 | 0.4 |" in card
     assert "Reconstruction Fréchet distance ratio IntroVAC/VAC: 0.4 " in card
     # commands, time, hardware, limits
-    for text in (CARD_ARGS["training_command"], CARD_ARGS["other_training_command"], CARD_ARGS["evaluate_command"],
-                 "wall time 3600 s (1.00 h), on 1x test accelerator", "Wall time 1800 s (0.50 h)",
-                 "Drawn faces, not photos", "train on CelebA"):
+    for text in (
+        CARD_ARGS["training_command"],
+        CARD_ARGS["other_training_command"],
+        CARD_ARGS["evaluate_command"],
+        "wall time 3600 s (1.00 h), on 1x test accelerator",
+        "Wall time 1800 s (0.50 h)",
+        "Drawn faces, not photos",
+        "train on CelebA",
+    ):
         assert text in card, text
     # attribute definitions from the manifest and the data's priors
     assert re.search(r"\| `eyeglasses` \| 0 \| 3 \| .* \| 30%, independent \| yes \|", card)
@@ -198,9 +219,25 @@ def test_cli_writes_the_card(tiny_eval, model_dir: Path, tmp_path: Path, capsys)
     shutil.copytree(out / "figures", tmp_path / "intro" / "figures")
     (tmp_path / "vac").mkdir()
     (tmp_path / "vac" / "report.json").write_text(json.dumps(vac))
-    argv = ["card", "--model", str(model_dir), "--report", str(tmp_path / "intro" / "report.json"),
-            "--other-report", str(tmp_path / "vac"), "--other-label", "VAC", "--training-command", "train A",
-            "--other-training-command", "train B", "--hardware", "one GPU", "--wall-time-s", "60"]
+    argv = [
+        "card",
+        "--model",
+        str(model_dir),
+        "--report",
+        str(tmp_path / "intro" / "report.json"),
+        "--other-report",
+        str(tmp_path / "vac"),
+        "--other-label",
+        "VAC",
+        "--training-command",
+        "train A",
+        "--other-training-command",
+        "train B",
+        "--hardware",
+        "one GPU",
+        "--wall-time-s",
+        "60",
+    ]
     assert build_training_parser().parse_args(argv).func is not None  # wired into `python -m training`
     assert main(argv) == 0
     card = (model_dir / CARD_NAME).read_text(encoding="utf-8")

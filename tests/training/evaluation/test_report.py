@@ -68,9 +68,13 @@ def test_evaluation_summary_fits_the_manifest_and_keeps_the_figures(tiny_eval, t
     s = evaluation_summary(report)
     assert s["reconstruction"]["l1"] == report["reconstruction"]["l1"]
     assert s["edit_success_auto"]["facial_hair"] == report["edits"]["facial_hair"]["plain"]["auto"]["success"]
-    assert s["other_flips_auto_preserve"]["eyeglasses"] == report["edits"]["eyeglasses"]["conditional"]["auto"]["other_flip_rate"]
-    assert s["generation_oracle_accuracy"]["eyeglasses"]["absent"]["exact"] == (
-        report["generation"]["eyeglasses"]["absent"]["exact"]["oracle_accuracy"]
+    assert (
+        s["other_flips_auto_preserve"]["eyeglasses"]
+        == report["edits"]["eyeglasses"]["conditional"]["auto"]["other_flip_rate"]
+    )
+    assert (
+        s["generation_oracle_accuracy"]["eyeglasses"]["absent"]["exact"]
+        == (report["generation"]["eyeglasses"]["absent"]["exact"]["oracle_accuracy"])
     )
     # it is JSON and the manifest schema accepts it
     folder = shutil.copytree(tiny_model_dir, tmp_path / "tiny")

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 from service.artifact import LATENT_PRIOR, load_artifact, read_manifest
-from service.runtime.engine import load_engine
 from service.latent.prior import fit_prior, load_model_prior
+from service.runtime.engine import load_engine
 from training.cli import main
 from training.data.synthfaces.dataset import SynthFaces
 from training.export.prior import PriorFitError, attach_prior, fit_model_prior

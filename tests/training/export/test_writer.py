@@ -13,7 +13,6 @@ import numpy as np
 import onnxruntime as ort
 import pytest
 import torch
-from tests.support.tiny_model import build_tiny_model, export_tiny_model, tiny_provenance
 
 import training.export.writer as export_module
 from service.artifact import (
@@ -29,6 +28,7 @@ from service.artifact import (
     load_artifact,
     read_manifest,
 )
+from tests.support.tiny_model import build_tiny_model, export_tiny_model, tiny_provenance
 from training.config import TrainConfig
 from training.export import ExportError, export_checkpoint, export_model
 

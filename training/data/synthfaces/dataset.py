@@ -53,9 +53,7 @@ def resolve_synth_attributes(attributes: Iterable[str]) -> tuple[str, ...]:
         attributes = (attributes,)
     names = tuple(str(a).strip().lower() for a in attributes)
     if not names:
-        raise DatasetError(
-            f"at least one attribute is required; valid: {', '.join(SYNTH_ATTRIBUTES)}"
-        )
+        raise DatasetError(f"at least one attribute is required; valid: {', '.join(SYNTH_ATTRIBUTES)}")
     for name in names:
         if name not in SYNTH_ATTRIBUTES:
             raise DatasetError(
@@ -121,9 +119,7 @@ class SynthFaces(torch.utils.data.Dataset):
         self.offset = SPLIT_OFFSETS[split]
         self.return_targets = return_targets
         self.supersample = supersample
-        self._cache: dict[int, tuple[np.ndarray, torch.Tensor, dict | None]] | None = (
-            {} if cache else None
-        )
+        self._cache: dict[int, tuple[np.ndarray, torch.Tensor, dict | None]] | None = {} if cache else None
 
     def __len__(self) -> int:
         return self.length
@@ -158,9 +154,7 @@ class SynthFaces(torch.utils.data.Dataset):
                 supersample=self.supersample,
             )
             image = _pixels(face.image)
-            labels = torch.from_numpy(
-                np.array([face.attributes[a] for a in self.attribute_names], np.float32)
-            )
+            labels = torch.from_numpy(np.array([face.attributes[a] for a in self.attribute_names], np.float32))
             targets = self._targets(index, face) if self.return_targets else None
             if self._cache is not None:
                 self._cache[index] = (image, labels, targets)

@@ -69,7 +69,7 @@ class SynthFace:
 
 
 def _mix(a: tuple[int, ...], b: tuple[int, ...], t: float) -> tuple[int, int, int]:
-    return tuple(int(x + (y - x) * t) for x, y in zip(a, b))  # type: ignore[return-value]
+    return tuple(int(x + (y - x) * t) for x, y in zip(a, b, strict=True))  # type: ignore[return-value]
 
 
 def _luma(c: tuple[int, ...]) -> float:
@@ -212,9 +212,7 @@ def _glasses_frame(p: _Painter, g: _Geometry, style: int, color) -> None:
     _glasses_lenses(p, g, style, None, color)
     w = p.width(0.024)
     y = g.eye_y - 0.012
-    p.draw.line(
-        [p.pt(0.5 - g.eye_dx + 0.08, y), p.pt(0.5 + g.eye_dx - 0.08, y)], fill=color, width=w
-    )
+    p.draw.line([p.pt(0.5 - g.eye_dx + 0.08, y), p.pt(0.5 + g.eye_dx - 0.08, y)], fill=color, width=w)
     for side in (-1, 1):
         p.draw.line(
             [p.pt(0.5 + side * (g.eye_dx + 0.08), y), p.pt(0.5 + side * g.fw, y - 0.01)],
@@ -239,12 +237,10 @@ def _hair_top(p: _Painter, g: _Geometry, style: int, color, skin) -> None:
         height = 0.05 + 0.5 * g.fh if style != 2 else 0.03 + 0.38 * g.fh
         rx = g.fw + 0.015
         if style == 2:  # buzz cut: short hair, half the colour shows skin through
-            color = tuple((c + s) // 2 for c, s in zip(color, skin))
+            color = tuple((c + s) // 2 for c, s in zip(color, skin, strict=True))
         p.draw.chord(p.box(0.5, hairline, rx, height), 180, 360, fill=color)
         if style == 1:  # quiff: extra volume over one side
-            p.draw.ellipse(
-                p.box(0.5 - 0.35 * g.fw, 0.5 - g.fh - 0.01, 0.6 * g.fw, 0.07), fill=color
-            )
+            p.draw.ellipse(p.box(0.5 - 0.35 * g.fw, 0.5 - g.fh - 0.01, 0.6 * g.fw, 0.07), fill=color)
         side_w = 0.035
         for side in (-1, 1):  # sideburns
             x = 0.5 + side * (g.fw - side_w / 2 - 0.005)

@@ -79,7 +79,11 @@ class OracleNet(nn.Module):
         self.layers = [tuple(int(v) for v in spec) for spec in layers]
         for c, k, stride in self.layers:
             pad = (k - 1) // 2 if stride == 1 or k == 3 else 0  # a k = stride stem tiles the image
-            mods += [nn.Conv2d(c_in, c, k, stride=stride, padding=pad, bias=False), nn.BatchNorm2d(c), nn.ReLU(inplace=True)]
+            mods += [
+                nn.Conv2d(c_in, c, k, stride=stride, padding=pad, bias=False),
+                nn.BatchNorm2d(c),
+                nn.ReLU(inplace=True),
+            ]
             c_in = c
         self.body = nn.Sequential(*mods, nn.AdaptiveAvgPool2d(4), nn.Flatten())
         self.features = nn.Sequential(nn.Linear(c_in * 16, feature_dim), nn.ReLU(inplace=True))
@@ -117,8 +121,14 @@ class OraclePrediction:
 class Oracle:
     """A trained :class:`OracleNet` with its description; predicts on numpy or torch batches."""
 
-    def __init__(self, net: OracleNet, image_size: int, nuisance: Mapping[str, Sequence[Any]],
-                 metrics: Mapping[str, Any] | None = None, config: Mapping[str, Any] | None = None) -> None:
+    def __init__(
+        self,
+        net: OracleNet,
+        image_size: int,
+        nuisance: Mapping[str, Sequence[Any]],
+        metrics: Mapping[str, Any] | None = None,
+        config: Mapping[str, Any] | None = None,
+    ) -> None:
         self.net = net.eval()
         self.image_size = int(image_size)
         self.nuisance_spec = {n: (str(k), None if c is None else int(c)) for n, (k, c) in nuisance.items()}

@@ -45,8 +45,14 @@ CONTINUOUS_WEIGHT = 5.0  # continuous factors live in [0, 1]: their MSE is small
 ATTRIBUTE_WEIGHT = 4.0  # the binary attributes are what must reach 99 %: they lead the shared features
 
 
-def render_split(split: str, image_size: int, length: int, seed: int = 0,
-                 attributes: Sequence[str] = SYNTH_ATTRIBUTES, progress: bool = False) -> dict[str, Any]:
+def render_split(
+    split: str,
+    image_size: int,
+    length: int,
+    seed: int = 0,
+    attributes: Sequence[str] = SYNTH_ATTRIBUTES,
+    progress: bool = False,
+) -> dict[str, Any]:
     """Render ``length`` faces of ``split`` into memory: uint8 images and all ground truth.
 
     Returns ``images`` uint8 (N, 3, S, S), ``attributes`` float (N, K), ``categorical``
@@ -63,9 +69,7 @@ def render_split(split: str, image_size: int, length: int, seed: int = 0,
         face = render_face(ds.seed, ds.face_index(i), image_size, with_masks=False, supersample=ds.supersample)
         images[i] = np.asarray(face.image)
         attrs[i] = [face.attributes[a] for a in ds.attribute_names]
-        cats[i] = [
-            face.nuisance[n] if face.attributes.get(VISIBLE_WHEN.get(n, ""), 1) else IGNORE for n in cat_names
-        ]
+        cats[i] = [face.nuisance[n] if face.attributes.get(VISIBLE_WHEN.get(n, ""), 1) else IGNORE for n in cat_names]
         conts[i] = [face.nuisance[n] for n in cont_names]
     return {
         "images": torch.from_numpy(images).permute(0, 3, 1, 2).contiguous(),
@@ -121,18 +125,22 @@ def held_out_metrics(oracle: Oracle, data: dict[str, Any], blur_sigma: float | N
     pred = oracle.predict(x)
     truth = data["attributes"].numpy() > 0.5
     out: dict[str, Any] = {
-        "attribute_accuracy": {n: float(np.mean(pred.labels[n] == truth[:, k])) for k, n in enumerate(data["attribute_names"])},
+        "attribute_accuracy": {
+            n: float(np.mean(pred.labels[n] == truth[:, k])) for k, n in enumerate(data["attribute_names"])
+        },
     }
     if blur_sigma:
         return out
     cats = data["categorical"].numpy()
     out["categorical_accuracy"] = {
         n: float(np.mean(pred.nuisance[n][cats[:, j] != IGNORE] == cats[cats[:, j] != IGNORE, j]))
-        for j, n in enumerate(data["categorical_names"]) if np.any(cats[:, j] != IGNORE)
+        for j, n in enumerate(data["categorical_names"])
+        if np.any(cats[:, j] != IGNORE)
     }
     conts = data["continuous"].numpy()
-    out["continuous_mae"] = {n: float(np.mean(np.abs(pred.nuisance[n] - conts[:, j])))
-                             for j, n in enumerate(data["continuous_names"])}
+    out["continuous_mae"] = {
+        n: float(np.mean(np.abs(pred.nuisance[n] - conts[:, j]))) for j, n in enumerate(data["continuous_names"])
+    }
     out["n_images"] = int(x.shape[0])
     return out
 
@@ -164,8 +172,21 @@ def train_oracle(
     if epochs < 1 or train_size < 2 or val_size < 1 or batch_size < 2:
         raise OracleError("epochs, train_size, val_size and batch_size must be positive (train_size, batch_size >= 2)")
     with torch_threads(threads):
-        return _train(Path(out_path), image_size, train_size, epochs, seed, attributes, val_size, batch_size, lr,
-                      data_seed, layers, feature_dim, progress)
+        return _train(
+            Path(out_path),
+            image_size,
+            train_size,
+            epochs,
+            seed,
+            attributes,
+            val_size,
+            batch_size,
+            lr,
+            data_seed,
+            layers,
+            feature_dim,
+            progress,
+        )
 
 
 @contextmanager
@@ -180,9 +201,21 @@ def torch_threads(n: int | None) -> Iterator[None]:
         torch.set_num_threads(previous)
 
 
-def _train(out_path: Path, image_size: int, train_size: int, epochs: int, seed: int, attributes: Sequence[str],
-           val_size: int, batch_size: int, lr: float, data_seed: int, layers: Sequence[Sequence[int]] | None,
-           feature_dim: int, progress: bool) -> dict[str, Any]:
+def _train(
+    out_path: Path,
+    image_size: int,
+    train_size: int,
+    epochs: int,
+    seed: int,
+    attributes: Sequence[str],
+    val_size: int,
+    batch_size: int,
+    lr: float,
+    data_seed: int,
+    layers: Sequence[Sequence[int]] | None,
+    feature_dim: int,
+    progress: bool,
+) -> dict[str, Any]:
     t0 = time.perf_counter()
     torch.manual_seed(seed)
     gen = torch.Generator().manual_seed(seed)
@@ -212,11 +245,22 @@ def _train(out_path: Path, image_size: int, train_size: int, epochs: int, seed: 
             total += loss.item()
         log.info("oracle epoch %d/%d: mean loss %.4f", epoch + 1, epochs, total / steps_per_epoch)
     t_train = time.perf_counter() - t0 - t_render
-    config = {"train_size": train_size, "val_size": val_size, "epochs": epochs, "batch_size": batch_size, "lr": lr,
-              "seed": seed, "data_seed": data_seed, "train_split": "train", "held_out_split": "val"}
+    config = {
+        "train_size": train_size,
+        "val_size": val_size,
+        "epochs": epochs,
+        "batch_size": batch_size,
+        "lr": lr,
+        "seed": seed,
+        "data_seed": data_seed,
+        "train_split": "train",
+        "held_out_split": "val",
+    }
     oracle = Oracle(net.eval(), image_size, nuisance, config=config)
     metrics = held_out_metrics(oracle, val)
-    metrics["attribute_accuracy_blurred"] = held_out_metrics(oracle, val, blur_sigma=max(1.0, image_size / 64))["attribute_accuracy"]
+    metrics["attribute_accuracy_blurred"] = held_out_metrics(oracle, val, blur_sigma=max(1.0, image_size / 64))[
+        "attribute_accuracy"
+    ]
     metrics["min_attribute_accuracy"] = min(metrics["attribute_accuracy"].values())
     metrics["timings_s"] = {"render": t_render, "train": t_train, "total": time.perf_counter() - t0}
     oracle.metrics = metrics

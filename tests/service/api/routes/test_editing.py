@@ -111,7 +111,7 @@ def test_decode_rejects_bad_latents(client, body, code):
 
 def test_decode_rejects_nan_and_infinity_literals(client):
     for literal in ("NaN", "Infinity", "-Infinity"):
-        content = '{"z": [%s, 0, 0, 0, 0, 0, 0, 0]}' % literal
+        content = f'{{"z": [{literal}, 0, 0, 0, 0, 0, 0, 0]}}'
         response = client.post("/decode", content=content, headers={"content-type": "application/json"})
         assert_error(response, 422, "validation_error")
 

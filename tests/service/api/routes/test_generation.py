@@ -7,9 +7,9 @@ import base64
 import numpy as np
 import pytest
 
+from service.api.routes import generation
 from service.artifact import load_artifact
 from service.latent.sampling import SampleResult
-from service.api.routes import generation
 from tests.support.api import assert_error, png_pixels, png_size
 
 SIZE, LATENT = 16, 8
@@ -88,7 +88,6 @@ def test_the_fitted_prior_is_the_default_when_the_model_has_one(client):
     assert body["prior"] == "fitted" and body["method"] == "langevin"
 
 
-
 def test_served_latents_are_those_of_the_sampler_with_the_models_prior(client, tiny_models_root):
     """The route's latents equal the sampler's, run by hand with the model folder's prior
     (``prior=fitted``) or with none (``prior=standard``), for the same seed."""
@@ -101,8 +100,14 @@ def test_served_latents_are_those_of_the_sampler_with_the_models_prior(client, t
     classifier, prior = LinearClassifier.from_manifest(manifest), load_model_prior(folder, manifest)
     for name, used in (("fitted", prior), ("standard", None)):
         body = client.get(f"/generate?attribute=facial_hair&method=exact&n=4&seed=5&prior={name}&format=json").json()
-        expected = exact_sample(classifier, {"facial_hair": True}, 4, np.random.default_rng(5),
-                                max_proposals=generation.EXACT_MAX_PROPOSALS, prior=used)
+        expected = exact_sample(
+            classifier,
+            {"facial_hair": True},
+            4,
+            np.random.default_rng(5),
+            max_proposals=generation.EXACT_MAX_PROPOSALS,
+            prior=used,
+        )
         assert np.allclose(np.array([s["z"] for s in body["samples"]]), expected.z, atol=1e-6), name
 
 

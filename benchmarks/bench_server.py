@@ -86,3 +86,18 @@ def uvicorn_server(env: dict[str, str], log_path: Path, startup_timeout_s: float
         yield url
     finally:
         record["returncode"] = stop(proc)
+
+
+def mean_batches(metrics_text: str, model: str) -> dict[str, tuple[float, float]]:
+    """op -> (sum, count) of the server's introvac_batch_size histogram for ``model``."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    out: dict[str, list[float]] = {}
+    for family in text_string_to_metric_families(metrics_text):
+        if family.name != "introvac_batch_size":
+            continue
+        for sample in family.samples:
+            if sample.labels.get("model") == model and sample.name.endswith(("_sum", "_count")):
+                pair = out.setdefault(sample.labels["op"], [0.0, 0.0])
+                pair[sample.name.endswith("_count")] += sample.value
+    return {op: (s, c) for op, (s, c) in out.items()}

@@ -17,8 +17,8 @@ from fastapi.security import APIKeyHeader
 from starlette.concurrency import run_in_threadpool
 
 from service.api.errors import RETRY_AFTER_S, ApiError
-from service.api.imaging import ALLOWED_MIME_TYPES, DecodedImage, decode_image, read_upload
 from service.api.metrics import Metrics
+from service.imaging.decode import ALLOWED_MIME_TYPES, DecodedImage, decode_image, read_upload
 from service.latent.edit import LinearClassifier
 from service.runtime.registry import LoadedModel, ModelRegistry
 from service.settings import Settings
@@ -114,3 +114,11 @@ async def read_image(upload: UploadFile, model: LoadedModel, settings: Settings)
     data = await read_upload(upload, settings.max_upload_bytes)
     m = model.manifest
     return await run_in_threadpool(decode_image, data, m.image_size, settings.max_pixels, m.value_range)
+
+
+async def get_decoded_image(image: ImageUpload, model: ModelDep, settings: SettingsDep) -> DecodedImage:
+    """The upload, read under the byte cap and decoded for ``model`` (an ``Annotated`` dependency)."""
+    return await read_image(image, model, settings)
+
+
+DecodedImageDep = Annotated[DecodedImage, Depends(get_decoded_image)]

@@ -18,7 +18,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from service.api.imaging import ImageInputError
+from service.imaging.decode import ImageInputError
 from service.latent.edit import LatentMathError
 from service.runtime.batcher import BatcherStopped, QueueFull, RequestTimeout
 from service.runtime.registry import UnknownModelError

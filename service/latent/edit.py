@@ -336,3 +336,28 @@ def auto_deltas(
         )
     deltas = np.linalg.solve(m, rhs.T).T  # (N, E)
     return {n: deltas[:, i] for i, n in enumerate(names)}
+
+
+def apply_edits(
+    z: np.ndarray,
+    classifier: LinearClassifier,
+    pairs: Sequence[tuple[str, float | str]],
+    *,
+    target: float,
+    preserve: Sequence[str] = (),
+) -> tuple[np.ndarray, dict[str, float]]:
+    """Apply ``(attribute, delta)`` pairs where a delta is a number or ``"auto"``.
+
+    Fixed deltas first, then the closed-form deltas that bring every ``auto`` attribute to
+    ``target`` at once (:func:`auto_deltas` accounts for the fixed part). Returns the edited
+    latents and the delta used per attribute, in the order of ``pairs``.
+    """
+    fixed = [(name, float(d)) for name, d in pairs if d != "auto"]
+    auto = {name: target for name, d in pairs if d == "auto"}
+    z_aug = edit(z, classifier, fixed, preserve) if fixed else z
+    used = dict(fixed)
+    if auto:
+        solved = auto_deltas(z_aug, classifier, auto, preserve)
+        z_aug = edit(z_aug, classifier, list(solved.items()), preserve)
+        used.update({name: float(value[0]) for name, value in solved.items()})
+    return z_aug, {name: used[name] for name, _ in pairs}

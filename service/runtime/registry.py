@@ -140,21 +140,7 @@ class ModelRegistry:
         event loop (app lifespan).
         """
         models_dir = Path(models_dir)
-        available = discover(models_dir)
-        wanted = list(dict.fromkeys(names)) if names is not None else list(available)
-        if default is None:
-            if not wanted:
-                raise ArtifactError(f"models directory {models_dir} holds no model folders")
-            default = preferred_default if preferred_default in wanted else min(wanted)
-        if default not in wanted:
-            wanted.insert(0, default)
-        for name in wanted:
-            if name not in available:
-                role = "default model" if name == default else "model"
-                raise ArtifactError(
-                    f"{role} {name!r} not found: no folder {models_dir / name} "
-                    f"(available: {', '.join(available) or 'none'})"
-                )
+        wanted, default = _select(models_dir, default, names, preferred_default)
         batching = batching or BatchingConfig()
         models: dict[str, LoadedModel] = {}
         for name in wanted:
@@ -235,3 +221,25 @@ class ModelRegistry:
 def _batcher(fn, batching: BatchingConfig, model: str, function: str, hooks: HooksFactory | None) -> DynamicBatcher:
     callbacks = dict(hooks(model, function)) if hooks else {}
     return DynamicBatcher(fn, batching, name=f"{model}-{function}", **callbacks)
+
+
+def _select(
+    models_dir: Path, default: str | None, names: list[str] | None, preferred_default: str | None
+) -> tuple[list[str], str]:
+    """The model names to load (default first when it was not asked for) and the default."""
+    available = discover(models_dir)
+    wanted = list(dict.fromkeys(names)) if names is not None else list(available)
+    if default is None:
+        if not wanted:
+            raise ArtifactError(f"models directory {models_dir} holds no model folders")
+        default = preferred_default if preferred_default in wanted else min(wanted)
+    if default not in wanted:
+        wanted.insert(0, default)
+    for name in wanted:
+        if name not in available:
+            role = "default model" if name == default else "model"
+            raise ArtifactError(
+                f"{role} {name!r} not found: no folder {models_dir / name} "
+                f"(available: {', '.join(available) or 'none'})"
+            )
+    return wanted, default

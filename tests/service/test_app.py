@@ -12,9 +12,9 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 
-from service.api.routes import editing
 from service.app import create_app, resolve_default_model
 from service.artifact import ArtifactError
+from service.runtime import pipeline
 from service.settings import SHIPPED_MODEL
 from tests.support import images
 from tests.support.api import IsolatedSettings, assert_error, make_settings, upload
@@ -170,7 +170,7 @@ def test_a_server_bug_is_a_logged_json_500(tiny_models_root, monkeypatch, caplog
     def broken(*args, **kwargs):
         raise RuntimeError("boom")
 
-    monkeypatch.setattr(editing, "probabilities_dict", broken)
+    monkeypatch.setattr(pipeline, "probabilities_dict", broken)
     with TestClient(create_app(make_settings(tiny_models_root))) as client:
         response = client.post("/encode", files=upload(images.png_bytes()))
         error = assert_error(response, 500, "internal_error")

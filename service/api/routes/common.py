@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 import base64
-import math
 from collections.abc import Iterable, Mapping
 
-import numpy as np
 from fastapi import Request
 
 from service.api.errors import ApiError
-from service.api.imaging import grid_png_bytes, to_png_bytes
 from service.latent.edit import LinearClassifier
 
 
@@ -41,10 +38,3 @@ def wants_json(request: Request, fmt: str | None) -> bool:
 
 def b64(data: bytes) -> str:
     return base64.b64encode(data).decode("ascii")
-
-
-def png_of_batch(images: np.ndarray, value_range: tuple[float, float]) -> bytes:
-    """One image as itself; several as a near-square grid (2 px black padding)."""
-    if len(images) == 1:
-        return to_png_bytes(images[0], value_range)
-    return grid_png_bytes(images, nrow=math.ceil(math.sqrt(len(images))), value_range=value_range)

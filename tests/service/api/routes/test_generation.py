@@ -7,8 +7,9 @@ import base64
 import numpy as np
 import pytest
 
-from service.api.routes import generation
 from service.artifact import load_artifact
+from service.latent import draw
+from service.latent.draw import EXACT_MAX_PROPOSALS
 from service.latent.sampling import SampleResult
 from tests.support.api import assert_error, png_pixels, png_size
 
@@ -105,7 +106,7 @@ def test_served_latents_are_those_of_the_sampler_with_the_models_prior(client, t
             {"facial_hair": True},
             4,
             np.random.default_rng(5),
-            max_proposals=generation.EXACT_MAX_PROPOSALS,
+            max_proposals=EXACT_MAX_PROPOSALS,
             prior=used,
         )
         assert np.allclose(np.array([s["z"] for s in body["samples"]]), expected.z, atol=1e-6), name
@@ -136,7 +137,7 @@ def test_fewer_accepted_samples_are_returned_with_headers(client, monkeypatch):
     def partial(classifier, conditions, n, rng, steps, step_size, prior=None):
         return SampleResult(z=np.zeros((1, LATENT), np.float32), requested=n, proposals=40, accepted_total=1)
 
-    monkeypatch.setattr(generation, "langevin_sample", partial)
+    monkeypatch.setattr(draw, "langevin_sample", partial)
     response = client.get("/generate?n=3&seed=1")
     assert response.status_code == 200
     assert response.headers["X-Samples-Requested"] == "3" and response.headers["X-Samples-Returned"] == "1"
@@ -148,7 +149,7 @@ def test_zero_accepted_samples_is_a_422_with_its_own_code(client, monkeypatch):
     def nothing(classifier, conditions, n, rng, steps, step_size, prior=None):
         return SampleResult(z=np.zeros((0, LATENT), np.float32), requested=n, proposals=128, accepted_total=0)
 
-    monkeypatch.setattr(generation, "langevin_sample", nothing)
+    monkeypatch.setattr(draw, "langevin_sample", nothing)
     response = client.get("/generate?attribute=eyeglasses&seed=4")
     error = assert_error(response, 422, "no_samples_accepted")
     assert error["details"]["proposals"] == 128 and error["details"]["seed"] == 4

@@ -1,5 +1,5 @@
-"""service.api.imaging: every accepted format decodes correctly, hostile input fails with the
-right error before costing memory, and outputs round-trip."""
+"""service.imaging.decode: every accepted format decodes correctly and hostile input fails with the
+right error before costing memory."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 from PIL import Image, ImageFile
 
-from service.api import imaging
-from service.api.imaging import (
+from service.imaging import decode as decode_mod
+from service.imaging.decode import (
     CorruptImage,
     EmptyUpload,
     ImageInputError,
@@ -28,13 +28,13 @@ CAP = 1_000_000
 RED, BLUE, GREEN, WHITE = (np.array(c, np.float32) / 255 for c in (images.RED, images.BLUE, images.GREEN, images.WHITE))
 
 
-def decode(data: bytes, **kwargs) -> imaging.DecodedImage:
+def decode(data: bytes, **kwargs) -> decode_mod.DecodedImage:
     kwargs.setdefault("size", S)
     kwargs.setdefault("max_pixels", CAP)
     return decode_image(data, **kwargs)
 
 
-def colour_at(decoded: imaging.DecodedImage, row: int, col: int) -> np.ndarray:
+def colour_at(decoded: decode_mod.DecodedImage, row: int, col: int) -> np.ndarray:
     return decoded.model_input[:, row, col]
 
 
@@ -107,8 +107,8 @@ def test_centre_crop_drops_the_sides():
 
 
 def test_tall_image_crop_box():
-    assert imaging.centre_crop_box(30, 41) == (0, 5, 30, 35)
-    assert imaging.centre_crop_box(7, 7) == (0, 0, 7, 7)
+    assert decode_mod.centre_crop_box(30, 41) == (0, 5, 30, 35)
+    assert decode_mod.centre_crop_box(7, 7) == (0, 0, 7, 7)
 
 
 # orientation -> (displayed height, width, colour at top-left quadrant, colour at bottom-right quadrant)
@@ -225,7 +225,7 @@ class FakeUpload:
 def test_read_upload_stops_soon_after_the_cap():
     upload = FakeUpload(total=10_000_000, chunk=10_000)
     with pytest.raises(PayloadTooLarge) as info:
-        asyncio.run(imaging.read_upload(upload, max_bytes=100_000))
+        asyncio.run(decode_mod.read_upload(upload, max_bytes=100_000))
     assert (info.value.code, info.value.status) == ("payload_too_large", 413)
     assert isinstance(info.value, ImageTooLarge)
     assert upload.served == 100_001
@@ -233,13 +233,13 @@ def test_read_upload_stops_soon_after_the_cap():
 
 @pytest.mark.parametrize("total", [0, 99_999, 100_000])
 def test_read_upload_returns_everything_under_the_cap(total):
-    assert asyncio.run(imaging.read_upload(FakeUpload(total, chunk=7_000), max_bytes=100_000)) == bytes(total)
+    assert asyncio.run(decode_mod.read_upload(FakeUpload(total, chunk=7_000), max_bytes=100_000)) == bytes(total)
 
 
 def test_read_upload_accepts_sync_files():
-    assert asyncio.run(imaging.read_upload(io.BytesIO(b"abc"), max_bytes=3)) == b"abc"
+    assert asyncio.run(decode_mod.read_upload(io.BytesIO(b"abc"), max_bytes=3)) == b"abc"
     with pytest.raises(PayloadTooLarge):
-        asyncio.run(imaging.read_upload(io.BytesIO(b"abcd"), max_bytes=3))
+        asyncio.run(decode_mod.read_upload(io.BytesIO(b"abcd"), max_bytes=3))
 
 
 def test_read_limited_stops_consuming_the_stream():
@@ -251,14 +251,14 @@ def test_read_limited_stops_consuming_the_stream():
             yield bytes(1000)
 
     with pytest.raises(PayloadTooLarge):
-        asyncio.run(imaging.read_limited(stream(), max_bytes=5_500))
+        asyncio.run(decode_mod.read_limited(stream(), max_bytes=5_500))
     assert len(consumed) == 6
 
     async def small():
         yield b"ab"
         yield b"cd"
 
-    assert asyncio.run(imaging.read_limited(small(), max_bytes=4)) == b"abcd"
+    assert asyncio.run(decode_mod.read_limited(small(), max_bytes=4)) == b"abcd"
 
 
 # ----------------------------------------------------------------------------- bad input
@@ -327,74 +327,3 @@ def test_mutated_files_only_raise_image_input_errors():
             except ImageInputError as exc:
                 outcomes.add(exc.code)
     assert "corrupt_image" in outcomes  # the fuzz does reach the error paths
-
-
-# ----------------------------------------------------------------------------- output
-def test_png_round_trip_is_exact():
-    rng = np.random.default_rng(1)
-    pixels = rng.integers(0, 256, (3, 12, 12)).astype(np.float32) / 255
-    decoded = np.asarray(Image.open(io.BytesIO(imaging.to_png_bytes(pixels))))
-    np.testing.assert_array_equal(decoded, np.rint(pixels * 255).astype(np.uint8).transpose(1, 2, 0))
-    # and back through the decoder, in another value range
-    again = decode(imaging.to_png_bytes(pixels * 2 - 1, value_range=(-1, 1)), size=12, value_range=(-1, 1))
-    np.testing.assert_allclose(again.model_input, pixels * 2 - 1, atol=1e-5)
-
-
-def test_to_uint8_clips_and_handles_nan():
-    values = np.array([-0.5, 0.0, 0.5, 1.0, 1.5, np.nan], np.float32).reshape(1, 1, 6).repeat(3, axis=0)
-    np.testing.assert_array_equal(imaging.to_uint8(values)[0, :, 0], [0, 0, 128, 255, 255, 0])
-    with pytest.raises(ValueError):
-        imaging.to_uint8(np.zeros((4, 8, 8)))
-
-
-def test_grid_layout():
-    batch = np.random.default_rng(2).random((5, 3, 8, 8)).astype(np.float32)
-    grid = imaging.make_grid(batch, nrow=3, padding=2, pad_value=0.25)
-    assert grid.shape == (3, 2 * 10 + 2, 3 * 10 + 2)
-    np.testing.assert_array_equal(grid[:, 12:20, 2:10], batch[3])  # second row, first column
-    assert np.all(grid[:, :2] == 0.25) and np.all(grid[:, 12:20, 32 - 12 :] == 0.25)  # padding, empty slot
-    assert Image.open(io.BytesIO(imaging.grid_png_bytes(batch, nrow=3))).size == (32, 22)
-    assert Image.open(io.BytesIO(imaging.to_png_bytes(batch))).size == (5 * 10 + 2, 12)  # default 8 per row
-    np.testing.assert_array_equal(imaging.make_grid(batch[:1]), batch[0])  # one image: unpadded
-
-
-def _residual_case():
-    original = np.asarray(images.noise((50, 37), seed=3))  # H=37, W=50
-    crop_box = imaging.centre_crop_box(50, 37)  # (6, 0, 43, 37)
-    reconstruction = np.random.default_rng(4).random((3, S, S)).astype(np.float32)
-    return original, crop_box, reconstruction
-
-
-def test_residual_edit_without_change_returns_the_original_exactly():
-    original, crop_box, reconstruction = _residual_case()
-    out = imaging.residual_edit(original, reconstruction, reconstruction.copy(), crop_box)
-    np.testing.assert_array_equal(out, original)
-
-
-def test_residual_edit_change_stays_in_its_region_at_full_resolution():
-    original = np.full((37, 50, 3), 100, np.uint8)
-    crop_box = imaging.centre_crop_box(50, 37)  # (6, 0, 43, 37): 37/16 ~ 2.3 original px per model px
-    reconstruction = np.random.default_rng(4).random((3, S, S)).astype(np.float32)
-    edited = reconstruction.copy()
-    edited[:, 4:8, 8:12] += 0.2  # model rows 4..7, cols 8..11
-    out = imaging.residual_edit(original, reconstruction, edited, crop_box)
-    assert out.shape == original.shape
-    changed_rows, changed_cols = np.nonzero(np.any(out != original, axis=2))
-    scale = 37 / S
-    left, top = crop_box[:2]
-    # Within the block's footprint, widened by one model pixel for bilinear interpolation.
-    assert changed_rows.min() >= top + (4 - 1) * scale and changed_rows.max() <= top + (8 + 1) * scale
-    assert changed_cols.min() >= left + (8 - 1) * scale and changed_cols.max() <= left + (12 + 1) * scale
-    centre = out[top + int(6 * scale), left + int(10 * scale)]
-    np.testing.assert_array_equal(centre, [151, 151, 151])  # 100 + 0.2 * 255
-
-
-def test_residual_edit_respects_value_range_and_clips():
-    original, crop_box, reconstruction = _residual_case()
-    out = imaging.residual_edit(original, reconstruction, reconstruction + 4.0, crop_box, value_range=(-1, 1))
-    left, top, right, bottom = crop_box
-    assert np.all(out[top:bottom, left:right] == 255)  # +2 full ranges: everything saturates
-    np.testing.assert_array_equal(out[:, :left], original[:, :left])  # outside the crop: untouched
-    np.testing.assert_array_equal(out[:, right:], original[:, right:])
-    with pytest.raises(ValueError):
-        imaging.residual_edit(original, reconstruction, reconstruction, (0, 0, 60, 37))

@@ -1,0 +1,107 @@
+"""Query parameters of /edit, parsed and checked before the upload is decoded.
+
+``edit_plan`` is a dependency declared before the decoded-image dependency, so a request
+with an unknown attribute or a bad delta costs a 422 and no decoding.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Annotated, Literal
+
+from fastapi import Query
+
+from service.api.deps import ClassifierDep, ModelDep
+from service.api.errors import ApiError
+from service.api.routes.common import check_attributes
+
+# Largest |delta| accepted: the paper uses 3 to 5 (prior is N(0, I)); beyond this the decoder
+# sees latents far outside anything it was trained on.
+MAX_ABS_DELTA = 100.0
+
+AttributeQuery = Annotated[
+    list[str], Query(min_length=1, max_length=32, description="Attribute to edit; repeat for several.")
+]
+DeltaQuery = Annotated[
+    list[str] | None,
+    Query(
+        max_length=32,
+        description=(
+            "Per attribute (same order) or one for all: a number (> 0 adds, < 0 removes; |delta| <= 100) "
+            "or `auto` (exact closed-form delta reaching `target`). Default: the model's recommended delta."
+        ),
+    ),
+]
+TargetQuery = Annotated[
+    float,
+    Query(gt=0, lt=1, allow_inf_nan=False, description="Probability that `delta=auto` reaches (e.g. 0.05 removes)."),
+]
+PreserveQuery = Annotated[
+    list[str] | None, Query(max_length=32, description="Attributes whose classifier logits must not change.")
+]
+DetailQuery = Annotated[
+    Literal["full", "residual"],
+    Query(description="`full`: model output. `residual`: the upload at its resolution plus only the change."),
+]
+FormatQuery = Annotated[
+    Literal["png", "json"] | None, Query(description="`json`: base64 PNG plus deltas and probabilities.")
+]
+
+
+@dataclass(frozen=True)
+class EditPlan:
+    pairs: list[tuple[str, float | str]]  # (attribute, delta or "auto"), in request order
+    target: float
+    preserve: list[str]
+    detail: Literal["full", "residual"]
+    format: Literal["png", "json"] | None  # None: content negotiation on the Accept header
+
+
+def edit_plan(
+    model: ModelDep,
+    classifier: ClassifierDep,
+    attribute: AttributeQuery,
+    delta: DeltaQuery = None,
+    target: TargetQuery = 0.95,
+    preserve: PreserveQuery = None,
+    detail: DetailQuery = "full",
+    format: FormatQuery = None,
+) -> EditPlan:
+    """The checked edit request; 422 ``unknown_attribute`` / ``invalid_delta`` otherwise."""
+    preserve = preserve or []
+    check_attributes(classifier, attribute, "attribute")
+    check_attributes(classifier, preserve, "preserve")
+    recommended = {a.name: a.recommended_delta for a in model.manifest.attributes}
+    deltas = parse_deltas(attribute, delta, recommended)
+    return EditPlan(
+        pairs=list(zip(attribute, deltas, strict=True)), target=target, preserve=preserve, detail=detail, format=format
+    )
+
+
+def parse_deltas(attributes: list[str], raw: list[str] | None, recommended: dict[str, float]) -> list[float | str]:
+    """One delta per attribute: a finite number or ``"auto"``; a single delta applies to all."""
+    if raw is None:
+        return [recommended[name] for name in attributes]
+    if len(raw) not in (1, len(attributes)):
+        raise ApiError(
+            422,
+            "invalid_delta",
+            f"got {len(attributes)} attribute(s) and {len(raw)} delta(s); "
+            "send one delta per attribute or a single delta for all",
+        )
+    parsed = [_parse_delta(text) for text in raw]
+    return parsed * len(attributes) if len(parsed) == 1 else parsed
+
+
+def _parse_delta(text: str) -> float | str:
+    value = text.strip().lower()
+    if value == "auto":
+        return "auto"
+    try:
+        number = float(value)
+    except ValueError:
+        raise ApiError(422, "invalid_delta", f"delta must be a number or 'auto', got {text!r}") from None
+    if not math.isfinite(number) or abs(number) > MAX_ABS_DELTA:
+        raise ApiError(422, "invalid_delta", f"delta must be finite with |delta| <= {MAX_ABS_DELTA:g}, got {text!r}")
+    return number

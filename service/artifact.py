@@ -92,6 +92,34 @@ class LatentPriorInfo(_Strict):
     created_at: str  # ISO 8601, UTC
 
 
+class TypicalityInfo(_Strict):
+    """How typical held-out training-distribution images are for this model (out-of-domain signal).
+
+    Quantiles (0%, 1%, ..., 100%) of two scores over held-out images of the training data,
+    measured through the served engine: the log-density of the encoder mean under the
+    model's latent prior (fitted when it has one, else N(0, I)) and the mean absolute
+    reconstruction error. ``service.latent.typicality`` turns a new image's scores into
+    percentiles of these and calls it in-distribution above ``threshold_percentile``.
+    """
+
+    dataset: str
+    split: str
+    n_images: int = Field(gt=1)
+    prior: Literal["fitted", "standard"]
+    log_density_quantiles: list[float] = Field(min_length=2)  # ascending
+    reconstruction_error_quantiles: list[float] = Field(min_length=2)  # ascending
+    threshold_percentile: float = Field(gt=0, lt=50)  # chosen from the measured separation
+    created_at: str
+
+    @model_validator(mode="after")
+    def _ascending(self) -> TypicalityInfo:
+        for name in ("log_density_quantiles", "reconstruction_error_quantiles"):
+            values = getattr(self, name)
+            if any(b < a for a, b in zip(values, values[1:], strict=False)):
+                raise ValueError(f"{name} must be ascending")
+        return self
+
+
 class Manifest(_Strict):
     """Everything the service needs to serve a model, and nothing that needs torch."""
 
@@ -108,6 +136,7 @@ class Manifest(_Strict):
     provenance: Provenance
     evaluation: dict = Field(default_factory=dict)
     latent_prior: LatentPriorInfo | None = None  # absent: generation can only use N(0, I)
+    typicality: TypicalityInfo | None = None  # absent: responses carry no out-of-domain signal
 
     @field_validator("format_version")
     @classmethod
@@ -129,6 +158,8 @@ class Manifest(_Strict):
                 raise ValueError(f"files must include {role!r}")
         if (self.latent_prior is None) != (LATENT_PRIOR not in self.files):
             raise ValueError(f"latent_prior and files[{LATENT_PRIOR!r}] must be given together")
+        if self.typicality is not None and self.typicality.prior == "fitted" and self.latent_prior is None:
+            raise ValueError("typicality was calibrated with a fitted prior the model does not have")
         return self
 
     @property

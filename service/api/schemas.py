@@ -44,12 +44,27 @@ class DecodeRequest(BaseModel):
     )
 
 
+class TypicalityReport(BaseModel):
+    """How typical the image is for the model: percentiles among held-out training-distribution images."""
+
+    in_distribution: bool = Field(description="False: the image is unlike what the model was trained on.")
+    percentile: float = Field(description="min(density_percentile, 100 - error_percentile); low = atypical.")
+    threshold_percentile: float = Field(description="in_distribution is percentile >= this (model manifest).")
+    log_density: float = Field(description="Log-density of the encoder mean under the model's latent prior.")
+    density_percentile: float = Field(description="% of held-out training images with a lower density.")
+    reconstruction_error: float = Field(description="Mean absolute reconstruction error, in the value range.")
+    error_percentile: float = Field(description="% of held-out training images with a lower error.")
+
+
 class EncodeResponse(BaseModel):
     model: str = Field(description="Model that served the request.")
     mean: list[float] = Field(description="Encoder mean mu(x): the latent code used for edits.")
     logvar: list[float] = Field(description="Encoder log-variance.")
     attributes: dict[str, float] = Field(description="Classifier probability of each attribute.")
     realness: float = Field(description="1 - sigmoid(fake logit): how real the encoder judges the image.")
+    typicality: TypicalityReport | None = Field(
+        default=None, description="Out-of-domain signal; null when the model has no typicality calibration."
+    )
 
 
 class EditResponse(BaseModel):
@@ -60,6 +75,9 @@ class EditResponse(BaseModel):
     deltas: dict[str, float] = Field(description="Delta applied per edited attribute (resolved when `auto`).")
     probabilities_before: dict[str, float] = Field(description="Classifier probabilities of the encoded image.")
     probabilities_after: dict[str, float] = Field(description="Classifier probabilities of the edited latent.")
+    typicality: TypicalityReport | None = Field(
+        default=None, description="Out-of-domain signal of the upload; null when the model has no calibration."
+    )
 
 
 class GeneratedSample(BaseModel):

@@ -22,6 +22,7 @@ from service.latent.draw import Method, draw_samples
 from service.latent.edit import LinearClassifier, apply_edits, probabilities_dict
 from service.latent.prior import FittedPrior
 from service.latent.sampling import SampleResult
+from service.latent.typicality import Typicality, assess, log_density, reconstruction_error
 from service.runtime.registry import LoadedModel
 
 Detail = Literal["full", "residual"]
@@ -33,6 +34,7 @@ class Encoded:
     logvar: np.ndarray  # (1, D)
     attributes: dict[str, float]
     realness: float
+    typicality: Typicality | None  # None when the model has no calibration
 
 
 @dataclass(frozen=True)
@@ -43,6 +45,7 @@ class Edited:
     deltas: dict[str, float]  # delta used per attribute, in request order
     before: dict[str, float]  # classifier probabilities of the encoded image
     after: dict[str, float]  # ... and of the edited latent
+    typicality: Typicality | None  # how typical the upload is for the model (None: no calibration)
 
 
 @dataclass(frozen=True)
@@ -51,13 +54,33 @@ class Generated:
     images: np.ndarray | None  # (n, 3, S, S); None when no sample was accepted
 
 
+def typicality_of(model: LoadedModel, image: np.ndarray, mean: np.ndarray, recon: np.ndarray) -> Typicality | None:
+    """The out-of-domain signal of one image (``(3, S, S)``) from its mean and reconstruction."""
+    info = model.manifest.typicality
+    if info is None:
+        return None
+    prior = model.prior if info.prior == "fitted" else None
+    return assess(
+        log_density_value=float(log_density(mean[:1], prior)[0]),
+        error_value=float(reconstruction_error(image[None], recon[None])[0]),
+        info=info,
+    )
+
+
 async def encode(model: LoadedModel, classifier: LinearClassifier, decoded: DecodedImage) -> Encoded:
+    """Mean, log-variance, probabilities, realness; with a calibrated model also the typicality
+    (which costs one decode, for the reconstruction error)."""
     mean, logvar = await model.encode(decoded.model_input[None])
+    typicality = None
+    if model.manifest.typicality is not None:
+        recon = await model.decode(mean)
+        typicality = typicality_of(model, decoded.model_input, mean, recon[0])
     return Encoded(
         mean=mean,
         logvar=logvar,
         attributes=probabilities_dict(classifier, mean)[0],
         realness=float(classifier.realness(mean)[0]),
+        typicality=typicality,
     )
 
 
@@ -82,18 +105,23 @@ async def edit(
     mean, _ = await model.encode(decoded.model_input[None])
     z_aug, used = apply_edits(mean, classifier, pairs, target=target, preserve=preserve)
     value_range = model.manifest.value_range
-    if detail == "residual":
+    calibrated = model.manifest.typicality is not None
+    recon = None
+    if detail == "residual" or calibrated:  # one decode call for both latents
         recon, edited = await model.decode(np.concatenate([mean, z_aug]).astype(np.float32))
+    else:
+        edited = (await model.decode(z_aug.astype(np.float32)))[0]
+    typicality = typicality_of(model, decoded.model_input, mean, recon) if calibrated else None
+    if detail == "residual":
         pixels = await to_thread.run_sync(residual_edit, decoded.original, recon, edited, decoded.crop_box, value_range)
         png = await to_thread.run_sync(encode_png, pixels)
         height, width = pixels.shape[:2]
     else:
-        edited = (await model.decode(z_aug.astype(np.float32)))[0]
         png = await to_thread.run_sync(to_png_bytes, edited, value_range)
         height = width = model.manifest.image_size
     before = probabilities_dict(classifier, mean)[0]
     after = probabilities_dict(classifier, z_aug)[0]
-    return Edited(png=png, width=width, height=height, deltas=used, before=before, after=after)
+    return Edited(png=png, width=width, height=height, deltas=used, before=before, after=after, typicality=typicality)
 
 
 async def decode(model: LoadedModel, z: np.ndarray) -> bytes:

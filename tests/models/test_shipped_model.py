@@ -90,3 +90,31 @@ def test_generate_works_exactly_as_documented(client: TestClient) -> None:
     assert Image.open(io.BytesIO(response.content)).size == (64, 64)
     again = client.get("/generate?attribute=facial_hair&seed=7")
     assert again.content == response.content
+
+
+def test_shipped_model_says_when_an_image_is_outside_what_it_knows() -> None:
+    """A held-out synthface is in-distribution, the astronaut photo and noise are not (issue 15)."""
+    import numpy as np
+    from skimage import data
+
+    from training.data.synthfaces.dataset import SynthFaces
+
+    face = SynthFaces("test", image_size=64)[3][0].numpy().transpose(1, 2, 0)
+    uploads = {
+        "synthface": (np.rint(face * 255).astype(np.uint8), True),
+        "astronaut": (data.astronaut(), False),
+        "noise": (np.random.default_rng(0).integers(0, 256, (64, 64, 3), dtype=np.uint8), False),
+    }
+    settings = Settings(_env_file=None, providers=["CPUExecutionProvider"])
+    with TestClient(create_app(settings)) as client:
+        for name, (pixels, expected) in uploads.items():
+            buffer = io.BytesIO()
+            Image.fromarray(pixels).save(buffer, format="PNG")
+            files = {"image": (f"{name}.png", buffer.getvalue(), "image/png")}
+            encoded = client.post("/encode", files=files)
+            assert encoded.status_code == 200, encoded.text
+            report = encoded.json()["typicality"]
+            assert report["in_distribution"] is expected, (name, report)
+            assert encoded.headers["X-In-Distribution"] == str(expected).lower()
+            edited = client.post("/edit?attribute=eyeglasses&delta=3", files=files)
+            assert edited.headers["X-In-Distribution"] == str(expected).lower(), name

@@ -37,8 +37,15 @@ class PriorFitError(ValueError):
     """The model folder or its training data cannot be used to fit a prior (user-fixable)."""
 
 
-def training_dataset(manifest, dataset: str | None = None, data_root: str | None = None, subset: str | None = None):
-    """The training split the model was trained on, rebuilt from its manifest's provenance;
+def training_dataset(
+    manifest,
+    dataset: str | None = None,
+    data_root: str | None = None,
+    subset: str | None = None,
+    *,
+    split: str = "train",
+):
+    """The ``split`` of the data the model was trained on, rebuilt from its manifest's provenance;
     ``dataset``/``data_root``/``subset`` override what the provenance says (e.g. a CelebA
     folder that lives elsewhere on this machine)."""
     recorded = dict(manifest.provenance.training_config)
@@ -64,7 +71,7 @@ def training_dataset(manifest, dataset: str | None = None, data_root: str | None
     train_cfg = TrainConfig.from_dict({**train_cfg.to_dict(), **overrides})
     if tuple(model_cfg.attributes) != tuple(manifest.attribute_names) or model_cfg.image_size != manifest.image_size:
         raise PriorFitError("the manifest's architecture disagrees with its attributes or image size")
-    return build_dataset(train_cfg, model_cfg, "train"), train_cfg
+    return build_dataset(train_cfg, model_cfg, split), train_cfg
 
 
 def encode_labelled(engine, dataset, n_images: int, batch_size: int = 256, progress: bool = True):
@@ -134,4 +141,9 @@ def fit_model_prior(
     except LatentPriorError as exc:
         raise PriorFitError(f"cannot fit a prior to {folder}: {exc}") from exc
     attach_prior(folder, prior, str(train_cfg.dataset))
+    from training.export.typicality import DEFAULT_CALIBRATION_IMAGES, calibrate  # it imports this module
+
+    # The typicality calibration is stale once the prior changed: measure it again.
+    n_calibration = min(int(n_images), DEFAULT_CALIBRATION_IMAGES)
+    calibrate(folder, n_calibration, data_root=data_root, batch_size=batch_size, progress=progress)
     return prior

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import base64
+import dataclasses
 from collections.abc import Iterable, Mapping
 
 from fastapi import Request
 
 from service.api.errors import ApiError
+from service.api.schemas import TypicalityReport
 from service.latent.edit import LinearClassifier
 
 
@@ -38,3 +40,20 @@ def wants_json(request: Request, fmt: str | None) -> bool:
 
 def b64(data: bytes) -> str:
     return base64.b64encode(data).decode("ascii")
+
+
+def typicality_report(typicality, threshold: float | None) -> TypicalityReport | None:
+    """The response form of :class:`service.latent.typicality.Typicality` (None stays None)."""
+    if typicality is None:
+        return None
+    return TypicalityReport(threshold_percentile=threshold, **dataclasses.asdict(typicality))
+
+
+def typicality_headers(typicality) -> dict[str, str]:
+    """``X-In-Distribution`` and ``X-Typicality-Percentile``; none for an uncalibrated model."""
+    if typicality is None:
+        return {}
+    return {
+        "X-In-Distribution": "true" if typicality.in_distribution else "false",
+        "X-Typicality-Percentile": f"{typicality.percentile:.4g}",
+    }

@@ -16,7 +16,7 @@ from fastapi.responses import JSONResponse, Response
 from service.api.deps import ClassifierDep, DecodedImageDep, ModelDep, SettingsDep
 from service.api.errors import ApiError
 from service.api.params import EditPlan, edit_plan
-from service.api.routes.common import b64, kv_header, wants_json
+from service.api.routes.common import b64, kv_header, typicality_headers, typicality_report, wants_json
 from service.api.schemas import DecodeRequest, EditResponse, EncodeResponse, errors, header, png_response
 from service.runtime import pipeline
 
@@ -28,6 +28,11 @@ _EDIT_HEADERS = {
     "X-Probabilities-Before": header("Classifier probabilities of the encoded image, `name=p` comma list."),
     "X-Probabilities-After": header("Classifier probabilities of the edited latent, `name=p` comma list."),
 }
+_TYPICALITY_HEADERS = {
+    "X-In-Distribution": header("`true`/`false`: is the upload typical for the model (absent: no calibration)."),
+    "X-Typicality-Percentile": header("How typical, as a percentile of held-out training images.", "number"),
+}
+_EDIT_HEADERS.update(_TYPICALITY_HEADERS)
 EditPlanDep = Annotated[EditPlan, Depends(edit_plan)]
 
 
@@ -40,18 +45,21 @@ def _png(data: bytes, headers: dict[str, str] | None = None) -> Response:
     name="encode",
     summary="Encode an image into the latent space",
     response_model=EncodeResponse,
-    responses=_UPLOAD_ERRORS,
+    responses={200: {"headers": _TYPICALITY_HEADERS}, **_UPLOAD_ERRORS},
 )
-async def encode(decoded: DecodedImageDep, model: ModelDep, classifier: ClassifierDep) -> EncodeResponse:
-    """Latent mean and log-variance, attribute probabilities and realness of the uploaded image."""
+async def encode(decoded: DecodedImageDep, model: ModelDep, classifier: ClassifierDep) -> Response:
+    """Latent mean and log-variance, attribute probabilities, realness and typicality of the image."""
     encoded = await pipeline.encode(model, classifier, decoded)
-    return EncodeResponse(
+    threshold = model.manifest.typicality.threshold_percentile if model.manifest.typicality else None
+    body = EncodeResponse(
         model=model.name,
         mean=[float(v) for v in encoded.mean[0]],
         logvar=[float(v) for v in encoded.logvar[0]],
         attributes=encoded.attributes,
         realness=encoded.realness,
+        typicality=typicality_report(encoded.typicality, threshold),
     )
+    return JSONResponse(body.model_dump(), headers=typicality_headers(encoded.typicality))
 
 
 @router.post(
@@ -90,6 +98,7 @@ async def edit_image(
         "X-Delta-Used": kv_header(edited.deltas),
         "X-Probabilities-Before": kv_header(edited.before),
         "X-Probabilities-After": kv_header(edited.after),
+        **typicality_headers(edited.typicality),
     }
     if not wants_json(request, plan.format):
         return _png(edited.png, headers)
@@ -101,6 +110,9 @@ async def edit_image(
         deltas=edited.deltas,
         probabilities_before=edited.before,
         probabilities_after=edited.after,
+        typicality=typicality_report(
+            edited.typicality, model.manifest.typicality.threshold_percentile if model.manifest.typicality else None
+        ),
     )
     return JSONResponse(body.model_dump(), headers=headers)
 

@@ -49,6 +49,21 @@ def test_encode_returns_latents_probabilities_and_realness_from_the_manifest_row
     assert set(encoded["attributes"]) == {"eyeglasses", "facial_hair"}
     fake = _sigmoid(np.dot(manifest.fake_logit.weight, mean) + manifest.fake_logit.bias)
     assert encoded["realness"] == pytest.approx(1.0 - fake, rel=1e-6)
+    typicality = encoded["typicality"]  # tiny's fit-prior also calibrated it
+    assert typicality["threshold_percentile"] == manifest.typicality.threshold_percentile
+    assert typicality["percentile"] == min(typicality["density_percentile"], 100 - typicality["error_percentile"])
+
+
+def test_typicality_headers_only_for_a_calibrated_model(client):
+    calibrated = client.post("/encode", files=upload(images.png_bytes()))
+    assert calibrated.headers["X-In-Distribution"] in ("true", "false")
+    assert float(calibrated.headers["X-Typicality-Percentile"]) == pytest.approx(
+        calibrated.json()["typicality"]["percentile"], abs=1e-3
+    )
+    uncalibrated = client.post("/encode?model=tiny2", files=upload(images.png_bytes()))
+    assert uncalibrated.json()["typicality"] is None and "X-In-Distribution" not in uncalibrated.headers
+    edit = client.post("/edit?attribute=eyeglasses&model=tiny2", files=upload(images.png_bytes()))
+    assert edit.status_code == 200 and "X-In-Distribution" not in edit.headers
 
 
 @pytest.mark.parametrize(

@@ -44,6 +44,7 @@ import functools
 import statistics
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import torch
@@ -60,11 +61,11 @@ from training.step_reference import public_reference_step, reference_gradients
 TARGET = 1.6  # the issue's target: optimised vs the public code's step pattern
 
 
-def minimal_step(model, opt_enc, opt_dec, x, y, noise, cfg) -> None:
+def minimal_step(model, opt_enc, opt_dec, x, y, *, noise, cfg) -> None:
     """reference_gradients plus both optimizer updates, as in train_step."""
     opt_enc.zero_grad(set_to_none=True)
     opt_dec.zero_grad(set_to_none=True)
-    reference_gradients(model, x, y, noise, cfg)
+    reference_gradients(model, x, y, noise=noise, cfg=cfg)
     opt_enc.step()
     opt_dec.step()
 
@@ -135,6 +136,14 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
+    runs = build_runs(args, model_cfg)
+    wall, cpu, gflops = measure(runs, steps=args.steps, warmup=args.warmup)
+    report(args, wall, cpu, gflops)
+    return 0
+
+
+def build_runs(args: argparse.Namespace, model_cfg: ModelConfig) -> dict[str, Callable[[], object]]:
+    """One model + optimizers per version, all from the same initial weights, data and noise."""
     cfg = TrainConfig(mode=args.mode, batch_size=args.batch)
     base_fmt = torch.channels_last if args.channels_last else torch.contiguous_format
     torch.manual_seed(0)
@@ -142,9 +151,8 @@ def main(argv: list[str] | None = None) -> int:
     y = torch.randint(0, 2, (args.batch, args.attributes)).float()
     noise = StepNoise.sample(args.batch, args.latent, "cpu", torch.Generator().manual_seed(0))
     initial = VAC(model_cfg).state_dict()
-
     runs = {}
-    for name, step in VERSIONS.items():  # one model + optimizers each, same start
+    for name, step in VERSIONS.items():
         fmt = torch.channels_last if name == "trainer" else base_fmt
         x = x_base.contiguous(memory_format=fmt)
         model = VAC(model_cfg)
@@ -152,10 +160,18 @@ def main(argv: list[str] | None = None) -> int:
         model = model.to(memory_format=fmt)
         opt_enc = torch.optim.Adam(model.encoder_classifier_parameters(), lr=cfg.lr, betas=cfg.adam_betas)
         opt_dec = torch.optim.Adam(model.decoder_parameters(), lr=cfg.lr, betas=cfg.adam_betas)
-        runs[name] = functools.partial(step, model, opt_enc, opt_dec, x, y, noise, cfg)
+        runs[name] = functools.partial(step, model, opt_enc, opt_dec, x, y, noise=noise, cfg=cfg)
+    return runs
 
+
+def measure(
+    runs: dict[str, Callable[[], object]], *, steps: int, warmup: int
+) -> tuple[dict[str, list[float]], dict[str, list[float]], dict[str, float]]:
+    """Warm up, count one step's GFLOP per version, then time ``steps`` steps each,
+    interleaved and rotated so that load changes hit all versions alike.
+    Returns wall and CPU seconds per step, and GFLOP per step."""
     names = list(runs)
-    for _ in range(args.warmup):
+    for _ in range(warmup):
         for name in names:
             runs[name]()
     gflops = {}
@@ -165,23 +181,26 @@ def main(argv: list[str] | None = None) -> int:
         gflops[name] = counter.flops / 1e9
     wall: dict[str, list[float]] = {name: [] for name in names}
     cpu: dict[str, list[float]] = {name: [] for name in names}
-    for i in range(args.steps):  # interleaved and rotated: load changes hit all alike
+    for i in range(steps):
         for name in names[i % len(names) :] + names[: i % len(names)]:
             start, start_cpu = time.perf_counter(), time.process_time()
             runs[name]()
             wall[name].append(time.perf_counter() - start)
             cpu[name].append(time.process_time() - start_cpu)
+    return wall, cpu, gflops
 
+
+def report(args: argparse.Namespace, wall: dict, cpu: dict, gflops: dict) -> None:
+    """Print images/s per version (median wall, median CPU, smallest CPU: neighbours only
+    ever add time, so the minimum is the least disturbed step) and the ratios vs the baselines."""
     print(
         f"mode={args.mode} image={args.image_size} channels={args.channels} latent={args.latent} "
         f"batch={args.batch} threads={torch.get_num_threads()} steps={args.steps} "
         f"warmup={args.warmup} memory_format={'channels_last' if args.channels_last else 'NCHW'}"
         " (trainer: channels_last)"
     )
-    # images/s from the median wall time, the median CPU time and the smallest CPU
-    # time (neighbours only ever add time, so the minimum is the least disturbed step)
     rates: dict[str, dict[str, float]] = {"wall": {}, "CPU": {}, "CPU min": {}, "FLOP": {}}
-    for name in names:
+    for name in wall:
         ms = {
             "wall": statistics.median(wall[name]) * 1000,
             "CPU": statistics.median(cpu[name]) * 1000,
@@ -196,6 +215,11 @@ def main(argv: list[str] | None = None) -> int:
             f"{gflops[name]:.4g} GFLOP/step"
         )
         rates["FLOP"][name] = 1.0 / gflops[name]  # work ratio, not a speed
+    print_ratios(rates)
+
+
+def print_ratios(rates: dict[str, dict[str, float]]) -> None:
+    """optimised and trainer against both baselines, and the verdict on the 1.6x target."""
     labels = {"public-ref": "public-ref pattern", "minimal": "minimal transcription"}
     pairs = [(fast, base) for fast in ("optimised", "trainer") for base in labels]
     ratios = {pair: {kind: rate[pair[0]] / rate[pair[1]] for kind, rate in rates.items()} for pair in pairs}
@@ -210,7 +234,6 @@ def main(argv: list[str] | None = None) -> int:
             if kind != "FLOP"
         )
         print(f"target >= {TARGET}x images/s, {fast} vs {labels[base]}: {verdict}")
-    return 0
 
 
 if __name__ == "__main__":

@@ -1,4 +1,5 @@
-"""TensorBoard helpers: running loss means and the image grids that show training works.
+"""Monitoring helpers: running loss means, the TensorBoard image grids that show training
+works, and log lines that print above tqdm bars instead of through them.
 
 Image grids are computed in ``eval`` mode under ``no_grad`` from a fixed batch and fixed
 prior samples drawn from their *own* generator, so logging never consumes the random
@@ -7,14 +8,31 @@ streams of training (exact resume stays exact whether or not images are logged).
 
 from __future__ import annotations
 
+import logging
 import math
+import sys
+from contextlib import AbstractContextManager
 from pathlib import Path
 
 import torch
 from torch import nn
 from torchvision.utils import make_grid
+from tqdm.contrib.logging import logging_redirect_tqdm
 
 EDIT_DELTA = 3.0  # paper's delta for a single attribute edit (eyeglasses)
+
+
+def logs_above_bars() -> AbstractContextManager:
+    """``tqdm.contrib.logging.logging_redirect_tqdm`` for the loggers that write to the
+    console themselves (the CLI's ``training`` logger, the root logger of
+    ``logging.basicConfig``): their lines go through ``tqdm.write`` while a bar is shown.
+    Loggers without a console handler are left alone, so library use prints nothing new."""
+    candidates = (logging.getLogger(), logging.getLogger("training"))
+    return logging_redirect_tqdm(loggers=[lg for lg in candidates if any(map(_writes_to_console, lg.handlers))])
+
+
+def _writes_to_console(handler: logging.Handler) -> bool:
+    return isinstance(handler, logging.StreamHandler) and handler.stream in (sys.stdout, sys.stderr)
 
 
 class RunningMeans:
@@ -38,7 +56,7 @@ class RunningMeans:
 class TensorBoardLogger:
     """A ``SummaryWriter`` on rank 0; a silent no-op elsewhere (``enabled=False``)."""
 
-    def __init__(self, log_dir: Path, enabled: bool = True, purge_step: int | None = None) -> None:
+    def __init__(self, log_dir: Path, *, enabled: bool = True, purge_step: int | None = None) -> None:
         self.writer = None
         if enabled:
             from torch.utils.tensorboard import SummaryWriter  # imported lazily: heavy

@@ -33,6 +33,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import torch
 from torch import Tensor
@@ -113,7 +114,7 @@ def _detached(values: dict[str, Tensor]) -> dict[str, Tensor]:
 # --------------------------------------------------------------------------------------
 
 
-def compute_gradients(model: VAC, x: Tensor, y: Tensor, noise: StepNoise, cfg: TrainConfig) -> dict[str, Tensor]:
+def compute_gradients(model: VAC, x: Tensor, y: Tensor, *, noise: StepNoise, cfg: TrainConfig) -> dict[str, Tensor]:
     """Set every parameter's .grad (accumulating into None/zeros) to what Algorithm 1
     applies, with shared passes; return detached scalar losses by name."""
     eps, z_g = _check_inputs(model, x, y, noise)
@@ -138,38 +139,30 @@ def _vac_gradients(model: VAC, x: Tensor, y: Tensor, eps: Tensor, cfg: TrainConf
     return _detached({"ae": ae, "cl": cl, "reg": reg, "total_enc": loss, "total_dec": loss})
 
 
-def _introvac_gradients(
-    model: VAC, x: Tensor, y: Tensor, eps: Tensor, z_g: Tensor, cfg: TrainConfig
-) -> dict[str, Tensor]:
-    """Algorithm 1 with 3N encoder and 2N decoder image-passes forward instead of 5N
-    and 3N, and the decoder weight gradient computed once instead of twice for X_r.
+class SharedPasses(NamedTuple):
+    """The forward passes of one IntroVAC step, each run once (see :func:`_shared_passes`)."""
 
-    Sharing: X_rr = G(dt Z_r) has the value of X_r = G(Z_r), so the X_r pass serves
-    both; E(dt X_rr), E(dt X_g), E(X_rr), E(X_g) are one encoder pass on the detached
-    leaf ``adv_in`` = [X_r; X_g]. The different gradient routes become three backward
-    calls with explicit ``inputs``:
-      1. L -> Phi, w: through E(X), through G(Z_r) into Z_r for the L_AE part only
-         (the decoder is only crossed, its weights are not accumulated) and through
-         the adversarial pass for L_EC (adv_in is detached, so nothing reaches theta).
-      2. L_G -> adv_in only (pixel gradients; no encoder/classifier parameter).
-      3. theta: b_AE L_AE through X_r plus the L_G pixel gradients pushed into X_r and
-         X_g, in one flow (the engine sums the cotangents arriving at X_r). ``inputs``
-         stops it at Z_r, so L_G never reaches the encoder.
-    The decoder is run twice (Z_r, then Z_g) rather than on [Z_r; Z_g], so route 1
-    crosses only the N rows of X_r instead of 2N (same forward cost, cheaper backward).
+    mean: Tensor
+    logvar: Tensor
+    z_r: Tensor
+    x_r: Tensor  # G(Z_r): X_r, and the value of X_rr = G(dt Z_r)
+    x_g: Tensor  # G(Z_g)
+    adv_in: Tensor  # detached leaf [X_r; X_g] that the adversarial encoder pass reads
+    logits_rr: Tensor  # C(E(X_rr)): all logits
+    logits_g: Tensor  # C(E(X_g))
 
-    Why the backward cannot be shared further: routes 1 and 2 cross the same
-    adversarial pass with different cotangents, and a backward pass sums the weight
-    gradients of all rows, so L_EC's weight gradient and L_G's pixel gradient need two
-    flows. (For the X_g rows both cotangents are multiples of the fake-logit row, so
-    L_G's pixel gradient could be rescaled from L_EC's by -b_G/b_EC * exp(logit), but
-    that is ill-conditioned for confident logits and saves ~5%; not done.)
+
+def _shared_passes(model: VAC, x: Tensor, eps: Tensor, z_g: Tensor, cfg: TrainConfig) -> SharedPasses:
+    """3N encoder and 2N decoder image-passes forward instead of Algorithm 1's 5N and 3N.
+
+    X_rr = G(dt Z_r) has the value of X_r = G(Z_r), so the X_r pass serves both;
+    E(dt X_rr), E(dt X_g), E(X_rr), E(X_g) are one encoder pass on the detached leaf
+    ``adv_in`` = [X_r; X_g]; the different gradient routes are then separate backward
+    calls (:func:`_introvac_backward`). The decoder is run twice (Z_r, then Z_g) rather
+    than on [Z_r; Z_g], so route 1 crosses only the N rows of X_r instead of 2N (same
+    forward cost, cheaper backward).
     """
-    k = model.config.fake_index
     n = x.shape[0]
-    enc_cls = model.encoder_classifier_parameters()
-    theta = model.decoder_parameters()
-
     with _autocast(x, cfg):
         mean, logvar = model.encoder(x)
     mean, logvar = mean.to(x.dtype), logvar.to(x.dtype)
@@ -182,33 +175,66 @@ def _introvac_gradients(
         adv_mean, _ = model.encoder(adv_in)
     adv_logits = model.classifier(adv_mean.to(x.dtype))
     logits_rr, logits_g = adv_logits[:n], adv_logits[n:]
+    return SharedPasses(mean, logvar, z_r, x_r, x_g, adv_in, logits_rr, logits_g)
 
-    ae = reconstruction_l1(x, x_r.to(x.dtype))
-    cl = real_image_bce(model.classifier(z_r), y)
-    reg = kl_standard_normal(mean, logvar)
-    ec_r, ec_g = judged_fake_loss(logits_rr[:, k]), judged_fake_loss(logits_g[:, k])
-    g_cls = attribute_bce(logits_rr[:, :k], y)
-    g_real_r, g_real_g = judged_real_loss(logits_rr[:, k]), judged_real_loss(logits_g[:, k])
+
+def _introvac_gradients(
+    model: VAC, x: Tensor, y: Tensor, eps: Tensor, z_g: Tensor, cfg: TrainConfig
+) -> dict[str, Tensor]:
+    """Algorithm 1: the shared forward passes, the losses of lines 9 and 12, and the
+    gradient routes of lines 10 and 13, with the decoder weight gradient computed once
+    instead of twice for X_r."""
+    k = model.config.fake_index
+    p = _shared_passes(model, x, eps, z_g, cfg)
+
+    ae = reconstruction_l1(x, p.x_r.to(x.dtype))
+    cl = real_image_bce(model.classifier(p.z_r), y)
+    reg = kl_standard_normal(p.mean, p.logvar)
+    ec_r, ec_g = judged_fake_loss(p.logits_rr[:, k]), judged_fake_loss(p.logits_g[:, k])
+    g_cls = attribute_bce(p.logits_rr[:, :k], y)
+    g_real_r, g_real_g = judged_real_loss(p.logits_rr[:, k]), judged_real_loss(p.logits_g[:, k])
     ae_term = cfg.beta_ae * ae
     loss = ae_term + cfg.beta_cl * cl + cfg.beta_reg * reg + cfg.beta_ec * (ec_r + ec_g)
     loss_g = cfg.beta_g * (g_cls + g_real_r + g_real_g)
 
-    # 1. keeps the graph: routes 2 and 3 cross the adversarial pass and G(Z_r) again.
-    loss.backward(inputs=enc_cls, retain_graph=True)
-    # 2. the last user of the adversarial pass frees it.
-    (pixel_grad,) = torch.autograd.grad(loss_g, adv_in)
-    # 3. the last user of everything else frees it.
-    torch.autograd.backward(
-        [ae_term, x_r, x_g],
-        [None, pixel_grad[:n].to(x_r.dtype), pixel_grad[n:].to(x_g.dtype)],
-        inputs=theta,
-    )
+    _introvac_backward(model, p, loss=loss, loss_g=loss_g, ae_term=ae_term)
     return _detached(
         {
             "ae": ae, "cl": cl, "reg": reg, "total_enc": loss, "total_dec": loss + loss_g,
             "ec_r": ec_r, "ec_g": ec_g, "g_cls": g_cls, "g_real_r": g_real_r, "g_real_g": g_real_g,
         }
     )  # fmt: skip
+
+
+def _introvac_backward(model: VAC, p: SharedPasses, *, loss: Tensor, loss_g: Tensor, ae_term: Tensor) -> None:
+    """The three gradient routes over the shared passes, as backward calls with explicit ``inputs``:
+
+      1. L -> Phi, w: through E(X), through G(Z_r) into Z_r for the L_AE part only
+         (the decoder is only crossed, its weights are not accumulated) and through
+         the adversarial pass for L_EC (adv_in is detached, so nothing reaches theta).
+      2. L_G -> adv_in only (pixel gradients; no encoder/classifier parameter).
+      3. theta: b_AE L_AE through X_r plus the L_G pixel gradients pushed into X_r and
+         X_g, in one flow (the engine sums the cotangents arriving at X_r). ``inputs``
+         stops it at Z_r, so L_G never reaches the encoder.
+
+    Why the backward cannot be shared further: routes 1 and 2 cross the same
+    adversarial pass with different cotangents, and a backward pass sums the weight
+    gradients of all rows, so L_EC's weight gradient and L_G's pixel gradient need two
+    flows. (For the X_g rows both cotangents are multiples of the fake-logit row, so
+    L_G's pixel gradient could be rescaled from L_EC's by -b_G/b_EC * exp(logit), but
+    that is ill-conditioned for confident logits and saves ~5%; not done.)
+    """
+    n = p.x_r.shape[0]
+    # 1. keeps the graph: routes 2 and 3 cross the adversarial pass and G(Z_r) again.
+    loss.backward(inputs=model.encoder_classifier_parameters(), retain_graph=True)
+    # 2. the last user of the adversarial pass frees it.
+    (pixel_grad,) = torch.autograd.grad(loss_g, p.adv_in)
+    # 3. the last user of everything else frees it.
+    torch.autograd.backward(
+        [ae_term, p.x_r, p.x_g],
+        [None, pixel_grad[:n].to(p.x_r.dtype), pixel_grad[n:].to(p.x_g.dtype)],
+        inputs=model.decoder_parameters(),
+    )
 
 
 # --------------------------------------------------------------------------------------
@@ -222,6 +248,7 @@ def train_step(
     opt_dec: torch.optim.Optimizer,
     x: Tensor,
     y: Tensor,
+    *,
     noise: StepNoise,
     cfg: TrainConfig,
     grad_hook: Callable[[VAC], None] | None = None,
@@ -231,7 +258,7 @@ def train_step(
     Returns the losses as Python floats (one device sync for all of them)."""
     opt_enc.zero_grad(set_to_none=True)
     opt_dec.zero_grad(set_to_none=True)
-    losses = compute_gradients(model, x, y, noise, cfg)
+    losses = compute_gradients(model, x, y, noise=noise, cfg=cfg)
     if grad_hook is not None:
         grad_hook(model)
     opt_enc.step()

@@ -21,7 +21,6 @@ import math
 import random
 import sys
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -42,51 +41,16 @@ from training.distributed import (
     cleanup,
     init_distributed,
     make_gradient_averager,
+    resolve_device,
 )
 from training.model import VAC
-from training.monitor import RunningMeans, TensorBoardLogger, visual_grids
+from training.monitor import RunningMeans, TensorBoardLogger, logs_above_bars, visual_grids
+from training.results import TrainingDivergedError, TrainResult
 from training.step import StepNoise, train_step
 
 log = logging.getLogger("training")
 
 VIS_IMAGES = 8  # images in the TensorBoard grids
-
-
-class TrainingDivergedError(RuntimeError):
-    """A loss (or a weight) became NaN/inf; the last good checkpoint was left intact."""
-
-    def __init__(self, step: int, losses: dict[str, float], last_checkpoint: Path | None, what: str = "loss") -> None:
-        shown = ", ".join(f"{k}={v:.4g}" for k, v in sorted(losses.items()))
-        kept = f"last good checkpoint kept: {last_checkpoint}" if last_checkpoint else "no checkpoint was written"
-        super().__init__(f"training diverged at step {step}: non-finite {what} ({shown}); {kept}")
-        self.step = step
-        self.losses = dict(losses)
-
-
-@dataclass
-class TrainResult:
-    out_dir: Path
-    checkpoint: Path | None  # latest.pt (None on ranks other than 0)
-    step: int
-    epoch: int
-    losses: dict[str, float]  # of the last step
-    steps_run: int  # steps done by this call (resume counts only the new ones)
-    elapsed_s: float
-
-    @property
-    def steps_per_s(self) -> float:
-        return self.steps_run / self.elapsed_s if self.elapsed_s > 0 else 0.0
-
-
-def resolve_device(preference: str, ctx: DistContext | None = None) -> torch.device:
-    """'auto' -> CUDA when present else CPU; 'cuda' without a GPU is a clear error."""
-    if preference not in ("auto", "cpu", "cuda"):
-        raise ValueError(f"device must be auto, cpu or cuda, got {preference!r}")
-    if preference == "cuda" and not torch.cuda.is_available():
-        raise ValueError("--device cuda was requested but no CUDA GPU is available (use --device cpu or auto)")
-    if preference == "cpu" or not torch.cuda.is_available():
-        return torch.device("cpu")
-    return torch.device("cuda", ctx.local_rank) if ctx is not None and ctx.enabled else torch.device("cuda")
 
 
 def _seed_worker(_worker_id: int) -> None:
@@ -104,6 +68,7 @@ class Trainer:
         model_cfg: ModelConfig,
         train_cfg: TrainConfig,
         out_dir: str | Path,
+        *,
         device: str | torch.device = "auto",
         ctx: DistContext | None = None,
         checkpoint: dict[str, Any] | None = None,
@@ -155,6 +120,7 @@ class Trainer:
     def from_checkpoint(
         cls,
         path: str | Path,
+        *,
         out_dir: str | Path | None = None,
         epochs: int | None = None,
         max_steps: int | None = None,
@@ -310,7 +276,9 @@ class Trainer:
         x = x.to(self.device, non_blocking=True).contiguous(memory_format=self.memory_format)
         y = y.to(self.device, non_blocking=True)
         noise = StepNoise.sample(x.shape[0], self.model_cfg.latent_dim, self.device, self.noise_gen)
-        losses = train_step(self.model, self.opt_enc, self.opt_dec, x, y, noise, self.cfg, grad_hook=self.grad_hook)
+        losses = train_step(
+            self.model, self.opt_enc, self.opt_dec, x, y, noise=noise, cfg=self.cfg, grad_hook=self.grad_hook
+        )
         losses = average_scalars(losses, self.ctx, self.device)
         if not all(math.isfinite(v) for v in losses.values()):
             raise TrainingDivergedError(self.step + 1, losses, self.last_good)
@@ -340,7 +308,8 @@ class Trainer:
 
     def fit(self) -> TrainResult:
         """Train until ``epochs`` or ``max_steps``; checkpoint every ``checkpoint_every`` steps,
-        at every epoch end and at the last step."""
+        at every epoch end and at the last step. Log lines print above the progress bar
+        (tqdm's logging redirect), never into it."""
         main = self.ctx.is_main
         if main:
             self._write_config()
@@ -350,15 +319,46 @@ class Trainer:
         bar = tqdm(
             total=self.total_steps(), initial=self.step, disable=not interactive, dynamic_ncols=True, desc="train"
         )
+        start_step = self.step
+        t0 = time.perf_counter()
+        self._last_log = (t0, self.step)
+        with logs_above_bars():
+            self._announce()
+            try:
+                losses = self._loop(tb, bar, vis, echo=main and not interactive)
+            finally:
+                bar.close()
+                tb.close()
+            elapsed = time.perf_counter() - t0
+            result = TrainResult(
+                self.out_dir,
+                self.last_good if main else None,
+                self.step,
+                self.epoch,
+                losses,
+                self.step - start_step,
+                elapsed,
+            )
+            log.info(
+                "done: step %d, epoch %d, %.1f s, %.2f steps/s, checkpoint %s",
+                *(self.step, self.epoch, elapsed, result.steps_per_s, result.checkpoint),
+            )
+        return result
+
+    def _announce(self) -> None:
+        """The run's plan in one log line, and a warning when there is nothing left to do."""
+        c = self.cfg
         log.info(
             "training %s on %s: %d batches/epoch, steps %d -> %d, device %s, world size %d",
-            self.cfg.mode,
-            self.cfg.dataset,
-            self.batches_per_epoch,
-            self.step,
-            self.total_steps(),
-            self.device,
-            self.ctx.world_size,
+            *(
+                c.mode,
+                c.dataset,
+                self.batches_per_epoch,
+                self.step,
+                self.total_steps(),
+                self.device,
+                self.ctx.world_size,
+            ),
         )
         if self._done():
             log.warning(
@@ -367,46 +367,28 @@ class Trainer:
                 self.step,
                 self.epoch,
             )
-        means, losses, start_step = RunningMeans(), {}, self.step
-        t0 = time.perf_counter()
-        self._last_log = (t0, self.step)
-        try:
-            while not self._done():
-                for x, y in self._loader(self.epoch, self.batch_in_epoch):
-                    epoch_before = self.epoch
-                    losses = self._run_step(x, y)
-                    means.add(losses)
-                    bar.update(1)
-                    if self.step % max(self.cfg.log_every, 1) == 0:
-                        self._log_scalars(tb, means, bar, echo=main and not interactive)
-                    if vis is not None and self.step % self.cfg.image_every == 0:
-                        tb.images(self.step, visual_grids(self.model, *vis, self.model_cfg.attributes))
-                    if self.step % max(self.cfg.checkpoint_every, 1) == 0 or self.epoch != epoch_before or self._done():
-                        self.save()
-                    if self._done():
-                        break
-        finally:
-            bar.close()
-            tb.close()
-        elapsed = time.perf_counter() - t0
-        result = TrainResult(
-            self.out_dir,
-            self.last_good if main else None,
-            self.step,
-            self.epoch,
-            losses,
-            self.step - start_step,
-            elapsed,
-        )
-        log.info(
-            "done: step %d, epoch %d, %.1f s, %.2f steps/s, checkpoint %s",
-            self.step,
-            self.epoch,
-            elapsed,
-            result.steps_per_s,
-            result.checkpoint,
-        )
-        return result
+
+    def _loop(
+        self, tb: TensorBoardLogger, bar: tqdm, vis: tuple[torch.Tensor, torch.Tensor] | None, *, echo: bool
+    ) -> dict[str, float]:
+        """Step until done, logging, drawing grids and checkpointing on schedule; returns the
+        last step's losses (empty when no step ran)."""
+        means, losses = RunningMeans(), {}
+        while not self._done():
+            for x, y in self._loader(self.epoch, self.batch_in_epoch):
+                epoch_before = self.epoch
+                losses = self._run_step(x, y)
+                means.add(losses)
+                bar.update(1)
+                if self.step % max(self.cfg.log_every, 1) == 0:
+                    self._log_scalars(tb, means, bar, echo=echo)
+                if vis is not None and self.step % self.cfg.image_every == 0:
+                    tb.images(self.step, visual_grids(self.model, *vis, self.model_cfg.attributes))
+                if self.step % max(self.cfg.checkpoint_every, 1) == 0 or self.epoch != epoch_before or self._done():
+                    self.save()
+                if self._done():
+                    break
+        return losses
 
 
 def _run(make: Any, device: str) -> TrainResult:
@@ -419,13 +401,14 @@ def _run(make: Any, device: str) -> TrainResult:
         cleanup(ctx)
 
 
-def train(model_cfg: ModelConfig, train_cfg: TrainConfig, out_dir: str | Path, device: str = "auto") -> TrainResult:
+def train(model_cfg: ModelConfig, train_cfg: TrainConfig, out_dir: str | Path, *, device: str = "auto") -> TrainResult:
     """Train from scratch (alone or under torchrun)."""
     return _run(lambda ctx: Trainer(model_cfg, train_cfg, out_dir, device=device, ctx=ctx), device)
 
 
 def resume(
     checkpoint: str | Path,
+    *,
     out_dir: str | Path | None = None,
     epochs: int | None = None,
     max_steps: int | None = None,
@@ -434,7 +417,7 @@ def resume(
     """Continue a run exactly where its checkpoint stopped (optionally extended)."""
     return _run(
         lambda ctx: Trainer.from_checkpoint(
-            checkpoint, out_dir, epochs=epochs, max_steps=max_steps, device=device, ctx=ctx
+            checkpoint, out_dir=out_dir, epochs=epochs, max_steps=max_steps, device=device, ctx=ctx
         ),
         device,
     )

@@ -40,7 +40,7 @@ def gradients(fn, setup, **cfg_kwargs):
     """Fresh grads of one version: (losses, {param name: grad})."""
     model, x, y, noise = setup
     model.zero_grad(set_to_none=True)
-    losses = fn(model, x, y, noise, TrainConfig(**cfg_kwargs))
+    losses = fn(model, x, y, noise=noise, cfg=TrainConfig(**cfg_kwargs))
     grads = {
         name: (p.grad.clone() if p.grad is not None else torch.zeros_like(p)) for name, p in model.named_parameters()
     }
@@ -131,7 +131,7 @@ def test_losses_are_the_weighted_sums(setup):
 def test_gradients_accumulate_into_existing_grads(setup, fn):
     model, x, y, noise = setup
     _, once = gradients(fn, setup)
-    fn(model, x, y, noise, TrainConfig())  # on top of the grads left by `gradients`
+    fn(model, x, y, noise=noise, cfg=TrainConfig())  # on top of the grads left by `gradients`
     twice = {name: p.grad for name, p in model.named_parameters()}
     assert_same(twice, {k: 2 * v for k, v in once.items()}, tol=1e-10)
 
@@ -169,7 +169,7 @@ def test_train_step_updates_both_optimizers(setup):
         calls.append(all(p.grad is not None for p in m.parameters()))
         assert torch.equal(m.decoder.head.weight, before["decoder.head.weight"])
 
-    out = train_step(model, opt_enc, opt_dec, x, y, noise, TrainConfig(), grad_hook=hook)
+    out = train_step(model, opt_enc, opt_dec, x, y, noise=noise, cfg=TrainConfig(), grad_hook=hook)
     assert calls == [True]
     assert set(out) == set(INTROVAC_LOSS_KEYS)
     assert all(isinstance(v, float) and math.isfinite(v) for v in out.values())
@@ -183,7 +183,7 @@ def test_train_step_decoder_optimizer_touches_decoder_only(setup):
     opt_enc = torch.optim.SGD(model.encoder_classifier_parameters(), lr=0.0)
     opt_dec = torch.optim.SGD(model.decoder_parameters(), lr=0.1)
     before = {k: v.clone() for k, v in model.state_dict().items()}
-    train_step(model, opt_enc, opt_dec, x, y, noise, TrainConfig())
+    train_step(model, opt_enc, opt_dec, x, y, noise=noise, cfg=TrainConfig())
     after = model.state_dict()
     for k, value in before.items():
         changed = not torch.equal(value, after[k])
@@ -212,4 +212,4 @@ def test_bad_shapes_give_clear_errors(setup, fn, change, message):
     model, x, y, noise = setup
     x, y, noise = change(x, y, noise)
     with pytest.raises(ValueError, match=message):
-        fn(model, x, y, noise, TrainConfig())
+        fn(model, x, y, noise=noise, cfg=TrainConfig())

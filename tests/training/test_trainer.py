@@ -32,9 +32,9 @@ def _step_recorder(monkeypatch, on_call):
     real = trainer_module.train_step
     calls = {"n": 0}
 
-    def wrapped(model, opt_enc, opt_dec, x, y, noise, cfg, grad_hook=None):
+    def wrapped(model, opt_enc, opt_dec, x, y, *, noise, cfg, grad_hook=None):
         calls["n"] += 1
-        losses = real(model, opt_enc, opt_dec, x, y, noise, cfg, grad_hook=grad_hook)
+        losses = real(model, opt_enc, opt_dec, x, y, noise=noise, cfg=cfg, grad_hook=grad_hook)
         return on_call(calls["n"], model, losses)
 
     monkeypatch.setattr(trainer_module, "train_step", wrapped)
@@ -123,7 +123,7 @@ def test_lr_halves_per_epoch_at_scaled_milestones(tmp_path, monkeypatch, fractio
     """epochs=5 scales the paper's 60/90/120 of 150 to epochs 2, 3, 4 (stepped per epoch)."""
     seen: list[tuple[float, float]] = []
 
-    def fake_step(model, opt_enc, opt_dec, x, y, noise, cfg, grad_hook=None):
+    def fake_step(model, opt_enc, opt_dec, x, y, *, noise, cfg, grad_hook=None):
         seen.append((opt_enc.param_groups[0]["lr"], opt_dec.param_groups[0]["lr"]))
         opt_enc.step(), opt_dec.step()  # no grads: a no-op, keeps the scheduler's order check happy
         return {"total_enc": 1.0}

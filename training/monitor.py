@@ -11,12 +11,14 @@ from __future__ import annotations
 import logging
 import math
 import sys
+import time
 from contextlib import AbstractContextManager
 from pathlib import Path
 
 import torch
 from torch import nn
 from torchvision.utils import make_grid
+from tqdm import tqdm
 from tqdm.contrib.logging import logging_redirect_tqdm
 
 EDIT_DELTA = 3.0  # paper's delta for a single attribute edit (eyeglasses)
@@ -51,6 +53,33 @@ class RunningMeans:
         means = {k: v / max(self.count, 1) for k, v in self.sums.items()}
         self.sums, self.count = {}, 0
         return means
+
+
+class ScalarLog:
+    """What the trainer reports every ``log_every`` steps: TensorBoard scalars (loss means
+    since the last write, learning rates, steps/s, epoch), the bar's postfix, and a log
+    line when there is no bar to look at (``echo``: not a TTY)."""
+
+    def __init__(self, tb: TensorBoardLogger, bar: tqdm, *, step: int, echo: bool) -> None:
+        self.tb, self.bar, self.echo = tb, bar, echo
+        self.means = RunningMeans()
+        self._last = (time.perf_counter(), step)
+
+    def add(self, losses: dict[str, float]) -> None:
+        self.means.add(losses)
+
+    def write(self, *, step: int, total: int, epoch: int, lrs: dict[str, float]) -> None:
+        now = time.perf_counter()
+        last_t, last_step = self._last
+        rate = (step - last_step) / max(now - last_t, 1e-9)
+        self._last = (now, step)
+        mean = self.means.pop()
+        self.tb.scalars(step, mean, prefix="loss/")
+        self.tb.scalars(step, {**lrs, "perf/steps_per_s": rate, "epoch": epoch})
+        self.bar.set_postfix({k: f"{v:.3g}" for k, v in mean.items()}, refresh=False)
+        if self.echo:
+            shown = " ".join(f"{k}={v:.4g}" for k, v in mean.items())
+            logging.getLogger("training").info("step %d/%d epoch %d %.2f steps/s %s", step, total, epoch, rate, shown)
 
 
 class TensorBoardLogger:

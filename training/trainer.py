@@ -26,13 +26,14 @@ from typing import Any
 
 import numpy as np
 import torch
-from torch.utils.data import DataLoader, Dataset, DistributedSampler
+from torch.utils.data import DataLoader, Dataset
 from tqdm import tqdm
 
 from training import checkpoint as ckpt_io
 from training.config import ModelConfig, TrainConfig
 from training.data.base import DatasetError
 from training.data.factory import build_dataset
+from training.data.order import epoch_loader
 from training.distributed import (
     DistContext,
     all_gather_objects,
@@ -44,20 +45,13 @@ from training.distributed import (
     resolve_device,
 )
 from training.model import VAC
-from training.monitor import RunningMeans, TensorBoardLogger, logs_above_bars, visual_grids
+from training.monitor import ScalarLog, TensorBoardLogger, logs_above_bars, visual_grids
 from training.results import TrainingDivergedError, TrainResult
 from training.step import StepNoise, train_step
 
 log = logging.getLogger("training")
 
 VIS_IMAGES = 8  # images in the TensorBoard grids
-
-
-def _seed_worker(_worker_id: int) -> None:
-    """DataLoader workers: derive numpy/random seeds from the per-worker torch seed."""
-    seed = torch.initial_seed() % 2**32
-    np.random.seed(seed)
-    random.seed(seed)
 
 
 class Trainer:
@@ -170,26 +164,17 @@ class Trainer:
 
     def _loader(self, epoch: int, skip_batches: int) -> DataLoader:
         """This rank's batches of ``epoch``, a pure function of (seed, epoch), minus the done ones."""
-        bs = self.cfg.batch_size
-        sampler = DistributedSampler(
+        return epoch_loader(
             self.train_set,
-            num_replicas=self.ctx.world_size,
-            rank=self.ctx.rank,
-            shuffle=True,
+            epoch=epoch,
+            skip_batches=skip_batches,
+            batch_size=self.cfg.batch_size,
+            batches_per_epoch=self.batches_per_epoch,
             seed=self.cfg.seed,
-            drop_last=True,
-        )
-        sampler.set_epoch(epoch)
-        indices = list(sampler)[skip_batches * bs : self.batches_per_epoch * bs]
-        return DataLoader(
-            self.train_set,
-            batch_size=bs,
-            sampler=indices,
-            drop_last=True,
+            rank=self.ctx.rank,
+            world_size=self.ctx.world_size,
             num_workers=self.cfg.num_workers,
             pin_memory=self.device.type == "cuda",
-            generator=torch.Generator().manual_seed(self.cfg.seed * 100_003 + epoch),
-            worker_init_fn=_seed_worker,
         )
 
     def _visual_batch(self) -> tuple[torch.Tensor, torch.Tensor]:
@@ -291,21 +276,6 @@ class Trainer:
             self.batch_in_epoch = 0
         return losses
 
-    def _log_scalars(self, tb: TensorBoardLogger, means: RunningMeans, bar: tqdm, echo: bool) -> None:
-        """TensorBoard scalars (means since the last write), the bar's postfix, and a log line
-        when there is no bar to look at (not a TTY)."""
-        now = time.perf_counter()
-        last_t, last_step = self._last_log
-        rate = (self.step - last_step) / max(now - last_t, 1e-9)
-        self._last_log = (now, self.step)
-        mean = means.pop()
-        tb.scalars(self.step, mean, prefix="loss/")
-        tb.scalars(self.step, {**self._lrs(), "perf/steps_per_s": rate, "epoch": self.epoch})
-        bar.set_postfix({k: f"{v:.3g}" for k, v in mean.items()}, refresh=False)
-        if echo:
-            shown = " ".join(f"{k}={v:.4g}" for k, v in mean.items())
-            log.info("step %d/%d epoch %d %.2f steps/s %s", self.step, self.total_steps(), self.epoch, rate, shown)
-
     def fit(self) -> TrainResult:
         """Train until ``epochs`` or ``max_steps``; checkpoint every ``checkpoint_every`` steps,
         at every epoch end and at the last step. Log lines print above the progress bar
@@ -321,7 +291,6 @@ class Trainer:
         )
         start_step = self.step
         t0 = time.perf_counter()
-        self._last_log = (t0, self.step)
         with logs_above_bars():
             self._announce()
             try:
@@ -373,15 +342,15 @@ class Trainer:
     ) -> dict[str, float]:
         """Step until done, logging, drawing grids and checkpointing on schedule; returns the
         last step's losses (empty when no step ran)."""
-        means, losses = RunningMeans(), {}
+        scalars, losses = ScalarLog(tb, bar, step=self.step, echo=echo), {}
         while not self._done():
             for x, y in self._loader(self.epoch, self.batch_in_epoch):
                 epoch_before = self.epoch
                 losses = self._run_step(x, y)
-                means.add(losses)
+                scalars.add(losses)
                 bar.update(1)
                 if self.step % max(self.cfg.log_every, 1) == 0:
-                    self._log_scalars(tb, means, bar, echo=echo)
+                    scalars.write(step=self.step, total=self.total_steps(), epoch=self.epoch, lrs=self._lrs())
                 if vis is not None and self.step % self.cfg.image_every == 0:
                     tb.images(self.step, visual_grids(self.model, *vis, self.model_cfg.attributes))
                 if self.step % max(self.cfg.checkpoint_every, 1) == 0 or self.epoch != epoch_before or self._done():

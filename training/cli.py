@@ -10,13 +10,12 @@ trainer, the exporter) are imported inside the commands so ``--help`` stays fast
 from __future__ import annotations
 
 import argparse
-import inspect
 import logging
 import os
 import sys
 from pathlib import Path
 
-from training.cli_flags import add_config_flags, below_minimum, values_for
+from training.cli_flags import HelpFormatter, add_command, add_config_flags, below_minimum, values_for
 from training.config import DEFAULT_PRIOR_IMAGES, ModelConfig, TrainConfig
 
 EXIT_BAD_INPUT = 2
@@ -34,10 +33,6 @@ class UsageError(ValueError):
     """A command-line value that is wrong before anything runs."""
 
 
-class _Formatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
-    """Shows every default, and keeps the command lines of a description as written."""
-
-
 # Flags whose default depends on other flags, resolved by configs_from_args (default None).
 TRAIN_DEFERRED = {
     "attributes": "default synthfaces: " + ",".join(SYNTH_DEFAULT_ATTRIBUTES) + "; celeba: those of --subset "
@@ -52,32 +47,24 @@ RESUME_DEFERRED = {
 FLAG_ALIASES = {"lr_milestone_fractions": ("--lr-milestones",)}  # the documented, shorter name
 
 
-def _command(sub: argparse._SubParsersAction, name: str, func) -> argparse.ArgumentParser:
-    """A subcommand whose help is the first line of ``func``'s docstring and whose
-    --help description is the whole docstring (with the exact command lines)."""
-    doc = inspect.cleandoc(func.__doc__ or "")
-    summary = " ".join(doc.split("\n\n")[0].split())
-    parser = sub.add_parser(name, help=summary, description=doc, formatter_class=_Formatter)
-    parser.set_defaults(func=func)
-    return parser
-
-
 def _device_flag(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto", help="auto = CUDA when present")
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="introvac-train", description="Train, resume and export VAC / IntroVAC models.", formatter_class=_Formatter
+        prog="introvac-train",
+        description="Train, resume and export VAC / IntroVAC models.",
+        formatter_class=HelpFormatter,
     )
     sub = parser.add_subparsers(
         dest="command", required=True, metavar="{grid,train,resume,export,fit-prior,oracle,evaluate,compare,card}"
     )
-    _add_grid(_command(sub, "grid", draw_grid))
-    _add_train(_command(sub, "train", train))
-    _add_resume(_command(sub, "resume", resume))
-    _add_export(_command(sub, "export", export))
-    _add_fit_prior(_command(sub, "fit-prior", fit_prior))
+    _add_grid(add_command(sub, "grid", draw_grid))
+    _add_train(add_command(sub, "train", train))
+    _add_resume(add_command(sub, "resume", resume))
+    _add_export(add_command(sub, "export", export))
+    _add_fit_prior(add_command(sub, "fit-prior", fit_prior))
     from training.evaluation.cli import register as register_evaluation
 
     register_evaluation(sub)  # oracle, evaluate, compare, card

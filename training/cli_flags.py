@@ -1,4 +1,5 @@
-"""Command-line flags generated from the config dataclasses (one home per knob).
+"""Command-line flags generated from the config dataclasses (one home per knob), and
+subcommands described by their handler's docstring.
 
 Every ``ModelConfig`` / ``TrainConfig`` field becomes ``--snake-case`` with its
 ``metadata["help"]``; the field's type decides the rest: ``Literal`` -> choices,
@@ -6,6 +7,9 @@ Every ``ModelConfig`` / ``TrainConfig`` field becomes ``--snake-case`` with its
 -> a comma-separated list of T, ``X | None`` -> X. ``values_for`` turns the parsed
 namespace back into the keyword arguments of the dataclass, so adding a field to the
 config adds the flag and its plumbing with no edit here or in :mod:`training.cli`.
+
+:func:`add_command` makes a subcommand whose ``--help`` is its handler's docstring, which
+shows the exact command lines (the nanochat habit: the code says how to run it).
 
 Hand-written rather than tyro / simple_parsing: those spell list flags as
 space-separated ``nargs`` values and booleans their own way, and the documented
@@ -16,12 +20,27 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import inspect
 import types
 import typing
 from collections.abc import Callable, Iterable
 from typing import Any, Literal
 
 _NONE = type(None)
+
+
+class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
+    """Shows every default, and keeps the command lines of a description as written."""
+
+
+def add_command(sub: argparse._SubParsersAction, name: str, func: Callable) -> argparse.ArgumentParser:
+    """A subcommand running ``func(args)``: its one-line help is the first paragraph of
+    ``func``'s docstring, its --help description the whole docstring."""
+    doc = inspect.cleandoc(func.__doc__ or "")
+    summary = " ".join(doc.split("\n\n")[0].split())
+    parser = sub.add_parser(name, help=summary, description=doc, formatter_class=HelpFormatter)
+    parser.set_defaults(func=func)
+    return parser
 
 
 class FlagSpec(typing.NamedTuple):

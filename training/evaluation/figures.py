@@ -88,6 +88,7 @@ def write_figures(
     engine: Any,
     classifier: LinearClassifier,
     data: EvalImages,
+    *,
     z: np.ndarray,
     recon: np.ndarray,
     grids: dict[str, dict[str, np.ndarray]],

@@ -51,6 +51,11 @@ class FlagSpec(typing.NamedTuple):
     kwargs: dict[str, Any]
 
 
+def knob_help(f: dataclasses.Field) -> str:
+    """A field's one description (``metadata["help"]``)."""
+    return str(f.metadata.get("help", ""))
+
+
 def flag_name(name: str) -> str:
     return "--" + name.replace("_", "-")
 
@@ -130,7 +135,7 @@ def config_flags(
         if kwargs is None:
             continue
         default = f.default if f.default is not dataclasses.MISSING else None
-        kwargs.update(default=default, help=f.metadata.get("help", ""), dest=name)
+        kwargs.update(default=default, help=knob_help(f), dest=name)
         specs.append(FlagSpec(f, (flag_name(name), *(aliases or {}).get(name, ())), kwargs))
     return specs
 

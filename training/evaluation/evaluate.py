@@ -48,7 +48,7 @@ class EvaluationError(ValueError):
     """The model, oracle or settings cannot be evaluated together (user-fixable)."""
 
 
-def load_images(split: str, image_size: int, n: int, seed: int = 0, start: int = 0) -> EvalImages:
+def load_images(split: str, image_size: int, n: int, *, seed: int = 0, start: int = 0) -> EvalImages:
     """Render items ``start .. start + n`` of a synthfaces split with their truth and masks."""
     ds = SynthFaces(split, image_size, length=start + n, seed=seed, return_targets=True)
     images, truth, masks = [], {}, {}
@@ -67,6 +67,7 @@ def load_images(split: str, image_size: int, n: int, seed: int = 0, start: int =
 
 
 def _check_settings(
+    *,
     n_images: int,
     n_samples: int,
     langevin_steps: int,
@@ -156,7 +157,10 @@ def evaluate(
     synthfaces universe (the test split is never used for training in any universe).
     ``progress``: the stage bar (:class:`StageTimer`); log lines print above it.
     """
-    _check_settings(n_images, n_samples, langevin_steps, langevin_step_size, batch_size, auto_target, deltas)
+    _check_settings(
+        n_images=n_images, n_samples=n_samples, langevin_steps=langevin_steps,
+        langevin_step_size=langevin_step_size, batch_size=batch_size, auto_target=auto_target, deltas=deltas,
+    )  # fmt: skip
     config = {
         "n_images": n_images, "split": split, "backend": backend, "seed": seed, "data_seed": data_seed,
         "langevin_steps": langevin_steps, "langevin_step_size": langevin_step_size, "n_samples": n_samples,
@@ -167,8 +171,9 @@ def evaluate(
     with logs_above_bars():
         try:
             report = _run_stages(
-                stage, model_folder, Path(oracle_path), out_dir, config, inception_weights, figure_images
-            )
+                stage, model_folder, Path(oracle_path), out_dir,
+                config=config, inception_weights=inception_weights, figure_images=figure_images,
+            )  # fmt: skip
         finally:
             timings = stage.close()
     report["timings_s"] = timings
@@ -181,12 +186,13 @@ def _run_stages(
     model_folder: Path,
     oracle_path: Path,
     out_dir: Path,
-    c: dict[str, Any],
+    *,
+    config: dict[str, Any],
     inception_weights: Path | str | None,
     figure_images: int,
 ) -> dict[str, Any]:
     """The stages in order, each timed by ``stage``; returns the report without its timings."""
-    bs = c["batch_size"]
+    c, bs = config, config["batch_size"]
     with stage("load"):
         engine = load_engine(model_folder, c["backend"], max_batch_size=bs)  # type: ignore[arg-type]
         manifest = engine.manifest
@@ -194,8 +200,10 @@ def _run_stages(
         oracle = load_oracle(oracle_path)
         _check_compatible(manifest, oracle)
     with stage("render"):
-        data = load_images(c["split"], manifest.image_size, c["n_images"], c["data_seed"])
-        reference = load_images(c["split"], manifest.image_size, c["n_images"], c["data_seed"], start=c["n_images"])
+        data = load_images(c["split"], manifest.image_size, c["n_images"], seed=c["data_seed"])
+        reference = load_images(
+            c["split"], manifest.image_size, c["n_images"], seed=c["data_seed"], start=c["n_images"]
+        )
     with stage("reconstruction"):
         z, recon, pred_real, pred_recon = _reconstruct(engine, oracle, data, bs)
         reconstruction = reconstruction_metrics(

@@ -137,6 +137,7 @@ def _other_section(
     model_folder: Path,
     report: dict[str, Any],
     other: dict[str, Any],
+    *,
     label: str,
     other_label: str,
     other_training_command: str | None,
@@ -213,8 +214,10 @@ def render_model_card(
         sections += ["### Figures\n", *figures]
     if other_report is not None:
         sections += _other_section(
-            model_folder, report, other_report, label, other_label, other_training_command, hardware, other_wall_time_s
-        )
+            model_folder, report, other_report,
+            label=label, other_label=other_label, other_training_command=other_training_command,
+            hardware=hardware, other_wall_time_s=other_wall_time_s,
+        )  # fmt: skip
     sections += ["## Limits\n", limits_section(m)]
     return "\n".join(s.strip("\n") + "\n" for s in sections)
 

@@ -111,6 +111,18 @@ class TrainConfig:
     beta_reg: float = knob(3.0, "loss weight beta_REG of KL(q(z|x) || N(0, I)) (paper default)")
     beta_g: float = knob(5.0, "loss weight beta_G of the decoder's adversarial terms (paper default)")
     beta_ec: float = knob(0.01, "loss weight beta_EC of the encoder+classifier adversarial terms (paper default)")
+    edit_consistency_weight: float = knob(
+        0.0,
+        "weight of the edit-consistency term (beyond the paper; 0 = off, Algorithm 1 exactly): the encoder "
+        "mean of each image is moved by delta * w_k/|w_k| along one random attribute k toward its flipped label, "
+        "decoded, and judged by the frozen encoder + classifier; a BCE toward the edited labels trains the "
+        "decoder alone to make edits the classifier recognises and that keep the other attributes",
+    )
+    edit_delta_range: tuple[float, float] = knob(
+        (2.0, 6.0),
+        "|delta| of the edit-consistency term, uniform in [low, high] (the API's recommended edit strengths "
+        "lie in this range)",
+    )
     seed: int = knob(0, "seeds weights, data order, noise and the synthfaces universe")
     num_workers: int = knob(0, "DataLoader worker processes")
     synth_train_size: int = knob(20000, "synthfaces images in the train split", at_least=1)
@@ -135,6 +147,12 @@ class TrainConfig:
             raise ValueError(f"mode must be 'vac' or 'introvac', got {self.mode!r}")
         if self.epochs < 1 or self.batch_size < 1:
             raise ValueError("epochs and batch_size must be positive")
+        self.edit_delta_range = tuple(float(d) for d in self.edit_delta_range)  # type: ignore[assignment]
+        if not self.edit_consistency_weight >= 0:
+            raise ValueError(f"edit_consistency_weight must be >= 0, got {self.edit_consistency_weight}")
+        low, high = self.edit_delta_range
+        if not 0 < low <= high:
+            raise ValueError(f"edit_delta_range must be 0 < low <= high, got {self.edit_delta_range}")
 
     def milestones(self) -> list[int]:
         """Epoch numbers at which the learning rate is multiplied by lr_gamma."""

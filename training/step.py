@@ -41,6 +41,9 @@ from torch import Tensor
 from training.config import TrainConfig
 from training.losses import (
     attribute_bce,
+    edit_consistency_loss,
+    edit_strengths,
+    edited_labels,
     judged_fake_loss,
     judged_real_loss,
     kl_standard_normal,
@@ -51,6 +54,7 @@ from training.model import VAC
 
 VAC_LOSS_KEYS = ("ae", "cl", "reg", "total_enc", "total_dec")
 INTROVAC_LOSS_KEYS = VAC_LOSS_KEYS + ("ec_r", "ec_g", "g_cls", "g_real_r", "g_real_g")
+EDIT_LOSS_KEY = "edit"  # the edit-consistency term (beyond the paper), only when its weight is > 0
 
 
 @dataclass
@@ -60,6 +64,8 @@ class StepNoise:
 
     eps: Tensor  # (N, D) reparameterisation noise for Z_r
     z_g: Tensor  # (N, D) prior samples for X_g
+    edit_attribute: Tensor | None = None  # (N,) long: the attribute each row's edit flips
+    edit_u: Tensor | None = None  # (N,) uniform [0, 1): where |delta| falls in edit_delta_range
 
     @classmethod
     def sample(
@@ -69,13 +75,21 @@ class StepNoise:
         device: torch.device | str,
         generator: torch.Generator | None = None,
         dtype: torch.dtype = torch.float32,
+        *,
+        edit_attributes: int = 0,
     ) -> StepNoise:
         """Draw from ``generator`` on its own device (so a CPU generator gives the same
-        noise whatever the training device), then move to ``device``."""
+        noise whatever the training device), then move to ``device``. ``edit_attributes``
+        = K also draws the edit-consistency noise, AFTER eps and z_g; 0 (the term off)
+        draws nothing more, so the random stream is exactly that of Algorithm 1."""
         source = generator.device if generator is not None else torch.device(device)
         eps = torch.randn(n, latent_dim, generator=generator, device=source, dtype=dtype)
         z_g = torch.randn(n, latent_dim, generator=generator, device=source, dtype=dtype)
-        return cls(eps=eps.to(device), z_g=z_g.to(device))
+        if edit_attributes < 1:
+            return cls(eps=eps.to(device), z_g=z_g.to(device))
+        attribute = torch.randint(edit_attributes, (n,), generator=generator, device=source)
+        u = torch.rand(n, generator=generator, device=source, dtype=dtype)
+        return cls(eps=eps.to(device), z_g=z_g.to(device), edit_attribute=attribute.to(device), edit_u=u.to(device))
 
 
 def _autocast(x: Tensor, cfg: TrainConfig) -> contextlib.AbstractContextManager:
@@ -101,6 +115,14 @@ def _check_inputs(model: VAC, x: Tensor, y: Tensor, noise: StepNoise) -> tuple[T
     return noise.eps.to(x), noise.z_g.to(x)
 
 
+def _check_edit_noise(noise: StepNoise, n: int, k: int) -> None:
+    if noise.edit_attribute is None or noise.edit_u is None:
+        raise ValueError("edit_consistency_weight > 0 needs the edit noise: StepNoise.sample(..., edit_attributes=K)")
+    a, u = noise.edit_attribute, noise.edit_u
+    if tuple(a.shape) != (n,) or tuple(u.shape) != (n,) or bool((a < 0).any() or (a >= k).any()):
+        raise ValueError(f"noise.edit_attribute and noise.edit_u must have shape ({n},), attributes in [0, {k})")
+
+
 def _detached(values: dict[str, Tensor]) -> dict[str, Tensor]:
     """Detached, in the fixed order of the *_LOSS_KEYS tuples (stable log layouts)."""
     keys = INTROVAC_LOSS_KEYS if len(values) == len(INTROVAC_LOSS_KEYS) else VAC_LOSS_KEYS
@@ -116,15 +138,53 @@ def _detached(values: dict[str, Tensor]) -> dict[str, Tensor]:
 
 def compute_gradients(model: VAC, x: Tensor, y: Tensor, *, noise: StepNoise, cfg: TrainConfig) -> dict[str, Tensor]:
     """Set every parameter's .grad (accumulating into None/zeros) to what Algorithm 1
-    applies, with shared passes; return detached scalar losses by name."""
+    applies, with shared passes; return detached scalar losses by name. With
+    ``cfg.edit_consistency_weight > 0`` the decoder also gets the edit-consistency term's
+    gradient (:func:`_edit_consistency`), ``total_dec`` includes it and ``"edit"`` is logged."""
     eps, z_g = _check_inputs(model, x, y, noise)
+    edit_on = cfg.edit_consistency_weight > 0
+    if edit_on:
+        _check_edit_noise(noise, x.shape[0], len(model.config.attributes))
     if cfg.mode == "vac":
-        return _vac_gradients(model, x, y, eps, cfg)
-    return _introvac_gradients(model, x, y, eps, z_g, cfg)
+        losses, mean = _vac_gradients(model, x, y, eps, cfg)
+    else:
+        losses, mean = _introvac_gradients(model, x, y, eps, z_g, cfg)
+    if edit_on:
+        edit = _edit_consistency(model, x, y, mean, noise, cfg)
+        losses["total_dec"] = losses["total_dec"] + cfg.edit_consistency_weight * edit
+        losses[EDIT_LOSS_KEY] = edit
+    return losses
 
 
-def _vac_gradients(model: VAC, x: Tensor, y: Tensor, eps: Tensor, cfg: TrainConfig) -> dict[str, Tensor]:
-    """Eq. 5: one encoder pass, one decoder pass, one backward into every parameter."""
+def _edit_consistency(model: VAC, x: Tensor, y: Tensor, mean: Tensor, noise: StepNoise, cfg: TrainConfig) -> Tensor:
+    """The edit-consistency term (beyond the paper, issue 15); returns it unweighted and
+    accumulates ``edit_consistency_weight`` times its gradient into the DECODER only.
+
+    Z_e = dt mean + delta * w_k/|w_k| (k, |delta| from the step noise, the sign toward the
+    flipped label), X_e = G(Z_e), then the attribute logits C(E(X_e)) against the edited
+    labels. Encoder and classifier are detached as for L_G (``inputs`` = theta: they are
+    crossed, never updated), and so is the edit itself (dt mean, dt w), so the term can only
+    teach the decoder to render what the latent direction means, not move the directions.
+    """
+    k = model.config.fake_index
+    attribute = noise.edit_attribute.to(x.device)  # type: ignore[union-attr]
+    low, high = cfg.edit_delta_range
+    delta = edit_strengths(y.to(x.dtype), attribute, noise.edit_u.to(x), low, high)  # type: ignore[union-attr]
+    rows = model.classifier.weight[:k].detach().to(x.dtype)
+    units = rows / rows.norm(dim=1, keepdim=True).clamp_min(1e-12)
+    z_edit = mean.detach() + delta[:, None] * units[attribute]
+    with _autocast(x, cfg):
+        x_edit = model.decoder(z_edit)
+        mean_edit, _ = model.encoder(x_edit)
+    logits = model.classifier(mean_edit.to(x.dtype))
+    loss = edit_consistency_loss(logits[:, :k], edited_labels(y.to(x.dtype), attribute))
+    torch.autograd.backward(cfg.edit_consistency_weight * loss, inputs=model.decoder_parameters())
+    return loss.detach()
+
+
+def _vac_gradients(model: VAC, x: Tensor, y: Tensor, eps: Tensor, cfg: TrainConfig) -> tuple[dict[str, Tensor], Tensor]:
+    """Eq. 5: one encoder pass, one decoder pass, one backward into every parameter.
+    Returns the losses and the encoder mean (for the optional edit-consistency term)."""
     with _autocast(x, cfg):
         mean, logvar = model.encoder(x)
     mean, logvar = mean.to(x.dtype), logvar.to(x.dtype)
@@ -136,7 +196,7 @@ def _vac_gradients(model: VAC, x: Tensor, y: Tensor, eps: Tensor, cfg: TrainConf
     reg = kl_standard_normal(mean, logvar)
     loss = cfg.beta_ae * ae + cfg.beta_cl * cl + cfg.beta_reg * reg
     loss.backward()
-    return _detached({"ae": ae, "cl": cl, "reg": reg, "total_enc": loss, "total_dec": loss})
+    return _detached({"ae": ae, "cl": cl, "reg": reg, "total_enc": loss, "total_dec": loss}), mean
 
 
 class SharedPasses(NamedTuple):
@@ -180,10 +240,10 @@ def _shared_passes(model: VAC, x: Tensor, eps: Tensor, z_g: Tensor, cfg: TrainCo
 
 def _introvac_gradients(
     model: VAC, x: Tensor, y: Tensor, eps: Tensor, z_g: Tensor, cfg: TrainConfig
-) -> dict[str, Tensor]:
+) -> tuple[dict[str, Tensor], Tensor]:
     """Algorithm 1: the shared forward passes, the losses of lines 9 and 12, and the
     gradient routes of lines 10 and 13, with the decoder weight gradient computed once
-    instead of twice for X_r."""
+    instead of twice for X_r. Returns the losses and the encoder mean."""
     k = model.config.fake_index
     p = _shared_passes(model, x, eps, z_g, cfg)
 
@@ -203,7 +263,7 @@ def _introvac_gradients(
             "ae": ae, "cl": cl, "reg": reg, "total_enc": loss, "total_dec": loss + loss_g,
             "ec_r": ec_r, "ec_g": ec_g, "g_cls": g_cls, "g_real_r": g_real_r, "g_real_g": g_real_g,
         }
-    )  # fmt: skip
+    ), p.mean  # fmt: skip
 
 
 def _introvac_backward(model: VAC, p: SharedPasses, *, loss: Tensor, loss_g: Tensor, ae_term: Tensor) -> None:

@@ -14,19 +14,17 @@ from training.monitor import logs_above_bars
 def test_console_log_lines_go_through_tqdm_write_while_a_bar_is_shown(capsys, monkeypatch):
     logger = logging.getLogger("training")
     handler = logging.StreamHandler(sys.stderr)
-    logger.addHandler(handler)
+    handler.setFormatter(logging.Formatter("%(levelname)s %(message)s"))
+    monkeypatch.setattr(logger, "handlers", [handler])  # only this test's console handler
     monkeypatch.setattr(logger, "level", logging.INFO)
     written = []
     monkeypatch.setattr(tqdm, "write", classmethod(lambda cls, s, file=None, **kw: written.append(s)))
-    try:
-        with logs_above_bars():
-            assert handler not in logger.handlers
-            logger.info("step 3/10")
-        assert handler in logger.handlers  # restored afterwards
-        logger.info("after the bar")
-    finally:
-        logger.removeHandler(handler)
-    assert written == ["step 3/10"]
+    with logs_above_bars():
+        assert handler not in logger.handlers
+        logger.info("step 3/10")
+    assert logger.handlers == [handler]  # restored afterwards
+    logger.info("after the bar")
+    assert written == ["INFO step 3/10"]  # with the console handler's format
     assert "after the bar" in capsys.readouterr().err
 
 

@@ -159,3 +159,10 @@ def test_channels_last_is_the_default_layout_and_changes_no_math(tmp_path):
     layout_gap = max((a[k] - b[k]).abs().max().item() for k in a)
     assert moved > 1e-3  # three Adam steps of 1e-3 moved the weights
     assert layout_gap < 1e-5  # float round-off only, 100x below what the steps moved
+
+
+def test_edit_consistency_term_is_wired_into_the_run(tmp_path):
+    cfg = tiny_train_cfg(max_steps=2, edit_consistency_weight=0.5)
+    result = Trainer(MODEL_CFG, cfg, tmp_path, device="cpu").fit()
+    assert result.step == 2 and "edit" in result.losses and math.isfinite(result.losses["edit"])
+    assert load_checkpoint(result.checkpoint)["train_config"]["edit_consistency_weight"] == 0.5

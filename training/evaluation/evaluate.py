@@ -195,15 +195,13 @@ def _run_stages(
     c, bs = config, config["batch_size"]
     with stage("load"):
         engine = load_engine(model_folder, c["backend"], max_batch_size=bs)  # type: ignore[arg-type]
-        manifest = engine.manifest
+        manifest, oracle = engine.manifest, load_oracle(oracle_path)
         classifier = LinearClassifier.from_manifest(manifest)
-        oracle = load_oracle(oracle_path)
         _check_compatible(manifest, oracle)
     with stage("render"):
-        data = load_images(c["split"], manifest.image_size, c["n_images"], seed=c["data_seed"])
-        reference = load_images(
-            c["split"], manifest.image_size, c["n_images"], seed=c["data_seed"], start=c["n_images"]
-        )
+        size, n = manifest.image_size, c["n_images"]
+        data = load_images(c["split"], size, n, seed=c["data_seed"])
+        reference = load_images(c["split"], size, n, seed=c["data_seed"], start=n)
     with stage("reconstruction"):
         z, recon, pred_real, pred_recon = _reconstruct(engine, oracle, data, bs)
         reconstruction = reconstruction_metrics(

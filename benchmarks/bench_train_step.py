@@ -13,7 +13,11 @@
               (``TrainConfig.channels_last``: NHWC model and images). This is the
               step ``python -m training train`` runs; the three above use the layout
               of ``--channels-last`` (default NCHW, what the public code uses).
-All four use the same model, data and fixed noise, and each does both Adam updates.
+  trainer+edit  ``trainer`` with the optional edit-consistency term on
+              (``edit_consistency_weight`` = ``--edit-weight``, beyond the paper): one
+              more decoder and encoder pass of N rows and their backward into the
+              decoder. The line "edit-consistency term" gives its per-step cost.
+All use the same model, data and fixed noise, and each does both Adam updates.
 
     python benchmarks/bench_train_step.py --image-size 64 --channels 16 32 64 128 \
         --latent 64 --batch 16 --steps 4 --warmup 1 --threads 1
@@ -95,7 +99,9 @@ VERSIONS = {
     "minimal": minimal_step,
     "optimised": train_step,
     "trainer": train_step,  # always NHWC, as TrainConfig.channels_last defaults
+    "trainer+edit": train_step,  # trainer with the edit-consistency term on (--edit-weight)
 }
+NHWC_ALWAYS = ("trainer", "trainer+edit")
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -109,6 +115,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--steps", type=int, default=4, help="timed steps per version")
     p.add_argument("--warmup", type=int, default=1, help="untimed steps per version")
     p.add_argument("--threads", type=int, default=None, help="torch.set_num_threads (default: torch's)")
+    p.add_argument("--edit-weight", type=float, default=1.0, help="edit_consistency_weight of trainer+edit")
     p.add_argument(
         "--channels-last",
         action="store_true",
@@ -145,22 +152,27 @@ def main(argv: list[str] | None = None) -> int:
 def build_runs(args: argparse.Namespace, model_cfg: ModelConfig) -> dict[str, Callable[[], object]]:
     """One model + optimizers per version, all from the same initial weights, data and noise."""
     cfg = TrainConfig(mode=args.mode, batch_size=args.batch)
+    edit_cfg = TrainConfig(mode=args.mode, batch_size=args.batch, edit_consistency_weight=args.edit_weight)
     base_fmt = torch.channels_last if args.channels_last else torch.contiguous_format
     torch.manual_seed(0)
     x_base = torch.rand(args.batch, 3, args.image_size, args.image_size)
     y = torch.randint(0, 2, (args.batch, args.attributes)).float()
-    noise = StepNoise.sample(args.batch, args.latent, "cpu", torch.Generator().manual_seed(0))
+    # the edit draws come after eps and z_g, so every version sees the same eps and z_g
+    noise = StepNoise.sample(
+        args.batch, args.latent, "cpu", torch.Generator().manual_seed(0), edit_attributes=args.attributes
+    )
     initial = VAC(model_cfg).state_dict()
     runs = {}
     for name, step in VERSIONS.items():
-        fmt = torch.channels_last if name == "trainer" else base_fmt
+        fmt = torch.channels_last if name in NHWC_ALWAYS else base_fmt
         x = x_base.contiguous(memory_format=fmt)
         model = VAC(model_cfg)
         model.load_state_dict(initial)
         model = model.to(memory_format=fmt)
         opt_enc = torch.optim.Adam(model.encoder_classifier_parameters(), lr=cfg.lr, betas=cfg.adam_betas)
         opt_dec = torch.optim.Adam(model.decoder_parameters(), lr=cfg.lr, betas=cfg.adam_betas)
-        runs[name] = functools.partial(step, model, opt_enc, opt_dec, x, y, noise=noise, cfg=cfg)
+        step_cfg = edit_cfg if name == "trainer+edit" else cfg
+        runs[name] = functools.partial(step, model, opt_enc, opt_dec, x, y, noise=noise, cfg=step_cfg)
     return runs
 
 
@@ -209,13 +221,19 @@ def report(args: argparse.Namespace, wall: dict, cpu: dict, gflops: dict) -> Non
         for kind, value in ms.items():
             rates[kind][name] = args.batch / value * 1000
         print(
-            f"{name:>10}: wall {ms['wall']:7.1f} ms/step {rates['wall'][name]:6.1f} images/s | "
+            f"{name:>12}: wall {ms['wall']:7.1f} ms/step {rates['wall'][name]:6.1f} images/s | "
             f"CPU median {ms['CPU']:7.1f} ms/step {rates['CPU'][name]:6.1f} images/CPU-s | "
             f"CPU min {ms['CPU min']:7.1f} ms/step {rates['CPU min'][name]:6.1f} images/CPU-s | "
             f"{gflops[name]:.4g} GFLOP/step"
         )
         rates["FLOP"][name] = 1.0 / gflops[name]  # work ratio, not a speed
     print_ratios(rates)
+    cost = {kind: rate["trainer"] / rate["trainer+edit"] - 1 for kind, rate in rates.items()}
+    print(
+        "edit-consistency term (trainer+edit vs trainer): "
+        + "  ".join(f"{'work' if kind == 'FLOP' else kind} +{100 * value:.0f}%" for kind, value in cost.items())
+        + " per step"
+    )
 
 
 def print_ratios(rates: dict[str, dict[str, float]]) -> None:

@@ -37,6 +37,7 @@ from training.evaluation.oracle.model import (
     default_layers,
     save_oracle,
 )
+from training.monitor import logs_above_bars
 
 log = logging.getLogger(__name__)
 
@@ -172,7 +173,7 @@ def train_oracle(
     """
     if epochs < 1 or train_size < 2 or val_size < 1 or batch_size < 2:
         raise OracleError("epochs, train_size, val_size and batch_size must be positive (train_size, batch_size >= 2)")
-    with torch_threads(threads):
+    with torch_threads(threads), logs_above_bars():  # epoch log lines print above the bars
         return _train(
             Path(out_path),
             image_size=image_size,

@@ -5,6 +5,11 @@ cannot pool, a diverged run, an unreadable checkpoint) ends with exit code 2 and
 line on stderr, not a traceback: these are the user's to fix, not bugs. Anything else
 still raises, because a traceback is the right report for a bug. Heavy modules (the
 trainer, the exporter) are imported inside the commands so ``--help`` stays fast.
+
+Each subcommand is a verb function below (``draw_grid``, ``train``, ``resume``, ...) whose
+docstring shows the exact command line and is also its ``--help`` text. The ``train`` and
+``resume`` flags are generated from the config dataclasses (:mod:`training.cli_flags`):
+a new TrainConfig field is a new flag with no edit here.
 """
 
 from __future__ import annotations

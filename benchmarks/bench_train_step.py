@@ -13,7 +13,11 @@
               (``TrainConfig.channels_last``: NHWC model and images). This is the
               step ``python -m training train`` runs; the three above use the layout
               of ``--channels-last`` (default NCHW, what the public code uses).
-All four use the same model, data and fixed noise, and each does both Adam updates.
+  trainer+edit  ``trainer`` with the optional edit-consistency term on
+              (``edit_consistency_weight`` = ``--edit-weight``, beyond the paper): one
+              more decoder and encoder pass of N rows and their backward into the
+              decoder. The line "edit-consistency term" gives its per-step cost.
+All use the same model, data and fixed noise, and each does both Adam updates.
 
     python benchmarks/bench_train_step.py --image-size 64 --channels 16 32 64 128 \
         --latent 64 --batch 16 --steps 4 --warmup 1 --threads 1
@@ -44,6 +48,7 @@ import functools
 import statistics
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import torch
@@ -60,11 +65,11 @@ from training.step_reference import public_reference_step, reference_gradients
 TARGET = 1.6  # the issue's target: optimised vs the public code's step pattern
 
 
-def minimal_step(model, opt_enc, opt_dec, x, y, noise, cfg) -> None:
+def minimal_step(model, opt_enc, opt_dec, x, y, *, noise, cfg) -> None:
     """reference_gradients plus both optimizer updates, as in train_step."""
     opt_enc.zero_grad(set_to_none=True)
     opt_dec.zero_grad(set_to_none=True)
-    reference_gradients(model, x, y, noise, cfg)
+    reference_gradients(model, x, y, noise=noise, cfg=cfg)
     opt_enc.step()
     opt_dec.step()
 
@@ -94,7 +99,9 @@ VERSIONS = {
     "minimal": minimal_step,
     "optimised": train_step,
     "trainer": train_step,  # always NHWC, as TrainConfig.channels_last defaults
+    "trainer+edit": train_step,  # trainer with the edit-consistency term on (--edit-weight)
 }
+NHWC_ALWAYS = ("trainer", "trainer+edit")
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -108,6 +115,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--steps", type=int, default=4, help="timed steps per version")
     p.add_argument("--warmup", type=int, default=1, help="untimed steps per version")
     p.add_argument("--threads", type=int, default=None, help="torch.set_num_threads (default: torch's)")
+    p.add_argument("--edit-weight", type=float, default=1.0, help="edit_consistency_weight of trainer+edit")
     p.add_argument(
         "--channels-last",
         action="store_true",
@@ -135,27 +143,47 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
+    runs = build_runs(args, model_cfg)
+    wall, cpu, gflops = measure(runs, steps=args.steps, warmup=args.warmup)
+    report(args, wall, cpu, gflops)
+    return 0
+
+
+def build_runs(args: argparse.Namespace, model_cfg: ModelConfig) -> dict[str, Callable[[], object]]:
+    """One model + optimizers per version, all from the same initial weights, data and noise."""
     cfg = TrainConfig(mode=args.mode, batch_size=args.batch)
+    edit_cfg = TrainConfig(mode=args.mode, batch_size=args.batch, edit_consistency_weight=args.edit_weight)
     base_fmt = torch.channels_last if args.channels_last else torch.contiguous_format
     torch.manual_seed(0)
     x_base = torch.rand(args.batch, 3, args.image_size, args.image_size)
     y = torch.randint(0, 2, (args.batch, args.attributes)).float()
-    noise = StepNoise.sample(args.batch, args.latent, "cpu", torch.Generator().manual_seed(0))
+    # the edit draws come after eps and z_g, so every version sees the same eps and z_g
+    noise = StepNoise.sample(
+        args.batch, args.latent, "cpu", torch.Generator().manual_seed(0), edit_attributes=args.attributes
+    )
     initial = VAC(model_cfg).state_dict()
-
     runs = {}
-    for name, step in VERSIONS.items():  # one model + optimizers each, same start
-        fmt = torch.channels_last if name == "trainer" else base_fmt
+    for name, step in VERSIONS.items():
+        fmt = torch.channels_last if name in NHWC_ALWAYS else base_fmt
         x = x_base.contiguous(memory_format=fmt)
         model = VAC(model_cfg)
         model.load_state_dict(initial)
         model = model.to(memory_format=fmt)
         opt_enc = torch.optim.Adam(model.encoder_classifier_parameters(), lr=cfg.lr, betas=cfg.adam_betas)
         opt_dec = torch.optim.Adam(model.decoder_parameters(), lr=cfg.lr, betas=cfg.adam_betas)
-        runs[name] = functools.partial(step, model, opt_enc, opt_dec, x, y, noise, cfg)
+        step_cfg = edit_cfg if name == "trainer+edit" else cfg
+        runs[name] = functools.partial(step, model, opt_enc, opt_dec, x, y, noise=noise, cfg=step_cfg)
+    return runs
 
+
+def measure(
+    runs: dict[str, Callable[[], object]], *, steps: int, warmup: int
+) -> tuple[dict[str, list[float]], dict[str, list[float]], dict[str, float]]:
+    """Warm up, count one step's GFLOP per version, then time ``steps`` steps each,
+    interleaved and rotated so that load changes hit all versions alike.
+    Returns wall and CPU seconds per step, and GFLOP per step."""
     names = list(runs)
-    for _ in range(args.warmup):
+    for _ in range(warmup):
         for name in names:
             runs[name]()
     gflops = {}
@@ -165,23 +193,26 @@ def main(argv: list[str] | None = None) -> int:
         gflops[name] = counter.flops / 1e9
     wall: dict[str, list[float]] = {name: [] for name in names}
     cpu: dict[str, list[float]] = {name: [] for name in names}
-    for i in range(args.steps):  # interleaved and rotated: load changes hit all alike
+    for i in range(steps):
         for name in names[i % len(names) :] + names[: i % len(names)]:
             start, start_cpu = time.perf_counter(), time.process_time()
             runs[name]()
             wall[name].append(time.perf_counter() - start)
             cpu[name].append(time.process_time() - start_cpu)
+    return wall, cpu, gflops
 
+
+def report(args: argparse.Namespace, wall: dict, cpu: dict, gflops: dict) -> None:
+    """Print images/s per version (median wall, median CPU, smallest CPU: neighbours only
+    ever add time, so the minimum is the least disturbed step) and the ratios vs the baselines."""
     print(
         f"mode={args.mode} image={args.image_size} channels={args.channels} latent={args.latent} "
         f"batch={args.batch} threads={torch.get_num_threads()} steps={args.steps} "
         f"warmup={args.warmup} memory_format={'channels_last' if args.channels_last else 'NCHW'}"
         " (trainer: channels_last)"
     )
-    # images/s from the median wall time, the median CPU time and the smallest CPU
-    # time (neighbours only ever add time, so the minimum is the least disturbed step)
     rates: dict[str, dict[str, float]] = {"wall": {}, "CPU": {}, "CPU min": {}, "FLOP": {}}
-    for name in names:
+    for name in wall:
         ms = {
             "wall": statistics.median(wall[name]) * 1000,
             "CPU": statistics.median(cpu[name]) * 1000,
@@ -190,12 +221,23 @@ def main(argv: list[str] | None = None) -> int:
         for kind, value in ms.items():
             rates[kind][name] = args.batch / value * 1000
         print(
-            f"{name:>10}: wall {ms['wall']:7.1f} ms/step {rates['wall'][name]:6.1f} images/s | "
+            f"{name:>12}: wall {ms['wall']:7.1f} ms/step {rates['wall'][name]:6.1f} images/s | "
             f"CPU median {ms['CPU']:7.1f} ms/step {rates['CPU'][name]:6.1f} images/CPU-s | "
             f"CPU min {ms['CPU min']:7.1f} ms/step {rates['CPU min'][name]:6.1f} images/CPU-s | "
             f"{gflops[name]:.4g} GFLOP/step"
         )
         rates["FLOP"][name] = 1.0 / gflops[name]  # work ratio, not a speed
+    print_ratios(rates)
+    cost = {kind: rate["trainer"] / rate["trainer+edit"] - 1 for kind, rate in rates.items()}
+    print(
+        "edit-consistency term (trainer+edit vs trainer): "
+        + "  ".join(f"{'work' if kind == 'FLOP' else kind} +{100 * value:.0f}%" for kind, value in cost.items())
+        + " per step"
+    )
+
+
+def print_ratios(rates: dict[str, dict[str, float]]) -> None:
+    """optimised and trainer against both baselines, and the verdict on the 1.6x target."""
     labels = {"public-ref": "public-ref pattern", "minimal": "minimal transcription"}
     pairs = [(fast, base) for fast in ("optimised", "trainer") for base in labels]
     ratios = {pair: {kind: rate[pair[0]] / rate[pair[1]] for kind, rate in rates.items()} for pair in pairs}
@@ -210,7 +252,6 @@ def main(argv: list[str] | None = None) -> int:
             if kind != "FLOP"
         )
         print(f"target >= {TARGET}x images/s, {fast} vs {labels[base]}: {verdict}")
-    return 0
 
 
 if __name__ == "__main__":

@@ -5,6 +5,11 @@ cannot pool, a diverged run, an unreadable checkpoint) ends with exit code 2 and
 line on stderr, not a traceback: these are the user's to fix, not bugs. Anything else
 still raises, because a traceback is the right report for a bug. Heavy modules (the
 trainer, the exporter) are imported inside the commands so ``--help`` stays fast.
+
+Each subcommand is a verb function below (``draw_grid``, ``train``, ``resume``, ...) whose
+docstring shows the exact command line and is also its ``--help`` text. The ``train`` and
+``resume`` flags are generated from the config dataclasses (:mod:`training.cli_flags`):
+a new TrainConfig field is a new flag with no edit here.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ import os
 import sys
 from pathlib import Path
 
+from training.cli_flags import HelpFormatter, add_command, add_config_flags, below_minimum, values_for
 from training.config import DEFAULT_PRIOR_IMAGES, ModelConfig, TrainConfig
 
 EXIT_BAD_INPUT = 2
@@ -25,169 +31,82 @@ CELEBA_SUBSET_ATTRIBUTES = {
     "eyefacial": ("eyeglasses", "facial_hair"),
 }
 PAPER_EPOCHS = {"introvac": 150, "vac": 600}  # paper Sec. 4.1 (VAC baseline: 600, no decay)
-_M, _T = ModelConfig(), TrainConfig()
+_T = TrainConfig()
 
 
 class UsageError(ValueError):
     """A command-line value that is wrong before anything runs."""
 
 
-def _ints(text: str) -> tuple[int, ...]:
-    try:
-        return tuple(int(v) for v in text.split(",") if v.strip())
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a comma-separated list of integers, got {text!r}") from None
+# Flags whose default depends on other flags, resolved by configs_from_args (default None).
+TRAIN_DEFERRED = {
+    "attributes": "default synthfaces: " + ",".join(SYNTH_DEFAULT_ATTRIBUTES) + "; celeba: those of --subset "
+    "(eyeglasses,facial_hair without one)",
+    "epochs": "none = the paper's for --mode",
+    "lr_milestone_fractions": "none = the paper's for --mode: 0.4,0.6,0.8 for introvac, constant lr for vac",
+}
+RESUME_DEFERRED = {
+    "epochs": "a new total: none = the checkpoint's, more extends the run",
+    "max_steps": "a new total: none = the checkpoint's, more extends the run",
+}
+FLAG_ALIASES = {"lr_milestone_fractions": ("--lr-milestones",)}  # the documented, shorter name
 
 
-def _fractions(text: str) -> tuple[float, ...]:
-    try:
-        values = tuple(float(v) for v in text.split(",") if v.strip())
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected comma-separated fractions, got {text!r}") from None
-    if any(not 0 < v < 1 for v in values):
-        raise argparse.ArgumentTypeError(f"milestone fractions must lie in (0, 1), got {text!r}")
-    return values
-
-
-def _names(text: str) -> tuple[str, ...]:
-    return tuple(v.strip().lower() for v in text.split(",") if v.strip())
-
-
-# ----------------------------------------------------------------------------- parser
+def _device_flag(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto", help="auto = CUDA when present")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    fmt = argparse.ArgumentDefaultsHelpFormatter
     parser = argparse.ArgumentParser(
-        prog="introvac-train", description="Train, resume and export VAC / IntroVAC models.", formatter_class=fmt
+        prog="introvac-train",
+        description="Train, resume and export VAC / IntroVAC models.",
+        formatter_class=HelpFormatter,
     )
     sub = parser.add_subparsers(
         dest="command", required=True, metavar="{grid,train,resume,export,fit-prior,oracle,evaluate,compare,card}"
     )
+    _add_grid(add_command(sub, "grid", draw_grid))
+    _add_train(add_command(sub, "train", train))
+    _add_resume(add_command(sub, "resume", resume))
+    _add_export(add_command(sub, "export", export))
+    _add_fit_prior(add_command(sub, "fit-prior", fit_prior))
+    from training.evaluation.cli import register as register_evaluation
 
-    grid = sub.add_parser(
-        "grid",
-        help="render a labelled synthfaces grid PNG",
-        formatter_class=fmt,
-        description="Render the first N synthfaces of a split, each labelled with its attributes.",
-    )
+    register_evaluation(sub)  # oracle, evaluate, compare, card
+    return parser
+
+
+def _add_grid(grid: argparse.ArgumentParser) -> None:
     grid.add_argument("--out", type=Path, default=Path("synthfaces_grid.png"), help="PNG file to write")
     grid.add_argument("--n", type=int, default=64, help="number of faces")
     grid.add_argument("--image-size", type=int, default=64, help="side of each face in pixels")
     grid.add_argument("--seed", type=int, default=0, help="synthfaces universe seed")
     grid.add_argument("--split", choices=("train", "val", "test"), default="train", help="which split to show")
-    grid.set_defaults(func=_cmd_grid)
 
-    train = sub.add_parser(
-        "train",
-        help="train a model from scratch",
-        formatter_class=fmt,
-        description="Train VAC or IntroVAC. Runs alone or under torchrun (one process per GPU).",
-    )
-    train.add_argument(
-        "--mode", choices=("vac", "introvac"), default=_T.mode, help="vac = Eq. 5 only; introvac = Algorithm 1"
-    )
-    train.add_argument("--dataset", choices=("synthfaces", "celeba"), default=_T.dataset, help="training data")
-    train.add_argument(
-        "--data-root",
-        default=None,
-        help="CelebA folder (with img_align_celeba/, list_attr_celeba.txt, list_eval_partition.txt)",
-    )
-    train.add_argument(
-        "--subset",
-        choices=("eye", "facial", "eyefacial"),
-        default=None,
-        help="CelebA paper subset (balanced); none = all rows",
-    )
-    train.add_argument(
-        "--attributes",
-        type=_names,
-        default=None,
-        help="comma list of attributes; default synthfaces: "
-        + ",".join(SYNTH_DEFAULT_ATTRIBUTES)
-        + "; celeba: those of --subset (eyeglasses,facial_hair without one)",
-    )
-    train.add_argument(
-        "--image-size",
-        type=int,
-        default=_M.image_size,
-        help="square image side (paper default); divisible by 2**stages",
-    )
-    train.add_argument(
-        "--channels", type=_ints, default=_M.channels, help="comma list, one residual stage each (paper default)"
-    )
-    train.add_argument("--latent-dim", type=int, default=_M.latent_dim, help="size of z (paper default)")
-    train.add_argument("--epochs", type=int, default=None, help="paper default: 150 for introvac, 600 for vac")
-    train.add_argument("--batch-size", type=int, default=_T.batch_size, help="per process (paper default)")
-    train.add_argument("--lr", type=float, default=_T.lr, help="Adam learning rate of both optimizers (paper default)")
-    train.add_argument(
-        "--lr-milestones",
-        type=_fractions,
-        default=None,
-        help="fractions of --epochs where the lr halves; paper default: 0.4,0.6,0.8 (60/90/120 of 150) "
-        "for introvac, none for vac",
-    )
-    for name, value in (
-        ("ae", _T.beta_ae),
-        ("cl", _T.beta_cl),
-        ("reg", _T.beta_reg),
-        ("g", _T.beta_g),
-        ("ec", _T.beta_ec),
-    ):
-        train.add_argument(
-            f"--beta-{name}", type=float, default=value, help=f"loss weight beta_{name.upper()} (paper default)"
-        )
-    train.add_argument(
-        "--seed", type=int, default=_T.seed, help="seeds weights, data order, noise and the synthfaces universe"
-    )
+
+def _add_train(train: argparse.ArgumentParser) -> None:
+    """Every ModelConfig and TrainConfig field is a flag (training.cli_flags); --out and
+    --device are not config fields."""
+    add_config_flags(train, ModelConfig, aliases=FLAG_ALIASES, deferred=TRAIN_DEFERRED)
+    add_config_flags(train, TrainConfig, aliases=FLAG_ALIASES, deferred=TRAIN_DEFERRED)
     train.add_argument(
         "--out",
         type=Path,
         default=None,
         help="run folder (config.json, checkpoints/, tensorboard/); default runs/<mode>-<dataset>",
     )
-    train.add_argument("--max-steps", type=int, default=None, help="stop after this many optimizer steps (smoke runs)")
-    train.add_argument("--synth-train-size", type=int, default=_T.synth_train_size, help="synthfaces train split size")
-    train.add_argument("--log-every", type=int, default=_T.log_every, help="steps between TensorBoard scalars")
-    train.add_argument(
-        "--image-every", type=int, default=_T.image_every, help="steps between TensorBoard image grids (0 = never)"
-    )
-    train.add_argument(
-        "--checkpoint-every",
-        type=int,
-        default=_T.checkpoint_every,
-        help="steps between checkpoints (one is always written per epoch and at the end)",
-    )
-    train.add_argument("--num-workers", type=int, default=_T.num_workers, help="DataLoader worker processes")
-    train.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto", help="auto = CUDA when present")
-    train.add_argument("--no-amp", action="store_true", help="disable bf16 autocast on CUDA")
-    train.add_argument(
-        "--no-channels-last",
-        action="store_true",
-        help="keep NCHW tensors (NHWC, the default, runs convolutions faster on CPU and GPU)",
-    )
-    train.set_defaults(func=_cmd_train)
+    _device_flag(train)
 
-    resume = sub.add_parser(
-        "resume",
-        help="continue a run exactly from its checkpoint",
-        formatter_class=fmt,
-        description="Resume from a checkpoint; the lr milestones stay those of the original run.",
-    )
+
+def _add_resume(resume: argparse.ArgumentParser) -> None:
     where = resume.add_mutually_exclusive_group(required=True)
     where.add_argument("--checkpoint", type=Path, default=None, help="checkpoint file (or a run folder)")
     where.add_argument("--out", type=Path, default=None, help="run folder: resumes <out>/checkpoints/latest.pt")
-    resume.add_argument("--epochs", type=int, default=None, help="new total number of epochs (extend the run)")
-    resume.add_argument("--max-steps", type=int, default=None, help="new total step limit (extend the run)")
-    resume.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto", help="auto = CUDA when present")
-    resume.set_defaults(func=_cmd_resume)
+    add_config_flags(resume, TrainConfig, only=tuple(RESUME_DEFERRED), deferred=RESUME_DEFERRED)
+    _device_flag(resume)
 
-    export = sub.add_parser(
-        "export",
-        help="export a checkpoint to models/<name>/ (ONNX + TorchScript + manifest)",
-        formatter_class=fmt,
-        description="Export a checkpoint; parity is checked on validation images when the dataset is available.",
-    )
+
+def _add_export(export: argparse.ArgumentParser) -> None:
     export.add_argument("--checkpoint", type=Path, required=True, help="checkpoint file (or a run folder)")
     export.add_argument("--out-dir", type=Path, default=Path("models"), help="folder that receives <name>/")
     export.add_argument("--name", default=None, help="model folder name; default <mode>-<dataset>-<image size>")
@@ -209,32 +128,24 @@ def build_parser() -> argparse.ArgumentParser:
         default=DEFAULT_PRIOR_IMAGES,
         help="training images encoded to fit the latent prior that /generate uses (0 = no prior)",
     )
-    export.set_defaults(func=_cmd_export)
 
-    prior = sub.add_parser(
-        "fit-prior",
-        help="fit the latent prior of an exported model and add it to its folder",
-        formatter_class=fmt,
-        description="Encode training images with the model's ONNX encoder, "
-        "fit one Gaussian per attribute combination (shared covariance), write "
-        "latent_prior-<sha256 prefix>.npz and list it in the manifest.",
-    )
+
+def _add_fit_prior(prior: argparse.ArgumentParser) -> None:
     prior.add_argument("--model", type=Path, required=True, help="exported model folder (with manifest.json)")
     prior.add_argument("--images", type=int, default=DEFAULT_PRIOR_IMAGES, help="training images to encode")
     prior.add_argument("--dataset", choices=("synthfaces", "celeba"), default=None, help="default: the manifest's")
     prior.add_argument("--data-root", default=None, help="CelebA folder, when not where the manifest says")
     prior.add_argument("--subset", default=None, help="CelebA subset, when not what the manifest says")
-    prior.set_defaults(func=_cmd_fit_prior)
-    from training.evaluation.cli import register as register_evaluation
-
-    register_evaluation(sub)  # oracle, evaluate, compare
-    return parser
 
 
 # ----------------------------------------------------------------------------- commands
 
 
-def _cmd_grid(args: argparse.Namespace) -> int:
+def draw_grid(args: argparse.Namespace) -> int:
+    """Render the first N synthfaces of a split, each labelled with its attributes.
+
+    python -m training grid --out synthfaces.png --n 64 --image-size 64 --split train
+    """
     from training.data.grid import render_synthfaces_grid
 
     path = render_synthfaces_grid(args.out, n=args.n, image_size=args.image_size, seed=args.seed, split=args.split)
@@ -243,53 +154,56 @@ def _cmd_grid(args: argparse.Namespace) -> int:
 
 
 def configs_from_args(args: argparse.Namespace) -> tuple[ModelConfig, TrainConfig]:
-    """Turn ``train`` arguments into the two configs (mode-dependent paper defaults)."""
-    attributes = args.attributes
-    if attributes is None:
-        if args.dataset == "celeba":
-            attributes = CELEBA_SUBSET_ATTRIBUTES.get(args.subset, CELEBA_SUBSET_ATTRIBUTES["eyefacial"])
+    """Turn ``train`` arguments into the two configs: every field from its flag, then the
+    defaults that depend on other flags (TRAIN_DEFERRED: mode- and dataset-dependent)."""
+    model_values, train_values = values_for(ModelConfig, args), values_for(TrainConfig, args)
+    if model_values["attributes"] is None:
+        if train_values["dataset"] == "celeba":
+            subset = train_values["subset"]
+            model_values["attributes"] = CELEBA_SUBSET_ATTRIBUTES.get(subset, CELEBA_SUBSET_ATTRIBUTES["eyefacial"])
         else:
-            attributes = SYNTH_DEFAULT_ATTRIBUTES
-    milestones = args.lr_milestones
-    if milestones is None:
-        milestones = () if args.mode == "vac" else _T.lr_milestone_fractions
-    for flag in ("max_steps", "log_every", "checkpoint_every", "batch_size", "latent_dim", "synth_train_size"):
-        value = getattr(args, flag)
-        if value is not None and value < 1:
-            raise UsageError(f"--{flag.replace('_', '-')} must be at least 1, got {value}")
-    model_cfg = ModelConfig(
-        image_size=args.image_size, channels=args.channels, latent_dim=args.latent_dim, attributes=attributes
-    )
-    train_cfg = TrainConfig(
-        mode=args.mode, dataset=args.dataset, data_root=args.data_root, subset=args.subset,
-        epochs=args.epochs if args.epochs is not None else PAPER_EPOCHS[args.mode],
-        batch_size=args.batch_size, lr=args.lr, lr_milestone_fractions=milestones,
-        beta_ae=args.beta_ae, beta_cl=args.beta_cl, beta_reg=args.beta_reg, beta_g=args.beta_g, beta_ec=args.beta_ec,
-        seed=args.seed, num_workers=args.num_workers, synth_train_size=args.synth_train_size,
-        log_every=args.log_every, image_every=args.image_every, checkpoint_every=args.checkpoint_every,
-        max_steps=args.max_steps, amp=not args.no_amp, channels_last=not args.no_channels_last,
-    )  # fmt: skip
-    return model_cfg, train_cfg
+            model_values["attributes"] = SYNTH_DEFAULT_ATTRIBUTES
+    if train_values["lr_milestone_fractions"] is None:
+        vac = train_values["mode"] == "vac"
+        train_values["lr_milestone_fractions"] = () if vac else _T.lr_milestone_fractions
+    if train_values["epochs"] is None:
+        train_values["epochs"] = PAPER_EPOCHS[train_values["mode"]]
+    problems = below_minimum(ModelConfig, model_values) + below_minimum(TrainConfig, train_values)
+    if problems:
+        raise UsageError("; ".join(problems))
+    return ModelConfig(**model_values), TrainConfig(**train_values)
 
 
-def _cmd_train(args: argparse.Namespace) -> int:
+def train(args: argparse.Namespace) -> int:
+    """Train VAC or IntroVAC from scratch; alone, or under torchrun with one process per GPU.
+
+        python -m training train --mode introvac --dataset celeba --data-root data/celeba \\
+            --subset eyefacial --image-size 128 --epochs 150 --out runs/celeba-eyefacial
+        torchrun --nproc_per_node=4 -m training train --dataset celeba --data-root data/celeba --subset eye --out runs/eye
+    """
     model_cfg, train_cfg = configs_from_args(args)
     out = args.out or Path("runs") / f"{train_cfg.mode}-{train_cfg.dataset}"
     if (out / "checkpoints" / "latest.pt").exists():
         raise UsageError(
             f"{out} already holds a run (checkpoints/latest.pt): use `resume --out {out}` or another --out"
         )
-    from training.trainer import train
+    from training.trainer import train as train_from_scratch
 
-    result = train(model_cfg, train_cfg, out, device=args.device)
+    result = train_from_scratch(model_cfg, train_cfg, out, device=args.device)
     _report(result)
     return 0
 
 
-def _cmd_resume(args: argparse.Namespace) -> int:
-    from training.trainer import resume
+def resume(args: argparse.Namespace) -> int:
+    """Continue a run exactly from its checkpoint; the lr milestones stay those of the original run.
 
-    result = resume(args.checkpoint or args.out, epochs=args.epochs, max_steps=args.max_steps, device=args.device)
+    python -m training resume --checkpoint runs/celeba-eyefacial
+    python -m training resume --out runs/celeba-eyefacial --epochs 200    # extend the run
+    """
+    from training.trainer import resume as resume_run
+
+    changes = {name: value for name, value in values_for(TrainConfig, args).items() if value is not None}
+    result = resume_run(args.checkpoint or args.out, device=args.device, **changes)
     _report(result)
     return 0
 
@@ -302,7 +216,12 @@ def _report(result) -> None:
         )
 
 
-def _cmd_export(args: argparse.Namespace) -> int:
+def export(args: argparse.Namespace) -> int:
+    """Export a checkpoint to models/<name>/ (ONNX + TorchScript + manifest); parity is
+    checked on validation images when the dataset is available, then the latent prior is fitted.
+
+        python -m training export --checkpoint runs/celeba-eyefacial --out-dir models --name celeba-eyefacial-128
+    """
     from training.checkpoint import (
         configs_from_checkpoint,
         load_checkpoint,
@@ -333,7 +252,13 @@ def _cmd_export(args: argparse.Namespace) -> int:
     return 0
 
 
-def _cmd_fit_prior(args: argparse.Namespace) -> int:
+def fit_prior(args: argparse.Namespace) -> int:
+    """Fit the latent prior of an exported model and add it to its folder: encode training
+    images with the model's ONNX encoder, fit one Gaussian per attribute combination (shared
+    covariance), write latent_prior-<sha256 prefix>.npz and list it in the manifest.
+
+        python -m training fit-prior --model models/celeba-eyefacial-128 --data-root /data/celeba
+    """
     from training.export.prior import fit_model_prior
 
     prior = fit_model_prior(args.model, args.images, dataset=args.dataset, data_root=args.data_root, subset=args.subset)

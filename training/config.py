@@ -1,8 +1,13 @@
-"""Model and training configuration.
+"""Model and training configuration: every knob of a run, each described ONCE.
 
 Both dataclasses are stored verbatim inside every checkpoint (nanoGPT style), so a
 checkpoint is self-describing: loading it never needs an outside config file.
-Defaults are the paper's (IntroVAC, Sec. 4.1) unless a comment says otherwise.
+Defaults are the paper's (IntroVAC, Sec. 4.1) unless the help says otherwise.
+
+Each field's ``metadata["help"]`` is its only description: ``python -m training train
+--help`` is generated from these fields (:mod:`training.cli_flags`), so a new knob is
+one new field here and nothing else. ``at_least`` (smallest accepted value) and
+``between`` (open interval of every list element) are checked on the command line.
 """
 
 from __future__ import annotations
@@ -11,20 +16,32 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
 Mode = Literal["vac", "introvac"]
+Dataset = Literal["synthfaces", "celeba"]
+CelebASubset = Literal["eye", "facial", "eyefacial"]
 
 # Training images encoded to fit a model's latent prior (export, fit-prior): enough for a
 # 256-d shared covariance, ~10 s of encoding at 64x64 on one core. Not the paper's.
 DEFAULT_PRIOR_IMAGES = 8192
 
 
+def knob(default: Any, help: str, *, at_least: float | None = None, between: tuple[float, float] | None = None) -> Any:
+    """A dataclass field that carries its own help text (and optional bounds) for the CLI."""
+    metadata: dict[str, Any] = {"help": help}
+    if at_least is not None:
+        metadata["at_least"] = at_least
+    if between is not None:
+        metadata["between"] = between
+    return field(default=default, metadata=metadata)
+
+
 @dataclass(frozen=True)
 class ModelConfig:
     """Shape of the encoder / decoder / classifier triplet."""
 
-    image_size: int = 128  # square input side; must be divisible by 2**len(channels)
-    channels: tuple[int, ...] = (32, 64, 128, 256, 512)  # one residual stage per entry
-    latent_dim: int = 256  # size of z; the encoder head outputs 2 * latent_dim
-    attributes: tuple[str, ...] = ("eyeglasses",)  # attribute logits, in logit order
+    image_size: int = knob(128, "square image side (paper default); divisible by 2**stages")
+    channels: tuple[int, ...] = knob((32, 64, 128, 256, 512), "comma list, one residual stage each (paper default)")
+    latent_dim: int = knob(256, "size of z (paper default); the encoder head outputs 2 x latent_dim", at_least=1)
+    attributes: tuple[str, ...] = knob(("eyeglasses",), "comma list of attribute names, in logit order")
 
     def __post_init__(self) -> None:
         # Coerce lists (e.g. from JSON or argparse) into tuples so the config stays hashable.
@@ -72,35 +89,56 @@ class ModelConfig:
 class TrainConfig:
     """Optimisation settings. Paper: Adam 2e-4, batch 64, 150 epochs, lr/2 at 60, 90, 120."""
 
-    mode: Mode = "introvac"  # "vac" = Eq. 5 only; "introvac" = Algorithm 1
-    dataset: str = "synthfaces"  # "synthfaces" or "celeba"
-    data_root: str | None = None  # CelebA folder (synthfaces needs none)
-    subset: str | None = None  # CelebA paper subset: "eye", "facial", "eyefacial" (None = all rows)
-    epochs: int = 150  # paper: 150 for IntroVAC, 600 for plain VAC
-    batch_size: int = 64
-    lr: float = 2e-4
-    adam_betas: tuple[float, float] = (0.9, 0.999)
-    # Epochs at which the lr is halved, as fractions of `epochs` (60/150, 90/150, 120/150),
-    # so that the schedule scales with the run length. Empty = constant lr (paper's VAC).
-    lr_milestone_fractions: tuple[float, ...] = (0.4, 0.6, 0.8)
-    lr_gamma: float = 0.5
-    beta_ae: float = 100.0  # L1 reconstruction
-    beta_cl: float = 10.0  # BCE of the attribute logits
-    beta_reg: float = 3.0  # KL(q(z|x) || N(0, I))
-    beta_g: float = 5.0  # decoder adversarial weight
-    beta_ec: float = 0.01  # encoder+classifier adversarial weight
-    seed: int = 0
-    num_workers: int = 0  # DataLoader workers
-    synth_train_size: int = 20000  # synthfaces images in the train split
-    log_every: int = 50  # steps between TensorBoard scalars
-    image_every: int = 500  # steps between TensorBoard image grids
-    checkpoint_every: int = 1000  # steps between checkpoints (one is always written per epoch)
-    max_steps: int | None = None  # stop early after this many optimizer steps (tests, smoke runs)
-    amp: bool = True  # mixed precision, used only on CUDA
-    # NHWC tensors for the conv nets: same math, but oneDNN (CPU) and cuDNN (tensor cores)
-    # run NHWC convolutions faster; measured 1.3-1.45x per IntroVAC step on a 2-core CPU.
-    channels_last: bool = True
-    extra: dict[str, Any] = field(default_factory=dict)  # free-form provenance
+    mode: Mode = knob("introvac", "vac = Eq. 5 only; introvac = Algorithm 1")
+    dataset: Dataset = knob("synthfaces", "training data (synthfaces is rendered on the fly, celeba needs --data-root)")
+    data_root: str | None = knob(
+        None, "CelebA folder (with img_align_celeba/, list_attr_celeba.txt, list_eval_partition.txt)"
+    )
+    subset: CelebASubset | None = knob(None, "CelebA paper subset (balanced); none = all rows")
+    epochs: int = knob(150, "passes over the train split (paper: 150 for IntroVAC, 600 for plain VAC)", at_least=1)
+    batch_size: int = knob(64, "per process (paper default)", at_least=1)
+    lr: float = knob(2e-4, "Adam learning rate of both optimizers (paper default)")
+    adam_betas: tuple[float, float] = knob((0.9, 0.999), "Adam betas of both optimizers (paper default)")
+    lr_milestone_fractions: tuple[float, ...] = knob(
+        (0.4, 0.6, 0.8),
+        "fractions of the epochs where the lr is multiplied by lr_gamma (60/90/120 of 150), so that the "
+        "schedule scales with the run length; empty = constant lr (the paper's VAC)",
+        between=(0.0, 1.0),
+    )
+    lr_gamma: float = knob(0.5, "factor applied to the lr at each milestone (paper: halved)")
+    beta_ae: float = knob(100.0, "loss weight beta_AE of the L1 reconstruction (paper default)")
+    beta_cl: float = knob(10.0, "loss weight beta_CL of the attribute-logit BCE (paper default)")
+    beta_reg: float = knob(3.0, "loss weight beta_REG of KL(q(z|x) || N(0, I)) (paper default)")
+    beta_g: float = knob(5.0, "loss weight beta_G of the decoder's adversarial terms (paper default)")
+    beta_ec: float = knob(0.01, "loss weight beta_EC of the encoder+classifier adversarial terms (paper default)")
+    edit_consistency_weight: float = knob(
+        0.0,
+        "weight of the edit-consistency term (beyond the paper; 0 = off, Algorithm 1 exactly): the encoder "
+        "mean of each image is moved by delta * w_k/|w_k| along one random attribute k toward its flipped label, "
+        "decoded, and judged by the frozen encoder + classifier; a BCE toward the edited labels trains the "
+        "decoder alone to make edits the classifier recognises and that keep the other attributes",
+    )
+    edit_delta_range: tuple[float, float] = knob(
+        (2.0, 6.0),
+        "|delta| of the edit-consistency term, uniform in [low, high] (the API's recommended edit strengths "
+        "lie in this range)",
+    )
+    seed: int = knob(0, "seeds weights, data order, noise and the synthfaces universe")
+    num_workers: int = knob(0, "DataLoader worker processes")
+    synth_train_size: int = knob(20000, "synthfaces images in the train split", at_least=1)
+    log_every: int = knob(50, "steps between TensorBoard scalars", at_least=1)
+    image_every: int = knob(500, "steps between TensorBoard image grids (0 = never)")
+    checkpoint_every: int = knob(
+        1000, "steps between checkpoints (one is always written per epoch and at the end)", at_least=1
+    )
+    max_steps: int | None = knob(None, "stop after this many optimizer steps (tests, smoke runs)", at_least=1)
+    amp: bool = knob(True, "bf16 autocast of the network passes, used only on CUDA")
+    channels_last: bool = knob(
+        True,
+        "NHWC tensors for the conv nets: same math, but oneDNN (CPU) and cuDNN (tensor cores) run NHWC "
+        "convolutions faster; measured 1.3-1.45x per IntroVAC step on a 2-core CPU",
+    )
+    extra: dict[str, Any] = field(default_factory=dict, metadata={"help": "free-form provenance (not a flag)"})
 
     def __post_init__(self) -> None:
         self.adam_betas = tuple(self.adam_betas)  # type: ignore[assignment]
@@ -109,6 +147,12 @@ class TrainConfig:
             raise ValueError(f"mode must be 'vac' or 'introvac', got {self.mode!r}")
         if self.epochs < 1 or self.batch_size < 1:
             raise ValueError("epochs and batch_size must be positive")
+        self.edit_delta_range = tuple(float(d) for d in self.edit_delta_range)  # type: ignore[assignment]
+        if not self.edit_consistency_weight >= 0:
+            raise ValueError(f"edit_consistency_weight must be >= 0, got {self.edit_consistency_weight}")
+        low, high = self.edit_delta_range
+        if not 0 < low <= high:
+            raise ValueError(f"edit_delta_range must be 0 < low <= high, got {self.edit_delta_range}")
 
     def milestones(self) -> list[int]:
         """Epoch numbers at which the learning rate is multiplied by lr_gamma."""

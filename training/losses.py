@@ -91,3 +91,31 @@ def judged_real_loss(fake_logit: Tensor) -> Tensor:
     BCE(fake_logit, 0), mean over the batch.
     """
     return F.binary_cross_entropy_with_logits(fake_logit, torch.zeros_like(fake_logit))
+
+
+# ----------------------------------------------------------------------------- edit consistency
+# Beyond the paper (issue 15): an edited latent must decode to an image whose attributes the
+# (frozen) encoder + classifier read as the edit intended. See training.step._edit_consistency.
+
+
+def edit_strengths(labels: Tensor, attribute: Tensor, u: Tensor, low: float, high: float) -> Tensor:
+    """Signed delta per row: ``|delta| = low + u (high - low)`` (``u`` uniform in [0, 1)),
+    positive where row i lacks ``attribute[i]`` (add it), negative where it has it (remove it)."""
+    rows = torch.arange(labels.shape[0], device=labels.device)
+    present = labels[rows, attribute]
+    return (1.0 - 2.0 * present) * (low + u.to(labels.dtype) * (high - low))
+
+
+def edited_labels(labels: Tensor, attribute: Tensor) -> Tensor:
+    """The labels an edit aims at: ``attribute[i]`` flipped in row i, every other label unchanged."""
+    rows = torch.arange(labels.shape[0], device=labels.device)
+    target = labels.clone()
+    target[rows, attribute] = 1.0 - labels[rows, attribute]
+    return target
+
+
+def edit_consistency_loss(attribute_logits: Tensor, target_labels: Tensor) -> Tensor:
+    """BCE of the K attribute logits of an edited image against :func:`edited_labels`: toward
+    the flipped label for the edited attribute (the edit worked) and toward the unchanged labels
+    for all others (nothing else moved). Mean over batch and attributes, like L_CL."""
+    return attribute_bce(attribute_logits, target_labels)

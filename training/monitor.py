@@ -1,4 +1,5 @@
-"""TensorBoard helpers: running loss means and the image grids that show training works.
+"""Monitoring helpers: running loss means, the TensorBoard image grids that show training
+works, and log lines that print above tqdm bars instead of through them.
 
 Image grids are computed in ``eval`` mode under ``no_grad`` from a fixed batch and fixed
 prior samples drawn from their *own* generator, so logging never consumes the random
@@ -7,14 +8,33 @@ streams of training (exact resume stays exact whether or not images are logged).
 
 from __future__ import annotations
 
+import logging
 import math
+import sys
+import time
+from contextlib import AbstractContextManager
 from pathlib import Path
 
 import torch
 from torch import nn
 from torchvision.utils import make_grid
+from tqdm import tqdm
+from tqdm.contrib.logging import logging_redirect_tqdm
 
 EDIT_DELTA = 3.0  # paper's delta for a single attribute edit (eyeglasses)
+
+
+def logs_above_bars() -> AbstractContextManager:
+    """``tqdm.contrib.logging.logging_redirect_tqdm`` for the loggers that write to the
+    console themselves (the CLI's ``training`` logger, the root logger of
+    ``logging.basicConfig``): their lines go through ``tqdm.write`` while a bar is shown.
+    Loggers without a console handler are left alone, so library use prints nothing new."""
+    candidates = (logging.getLogger(), logging.getLogger("training"))
+    return logging_redirect_tqdm(loggers=[lg for lg in candidates if any(map(_writes_to_console, lg.handlers))])
+
+
+def _writes_to_console(handler: logging.Handler) -> bool:
+    return isinstance(handler, logging.StreamHandler) and handler.stream in (sys.stdout, sys.stderr)
 
 
 class RunningMeans:
@@ -35,10 +55,37 @@ class RunningMeans:
         return means
 
 
+class ScalarLog:
+    """What the trainer reports every ``log_every`` steps: TensorBoard scalars (loss means
+    since the last write, learning rates, steps/s, epoch), the bar's postfix, and a log
+    line when there is no bar to look at (``echo``: not a TTY)."""
+
+    def __init__(self, tb: TensorBoardLogger, bar: tqdm, *, step: int, echo: bool) -> None:
+        self.tb, self.bar, self.echo = tb, bar, echo
+        self.means = RunningMeans()
+        self._last = (time.perf_counter(), step)
+
+    def add(self, losses: dict[str, float]) -> None:
+        self.means.add(losses)
+
+    def write(self, *, step: int, total: int, epoch: int, lrs: dict[str, float]) -> None:
+        now = time.perf_counter()
+        last_t, last_step = self._last
+        rate = (step - last_step) / max(now - last_t, 1e-9)
+        self._last = (now, step)
+        mean = self.means.pop()
+        self.tb.scalars(step, mean, prefix="loss/")
+        self.tb.scalars(step, {**lrs, "perf/steps_per_s": rate, "epoch": epoch})
+        self.bar.set_postfix({k: f"{v:.3g}" for k, v in mean.items()}, refresh=False)
+        if self.echo:
+            shown = " ".join(f"{k}={v:.4g}" for k, v in mean.items())
+            logging.getLogger("training").info("step %d/%d epoch %d %.2f steps/s %s", step, total, epoch, rate, shown)
+
+
 class TensorBoardLogger:
     """A ``SummaryWriter`` on rank 0; a silent no-op elsewhere (``enabled=False``)."""
 
-    def __init__(self, log_dir: Path, enabled: bool = True, purge_step: int | None = None) -> None:
+    def __init__(self, log_dir: Path, *, enabled: bool = True, purge_step: int | None = None) -> None:
         self.writer = None
         if enabled:
             from torch.utils.tensorboard import SummaryWriter  # imported lazily: heavy

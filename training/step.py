@@ -33,6 +33,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import torch
 from torch import Tensor
@@ -40,6 +41,9 @@ from torch import Tensor
 from training.config import TrainConfig
 from training.losses import (
     attribute_bce,
+    edit_consistency_loss,
+    edit_strengths,
+    edited_labels,
     judged_fake_loss,
     judged_real_loss,
     kl_standard_normal,
@@ -50,6 +54,7 @@ from training.model import VAC
 
 VAC_LOSS_KEYS = ("ae", "cl", "reg", "total_enc", "total_dec")
 INTROVAC_LOSS_KEYS = VAC_LOSS_KEYS + ("ec_r", "ec_g", "g_cls", "g_real_r", "g_real_g")
+EDIT_LOSS_KEY = "edit"  # the edit-consistency term (beyond the paper), only when its weight is > 0
 
 
 @dataclass
@@ -59,6 +64,8 @@ class StepNoise:
 
     eps: Tensor  # (N, D) reparameterisation noise for Z_r
     z_g: Tensor  # (N, D) prior samples for X_g
+    edit_attribute: Tensor | None = None  # (N,) long: the attribute each row's edit flips
+    edit_u: Tensor | None = None  # (N,) uniform [0, 1): where |delta| falls in edit_delta_range
 
     @classmethod
     def sample(
@@ -68,13 +75,21 @@ class StepNoise:
         device: torch.device | str,
         generator: torch.Generator | None = None,
         dtype: torch.dtype = torch.float32,
+        *,
+        edit_attributes: int = 0,
     ) -> StepNoise:
         """Draw from ``generator`` on its own device (so a CPU generator gives the same
-        noise whatever the training device), then move to ``device``."""
+        noise whatever the training device), then move to ``device``. ``edit_attributes``
+        = K also draws the edit-consistency noise, AFTER eps and z_g; 0 (the term off)
+        draws nothing more, so the random stream is exactly that of Algorithm 1."""
         source = generator.device if generator is not None else torch.device(device)
         eps = torch.randn(n, latent_dim, generator=generator, device=source, dtype=dtype)
         z_g = torch.randn(n, latent_dim, generator=generator, device=source, dtype=dtype)
-        return cls(eps=eps.to(device), z_g=z_g.to(device))
+        if edit_attributes < 1:
+            return cls(eps=eps.to(device), z_g=z_g.to(device))
+        attribute = torch.randint(edit_attributes, (n,), generator=generator, device=source)
+        u = torch.rand(n, generator=generator, device=source, dtype=dtype)
+        return cls(eps=eps.to(device), z_g=z_g.to(device), edit_attribute=attribute.to(device), edit_u=u.to(device))
 
 
 def _autocast(x: Tensor, cfg: TrainConfig) -> contextlib.AbstractContextManager:
@@ -100,6 +115,14 @@ def _check_inputs(model: VAC, x: Tensor, y: Tensor, noise: StepNoise) -> tuple[T
     return noise.eps.to(x), noise.z_g.to(x)
 
 
+def _check_edit_noise(noise: StepNoise, n: int, k: int) -> None:
+    if noise.edit_attribute is None or noise.edit_u is None:
+        raise ValueError("edit_consistency_weight > 0 needs the edit noise: StepNoise.sample(..., edit_attributes=K)")
+    a, u = noise.edit_attribute, noise.edit_u
+    if tuple(a.shape) != (n,) or tuple(u.shape) != (n,) or bool((a < 0).any() or (a >= k).any()):
+        raise ValueError(f"noise.edit_attribute and noise.edit_u must have shape ({n},), attributes in [0, {k})")
+
+
 def _detached(values: dict[str, Tensor]) -> dict[str, Tensor]:
     """Detached, in the fixed order of the *_LOSS_KEYS tuples (stable log layouts)."""
     keys = INTROVAC_LOSS_KEYS if len(values) == len(INTROVAC_LOSS_KEYS) else VAC_LOSS_KEYS
@@ -113,17 +136,55 @@ def _detached(values: dict[str, Tensor]) -> dict[str, Tensor]:
 # --------------------------------------------------------------------------------------
 
 
-def compute_gradients(model: VAC, x: Tensor, y: Tensor, noise: StepNoise, cfg: TrainConfig) -> dict[str, Tensor]:
+def compute_gradients(model: VAC, x: Tensor, y: Tensor, *, noise: StepNoise, cfg: TrainConfig) -> dict[str, Tensor]:
     """Set every parameter's .grad (accumulating into None/zeros) to what Algorithm 1
-    applies, with shared passes; return detached scalar losses by name."""
+    applies, with shared passes; return detached scalar losses by name. With
+    ``cfg.edit_consistency_weight > 0`` the decoder also gets the edit-consistency term's
+    gradient (:func:`_edit_consistency`), ``total_dec`` includes it and ``"edit"`` is logged."""
     eps, z_g = _check_inputs(model, x, y, noise)
+    edit_on = cfg.edit_consistency_weight > 0
+    if edit_on:
+        _check_edit_noise(noise, x.shape[0], len(model.config.attributes))
     if cfg.mode == "vac":
-        return _vac_gradients(model, x, y, eps, cfg)
-    return _introvac_gradients(model, x, y, eps, z_g, cfg)
+        losses, mean = _vac_gradients(model, x, y, eps, cfg)
+    else:
+        losses, mean = _introvac_gradients(model, x, y, eps, z_g, cfg)
+    if edit_on:
+        edit = _edit_consistency(model, x, y, mean, noise, cfg)
+        losses["total_dec"] = losses["total_dec"] + cfg.edit_consistency_weight * edit
+        losses[EDIT_LOSS_KEY] = edit
+    return losses
 
 
-def _vac_gradients(model: VAC, x: Tensor, y: Tensor, eps: Tensor, cfg: TrainConfig) -> dict[str, Tensor]:
-    """Eq. 5: one encoder pass, one decoder pass, one backward into every parameter."""
+def _edit_consistency(model: VAC, x: Tensor, y: Tensor, mean: Tensor, noise: StepNoise, cfg: TrainConfig) -> Tensor:
+    """The edit-consistency term (beyond the paper, issue 15); returns it unweighted and
+    accumulates ``edit_consistency_weight`` times its gradient into the DECODER only.
+
+    Z_e = dt mean + delta * w_k/|w_k| (k, |delta| from the step noise, the sign toward the
+    flipped label), X_e = G(Z_e), then the attribute logits C(E(X_e)) against the edited
+    labels. Encoder and classifier are detached as for L_G (``inputs`` = theta: they are
+    crossed, never updated), and so is the edit itself (dt mean, dt w), so the term can only
+    teach the decoder to render what the latent direction means, not move the directions.
+    """
+    k = model.config.fake_index
+    attribute = noise.edit_attribute.to(x.device)  # type: ignore[union-attr]
+    low, high = cfg.edit_delta_range
+    delta = edit_strengths(y.to(x.dtype), attribute, noise.edit_u.to(x), low, high)  # type: ignore[union-attr]
+    rows = model.classifier.weight[:k].detach().to(x.dtype)
+    units = rows / rows.norm(dim=1, keepdim=True).clamp_min(1e-12)
+    z_edit = mean.detach() + delta[:, None] * units[attribute]
+    with _autocast(x, cfg):
+        x_edit = model.decoder(z_edit)
+        mean_edit, _ = model.encoder(x_edit)
+    logits = model.classifier(mean_edit.to(x.dtype))
+    loss = edit_consistency_loss(logits[:, :k], edited_labels(y.to(x.dtype), attribute))
+    torch.autograd.backward(cfg.edit_consistency_weight * loss, inputs=model.decoder_parameters())
+    return loss.detach()
+
+
+def _vac_gradients(model: VAC, x: Tensor, y: Tensor, eps: Tensor, cfg: TrainConfig) -> tuple[dict[str, Tensor], Tensor]:
+    """Eq. 5: one encoder pass, one decoder pass, one backward into every parameter.
+    Returns the losses and the encoder mean (for the optional edit-consistency term)."""
     with _autocast(x, cfg):
         mean, logvar = model.encoder(x)
     mean, logvar = mean.to(x.dtype), logvar.to(x.dtype)
@@ -135,41 +196,33 @@ def _vac_gradients(model: VAC, x: Tensor, y: Tensor, eps: Tensor, cfg: TrainConf
     reg = kl_standard_normal(mean, logvar)
     loss = cfg.beta_ae * ae + cfg.beta_cl * cl + cfg.beta_reg * reg
     loss.backward()
-    return _detached({"ae": ae, "cl": cl, "reg": reg, "total_enc": loss, "total_dec": loss})
+    return _detached({"ae": ae, "cl": cl, "reg": reg, "total_enc": loss, "total_dec": loss}), mean
 
 
-def _introvac_gradients(
-    model: VAC, x: Tensor, y: Tensor, eps: Tensor, z_g: Tensor, cfg: TrainConfig
-) -> dict[str, Tensor]:
-    """Algorithm 1 with 3N encoder and 2N decoder image-passes forward instead of 5N
-    and 3N, and the decoder weight gradient computed once instead of twice for X_r.
+class SharedPasses(NamedTuple):
+    """The forward passes of one IntroVAC step, each run once (see :func:`_shared_passes`)."""
 
-    Sharing: X_rr = G(dt Z_r) has the value of X_r = G(Z_r), so the X_r pass serves
-    both; E(dt X_rr), E(dt X_g), E(X_rr), E(X_g) are one encoder pass on the detached
-    leaf ``adv_in`` = [X_r; X_g]. The different gradient routes become three backward
-    calls with explicit ``inputs``:
-      1. L -> Phi, w: through E(X), through G(Z_r) into Z_r for the L_AE part only
-         (the decoder is only crossed, its weights are not accumulated) and through
-         the adversarial pass for L_EC (adv_in is detached, so nothing reaches theta).
-      2. L_G -> adv_in only (pixel gradients; no encoder/classifier parameter).
-      3. theta: b_AE L_AE through X_r plus the L_G pixel gradients pushed into X_r and
-         X_g, in one flow (the engine sums the cotangents arriving at X_r). ``inputs``
-         stops it at Z_r, so L_G never reaches the encoder.
-    The decoder is run twice (Z_r, then Z_g) rather than on [Z_r; Z_g], so route 1
-    crosses only the N rows of X_r instead of 2N (same forward cost, cheaper backward).
+    mean: Tensor
+    logvar: Tensor
+    z_r: Tensor
+    x_r: Tensor  # G(Z_r): X_r, and the value of X_rr = G(dt Z_r)
+    x_g: Tensor  # G(Z_g)
+    adv_in: Tensor  # detached leaf [X_r; X_g] that the adversarial encoder pass reads
+    logits_rr: Tensor  # C(E(X_rr)): all logits
+    logits_g: Tensor  # C(E(X_g))
 
-    Why the backward cannot be shared further: routes 1 and 2 cross the same
-    adversarial pass with different cotangents, and a backward pass sums the weight
-    gradients of all rows, so L_EC's weight gradient and L_G's pixel gradient need two
-    flows. (For the X_g rows both cotangents are multiples of the fake-logit row, so
-    L_G's pixel gradient could be rescaled from L_EC's by -b_G/b_EC * exp(logit), but
-    that is ill-conditioned for confident logits and saves ~5%; not done.)
+
+def _shared_passes(model: VAC, x: Tensor, eps: Tensor, z_g: Tensor, cfg: TrainConfig) -> SharedPasses:
+    """3N encoder and 2N decoder image-passes forward instead of Algorithm 1's 5N and 3N.
+
+    X_rr = G(dt Z_r) has the value of X_r = G(Z_r), so the X_r pass serves both;
+    E(dt X_rr), E(dt X_g), E(X_rr), E(X_g) are one encoder pass on the detached leaf
+    ``adv_in`` = [X_r; X_g]; the different gradient routes are then separate backward
+    calls (:func:`_introvac_backward`). The decoder is run twice (Z_r, then Z_g) rather
+    than on [Z_r; Z_g], so route 1 crosses only the N rows of X_r instead of 2N (same
+    forward cost, cheaper backward).
     """
-    k = model.config.fake_index
     n = x.shape[0]
-    enc_cls = model.encoder_classifier_parameters()
-    theta = model.decoder_parameters()
-
     with _autocast(x, cfg):
         mean, logvar = model.encoder(x)
     mean, logvar = mean.to(x.dtype), logvar.to(x.dtype)
@@ -182,33 +235,66 @@ def _introvac_gradients(
         adv_mean, _ = model.encoder(adv_in)
     adv_logits = model.classifier(adv_mean.to(x.dtype))
     logits_rr, logits_g = adv_logits[:n], adv_logits[n:]
+    return SharedPasses(mean, logvar, z_r, x_r, x_g, adv_in, logits_rr, logits_g)
 
-    ae = reconstruction_l1(x, x_r.to(x.dtype))
-    cl = real_image_bce(model.classifier(z_r), y)
-    reg = kl_standard_normal(mean, logvar)
-    ec_r, ec_g = judged_fake_loss(logits_rr[:, k]), judged_fake_loss(logits_g[:, k])
-    g_cls = attribute_bce(logits_rr[:, :k], y)
-    g_real_r, g_real_g = judged_real_loss(logits_rr[:, k]), judged_real_loss(logits_g[:, k])
+
+def _introvac_gradients(
+    model: VAC, x: Tensor, y: Tensor, eps: Tensor, z_g: Tensor, cfg: TrainConfig
+) -> tuple[dict[str, Tensor], Tensor]:
+    """Algorithm 1: the shared forward passes, the losses of lines 9 and 12, and the
+    gradient routes of lines 10 and 13, with the decoder weight gradient computed once
+    instead of twice for X_r. Returns the losses and the encoder mean."""
+    k = model.config.fake_index
+    p = _shared_passes(model, x, eps, z_g, cfg)
+
+    ae = reconstruction_l1(x, p.x_r.to(x.dtype))
+    cl = real_image_bce(model.classifier(p.z_r), y)
+    reg = kl_standard_normal(p.mean, p.logvar)
+    ec_r, ec_g = judged_fake_loss(p.logits_rr[:, k]), judged_fake_loss(p.logits_g[:, k])
+    g_cls = attribute_bce(p.logits_rr[:, :k], y)
+    g_real_r, g_real_g = judged_real_loss(p.logits_rr[:, k]), judged_real_loss(p.logits_g[:, k])
     ae_term = cfg.beta_ae * ae
     loss = ae_term + cfg.beta_cl * cl + cfg.beta_reg * reg + cfg.beta_ec * (ec_r + ec_g)
     loss_g = cfg.beta_g * (g_cls + g_real_r + g_real_g)
 
-    # 1. keeps the graph: routes 2 and 3 cross the adversarial pass and G(Z_r) again.
-    loss.backward(inputs=enc_cls, retain_graph=True)
-    # 2. the last user of the adversarial pass frees it.
-    (pixel_grad,) = torch.autograd.grad(loss_g, adv_in)
-    # 3. the last user of everything else frees it.
-    torch.autograd.backward(
-        [ae_term, x_r, x_g],
-        [None, pixel_grad[:n].to(x_r.dtype), pixel_grad[n:].to(x_g.dtype)],
-        inputs=theta,
-    )
+    _introvac_backward(model, p, loss=loss, loss_g=loss_g, ae_term=ae_term)
     return _detached(
         {
             "ae": ae, "cl": cl, "reg": reg, "total_enc": loss, "total_dec": loss + loss_g,
             "ec_r": ec_r, "ec_g": ec_g, "g_cls": g_cls, "g_real_r": g_real_r, "g_real_g": g_real_g,
         }
-    )  # fmt: skip
+    ), p.mean  # fmt: skip
+
+
+def _introvac_backward(model: VAC, p: SharedPasses, *, loss: Tensor, loss_g: Tensor, ae_term: Tensor) -> None:
+    """The three gradient routes over the shared passes, as backward calls with explicit ``inputs``:
+
+      1. L -> Phi, w: through E(X), through G(Z_r) into Z_r for the L_AE part only
+         (the decoder is only crossed, its weights are not accumulated) and through
+         the adversarial pass for L_EC (adv_in is detached, so nothing reaches theta).
+      2. L_G -> adv_in only (pixel gradients; no encoder/classifier parameter).
+      3. theta: b_AE L_AE through X_r plus the L_G pixel gradients pushed into X_r and
+         X_g, in one flow (the engine sums the cotangents arriving at X_r). ``inputs``
+         stops it at Z_r, so L_G never reaches the encoder.
+
+    Why the backward cannot be shared further: routes 1 and 2 cross the same
+    adversarial pass with different cotangents, and a backward pass sums the weight
+    gradients of all rows, so L_EC's weight gradient and L_G's pixel gradient need two
+    flows. (For the X_g rows both cotangents are multiples of the fake-logit row, so
+    L_G's pixel gradient could be rescaled from L_EC's by -b_G/b_EC * exp(logit), but
+    that is ill-conditioned for confident logits and saves ~5%; not done.)
+    """
+    n = p.x_r.shape[0]
+    # 1. keeps the graph: routes 2 and 3 cross the adversarial pass and G(Z_r) again.
+    loss.backward(inputs=model.encoder_classifier_parameters(), retain_graph=True)
+    # 2. the last user of the adversarial pass frees it.
+    (pixel_grad,) = torch.autograd.grad(loss_g, p.adv_in)
+    # 3. the last user of everything else frees it.
+    torch.autograd.backward(
+        [ae_term, p.x_r, p.x_g],
+        [None, pixel_grad[:n].to(p.x_r.dtype), pixel_grad[n:].to(p.x_g.dtype)],
+        inputs=model.decoder_parameters(),
+    )
 
 
 # --------------------------------------------------------------------------------------
@@ -222,6 +308,7 @@ def train_step(
     opt_dec: torch.optim.Optimizer,
     x: Tensor,
     y: Tensor,
+    *,
     noise: StepNoise,
     cfg: TrainConfig,
     grad_hook: Callable[[VAC], None] | None = None,
@@ -231,7 +318,7 @@ def train_step(
     Returns the losses as Python floats (one device sync for all of them)."""
     opt_enc.zero_grad(set_to_none=True)
     opt_dec.zero_grad(set_to_none=True)
-    losses = compute_gradients(model, x, y, noise, cfg)
+    losses = compute_gradients(model, x, y, noise=noise, cfg=cfg)
     if grad_hook is not None:
         grad_hook(model)
     opt_enc.step()

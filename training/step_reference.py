@@ -47,7 +47,7 @@ def _add_grads(params: list[Tensor], grads: tuple[Tensor | None, ...]) -> None:
             p.grad.add_(g)
 
 
-def reference_gradients(model: VAC, x: Tensor, y: Tensor, noise: StepNoise, cfg: TrainConfig) -> dict[str, Tensor]:
+def reference_gradients(model: VAC, x: Tensor, y: Tensor, *, noise: StepNoise, cfg: TrainConfig) -> dict[str, Tensor]:
     """Straightforward transcription of Algorithm 1 (one pass per occurrence of E/G),
     same contract as ``compute_gradients``; kept as the executable specification."""
     eps, z_g = _check_inputs(model, x, y, noise)
@@ -107,6 +107,7 @@ def public_reference_step(
     opt_dec: torch.optim.Optimizer,
     x: Tensor,
     y: Tensor,
+    *,
     noise: StepNoise,
     cfg: TrainConfig,
 ) -> dict[str, float]:
@@ -140,11 +141,32 @@ def public_reference_step(
     Mode "vac" is the public ``step_vac``: one E, one G, one backward, both updates.
     """
     eps, z_g = _check_inputs(model, x, y, noise)
-    E, G, C = model.encoder, model.decoder, model.classifier
-    k = model.config.fake_index
     opt_enc.zero_grad(set_to_none=True)
     opt_dec.zero_grad(set_to_none=True)
+    losses, z_r, x_r = _public_vae_pass(model, x, y, eps, cfg)
+    if cfg.mode == "vac":
+        opt_enc.step()
+        opt_dec.step()
+        return _as_floats(_detached(losses))
+    loss_ec, ec_r, ec_g = _public_ec_pass(model, x, x_r, z_g, cfg)
+    opt_enc.step()
+    loss_g, g_cls, g_real_r, g_real_g = _public_g_pass(model, x, y, z_r, z_g, cfg)
+    opt_dec.step()
 
+    total_enc = losses["total_enc"] + loss_ec
+    losses.update(
+        total_enc=total_enc, total_dec=total_enc + loss_g, ec_r=ec_r, ec_g=ec_g,
+        g_cls=g_cls, g_real_r=g_real_r, g_real_g=g_real_g,
+    )  # fmt: skip
+    return _as_floats(_detached(losses))
+
+
+def _public_vae_pass(
+    model: VAC, x: Tensor, y: Tensor, eps: Tensor, cfg: TrainConfig
+) -> tuple[dict[str, Tensor], Tensor, Tensor]:
+    """E1, G1 and C(Z_r), then the VAE loss's plain backward into every parameter.
+    Returns the losses so far, Z_r and X_r."""
+    E, G, C = model.encoder, model.decoder, model.classifier
     with _autocast(x, cfg):
         mean, logvar = E(x)  # E1
     mean, logvar = mean.to(x.dtype), logvar.to(x.dtype)
@@ -157,11 +179,13 @@ def public_reference_step(
     loss_vae = cfg.beta_ae * ae + cfg.beta_cl * cl + cfg.beta_reg * reg
     loss_vae.backward()
     losses = {"ae": ae, "cl": cl, "reg": reg, "total_enc": loss_vae, "total_dec": loss_vae}
-    if cfg.mode == "vac":
-        opt_enc.step()
-        opt_dec.step()
-        return _as_floats(_detached(losses))
+    return losses, z_r, x_r
 
+
+def _public_ec_pass(model: VAC, x: Tensor, x_r: Tensor, z_g: Tensor, cfg: TrainConfig) -> tuple[Tensor, Tensor, Tensor]:
+    """E2 on the line-7 output X_r (detached), G2 = G(Z_g), E3, then b_EC (L_EC^r + L_EC^g).backward()."""
+    E, G, C = model.encoder, model.decoder, model.classifier
+    k = model.config.fake_index
     with _autocast(x, cfg):
         mean_r_dt, _ = E(x_r.detach())  # E2
         x_g = G(z_g)  # G2
@@ -170,8 +194,16 @@ def public_reference_step(
     ec_g = judged_fake_loss(C(mean_g_dt.to(x.dtype))[:, k])
     loss_ec = cfg.beta_ec * (ec_r + ec_g)
     loss_ec.backward()
-    opt_enc.step()
+    return loss_ec, ec_r, ec_g
 
+
+def _public_g_pass(
+    model: VAC, x: Tensor, y: Tensor, z_r: Tensor, z_g: Tensor, cfg: TrainConfig
+) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+    """G3 = G(dt Z_r), G4 = G(Z_g) again, E4, E5 (after the encoder update), then L_G.backward()
+    with no ``inputs``: the encoder and classifier weight gradients it also computes go unused."""
+    E, G, C = model.encoder, model.decoder, model.classifier
+    k = model.config.fake_index
     with _autocast(x, cfg):
         x_rr = G(z_r.detach())  # G3
         x_g = G(z_g)  # G4
@@ -183,14 +215,7 @@ def public_reference_step(
     g_real_g = judged_real_loss(C(mean_g.to(x.dtype))[:, k])
     loss_g = cfg.beta_g * (g_cls + g_real_r + g_real_g)
     loss_g.backward()
-    opt_dec.step()
-
-    total_enc = loss_vae + loss_ec
-    losses.update(
-        total_enc=total_enc, total_dec=total_enc + loss_g, ec_r=ec_r, ec_g=ec_g,
-        g_cls=g_cls, g_real_r=g_real_r, g_real_g=g_real_g,
-    )  # fmt: skip
-    return _as_floats(_detached(losses))
+    return loss_g, g_cls, g_real_r, g_real_g
 
 
 def _as_floats(losses: dict[str, Tensor]) -> dict[str, float]:

@@ -21,19 +21,19 @@ import math
 import random
 import sys
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
-from torch.utils.data import DataLoader, Dataset, DistributedSampler
+from torch.utils.data import DataLoader, Dataset
 from tqdm import tqdm
 
 from training import checkpoint as ckpt_io
 from training.config import ModelConfig, TrainConfig
 from training.data.base import DatasetError
 from training.data.factory import build_dataset
+from training.data.order import epoch_loader
 from training.distributed import (
     DistContext,
     all_gather_objects,
@@ -42,58 +42,16 @@ from training.distributed import (
     cleanup,
     init_distributed,
     make_gradient_averager,
+    resolve_device,
 )
 from training.model import VAC
-from training.monitor import RunningMeans, TensorBoardLogger, visual_grids
+from training.monitor import ScalarLog, TensorBoardLogger, logs_above_bars, visual_grids
+from training.results import TrainingDivergedError, TrainResult
 from training.step import StepNoise, train_step
 
 log = logging.getLogger("training")
 
 VIS_IMAGES = 8  # images in the TensorBoard grids
-
-
-class TrainingDivergedError(RuntimeError):
-    """A loss (or a weight) became NaN/inf; the last good checkpoint was left intact."""
-
-    def __init__(self, step: int, losses: dict[str, float], last_checkpoint: Path | None, what: str = "loss") -> None:
-        shown = ", ".join(f"{k}={v:.4g}" for k, v in sorted(losses.items()))
-        kept = f"last good checkpoint kept: {last_checkpoint}" if last_checkpoint else "no checkpoint was written"
-        super().__init__(f"training diverged at step {step}: non-finite {what} ({shown}); {kept}")
-        self.step = step
-        self.losses = dict(losses)
-
-
-@dataclass
-class TrainResult:
-    out_dir: Path
-    checkpoint: Path | None  # latest.pt (None on ranks other than 0)
-    step: int
-    epoch: int
-    losses: dict[str, float]  # of the last step
-    steps_run: int  # steps done by this call (resume counts only the new ones)
-    elapsed_s: float
-
-    @property
-    def steps_per_s(self) -> float:
-        return self.steps_run / self.elapsed_s if self.elapsed_s > 0 else 0.0
-
-
-def resolve_device(preference: str, ctx: DistContext | None = None) -> torch.device:
-    """'auto' -> CUDA when present else CPU; 'cuda' without a GPU is a clear error."""
-    if preference not in ("auto", "cpu", "cuda"):
-        raise ValueError(f"device must be auto, cpu or cuda, got {preference!r}")
-    if preference == "cuda" and not torch.cuda.is_available():
-        raise ValueError("--device cuda was requested but no CUDA GPU is available (use --device cpu or auto)")
-    if preference == "cpu" or not torch.cuda.is_available():
-        return torch.device("cpu")
-    return torch.device("cuda", ctx.local_rank) if ctx is not None and ctx.enabled else torch.device("cuda")
-
-
-def _seed_worker(_worker_id: int) -> None:
-    """DataLoader workers: derive numpy/random seeds from the per-worker torch seed."""
-    seed = torch.initial_seed() % 2**32
-    np.random.seed(seed)
-    random.seed(seed)
 
 
 class Trainer:
@@ -104,6 +62,7 @@ class Trainer:
         model_cfg: ModelConfig,
         train_cfg: TrainConfig,
         out_dir: str | Path,
+        *,
         device: str | torch.device = "auto",
         ctx: DistContext | None = None,
         checkpoint: dict[str, Any] | None = None,
@@ -155,6 +114,7 @@ class Trainer:
     def from_checkpoint(
         cls,
         path: str | Path,
+        *,
         out_dir: str | Path | None = None,
         epochs: int | None = None,
         max_steps: int | None = None,
@@ -204,26 +164,17 @@ class Trainer:
 
     def _loader(self, epoch: int, skip_batches: int) -> DataLoader:
         """This rank's batches of ``epoch``, a pure function of (seed, epoch), minus the done ones."""
-        bs = self.cfg.batch_size
-        sampler = DistributedSampler(
+        return epoch_loader(
             self.train_set,
-            num_replicas=self.ctx.world_size,
-            rank=self.ctx.rank,
-            shuffle=True,
+            epoch=epoch,
+            skip_batches=skip_batches,
+            batch_size=self.cfg.batch_size,
+            batches_per_epoch=self.batches_per_epoch,
             seed=self.cfg.seed,
-            drop_last=True,
-        )
-        sampler.set_epoch(epoch)
-        indices = list(sampler)[skip_batches * bs : self.batches_per_epoch * bs]
-        return DataLoader(
-            self.train_set,
-            batch_size=bs,
-            sampler=indices,
-            drop_last=True,
+            rank=self.ctx.rank,
+            world_size=self.ctx.world_size,
             num_workers=self.cfg.num_workers,
             pin_memory=self.device.type == "cuda",
-            generator=torch.Generator().manual_seed(self.cfg.seed * 100_003 + epoch),
-            worker_init_fn=_seed_worker,
         )
 
     def _visual_batch(self) -> tuple[torch.Tensor, torch.Tensor]:
@@ -309,8 +260,13 @@ class Trainer:
     def _run_step(self, x: torch.Tensor, y: torch.Tensor) -> dict[str, float]:
         x = x.to(self.device, non_blocking=True).contiguous(memory_format=self.memory_format)
         y = y.to(self.device, non_blocking=True)
-        noise = StepNoise.sample(x.shape[0], self.model_cfg.latent_dim, self.device, self.noise_gen)
-        losses = train_step(self.model, self.opt_enc, self.opt_dec, x, y, noise, self.cfg, grad_hook=self.grad_hook)
+        edits = len(self.model_cfg.attributes) if self.cfg.edit_consistency_weight > 0 else 0
+        noise = StepNoise.sample(
+            x.shape[0], self.model_cfg.latent_dim, self.device, self.noise_gen, edit_attributes=edits
+        )
+        losses = train_step(
+            self.model, self.opt_enc, self.opt_dec, x, y, noise=noise, cfg=self.cfg, grad_hook=self.grad_hook
+        )
         losses = average_scalars(losses, self.ctx, self.device)
         if not all(math.isfinite(v) for v in losses.values()):
             raise TrainingDivergedError(self.step + 1, losses, self.last_good)
@@ -323,24 +279,10 @@ class Trainer:
             self.batch_in_epoch = 0
         return losses
 
-    def _log_scalars(self, tb: TensorBoardLogger, means: RunningMeans, bar: tqdm, echo: bool) -> None:
-        """TensorBoard scalars (means since the last write), the bar's postfix, and a log line
-        when there is no bar to look at (not a TTY)."""
-        now = time.perf_counter()
-        last_t, last_step = self._last_log
-        rate = (self.step - last_step) / max(now - last_t, 1e-9)
-        self._last_log = (now, self.step)
-        mean = means.pop()
-        tb.scalars(self.step, mean, prefix="loss/")
-        tb.scalars(self.step, {**self._lrs(), "perf/steps_per_s": rate, "epoch": self.epoch})
-        bar.set_postfix({k: f"{v:.3g}" for k, v in mean.items()}, refresh=False)
-        if echo:
-            shown = " ".join(f"{k}={v:.4g}" for k, v in mean.items())
-            log.info("step %d/%d epoch %d %.2f steps/s %s", self.step, self.total_steps(), self.epoch, rate, shown)
-
     def fit(self) -> TrainResult:
         """Train until ``epochs`` or ``max_steps``; checkpoint every ``checkpoint_every`` steps,
-        at every epoch end and at the last step."""
+        at every epoch end and at the last step. Log lines print above the progress bar
+        (tqdm's logging redirect), never into it."""
         main = self.ctx.is_main
         if main:
             self._write_config()
@@ -350,15 +292,45 @@ class Trainer:
         bar = tqdm(
             total=self.total_steps(), initial=self.step, disable=not interactive, dynamic_ncols=True, desc="train"
         )
+        start_step = self.step
+        t0 = time.perf_counter()
+        with logs_above_bars():
+            self._announce()
+            try:
+                losses = self._loop(tb, bar, vis, echo=main and not interactive)
+            finally:
+                bar.close()
+                tb.close()
+            elapsed = time.perf_counter() - t0
+            result = TrainResult(
+                self.out_dir,
+                self.last_good if main else None,
+                self.step,
+                self.epoch,
+                losses,
+                self.step - start_step,
+                elapsed,
+            )
+            log.info(
+                "done: step %d, epoch %d, %.1f s, %.2f steps/s, checkpoint %s",
+                *(self.step, self.epoch, elapsed, result.steps_per_s, result.checkpoint),
+            )
+        return result
+
+    def _announce(self) -> None:
+        """The run's plan in one log line, and a warning when there is nothing left to do."""
+        c = self.cfg
         log.info(
             "training %s on %s: %d batches/epoch, steps %d -> %d, device %s, world size %d",
-            self.cfg.mode,
-            self.cfg.dataset,
-            self.batches_per_epoch,
-            self.step,
-            self.total_steps(),
-            self.device,
-            self.ctx.world_size,
+            *(
+                c.mode,
+                c.dataset,
+                self.batches_per_epoch,
+                self.step,
+                self.total_steps(),
+                self.device,
+                self.ctx.world_size,
+            ),
         )
         if self._done():
             log.warning(
@@ -367,46 +339,28 @@ class Trainer:
                 self.step,
                 self.epoch,
             )
-        means, losses, start_step = RunningMeans(), {}, self.step
-        t0 = time.perf_counter()
-        self._last_log = (t0, self.step)
-        try:
-            while not self._done():
-                for x, y in self._loader(self.epoch, self.batch_in_epoch):
-                    epoch_before = self.epoch
-                    losses = self._run_step(x, y)
-                    means.add(losses)
-                    bar.update(1)
-                    if self.step % max(self.cfg.log_every, 1) == 0:
-                        self._log_scalars(tb, means, bar, echo=main and not interactive)
-                    if vis is not None and self.step % self.cfg.image_every == 0:
-                        tb.images(self.step, visual_grids(self.model, *vis, self.model_cfg.attributes))
-                    if self.step % max(self.cfg.checkpoint_every, 1) == 0 or self.epoch != epoch_before or self._done():
-                        self.save()
-                    if self._done():
-                        break
-        finally:
-            bar.close()
-            tb.close()
-        elapsed = time.perf_counter() - t0
-        result = TrainResult(
-            self.out_dir,
-            self.last_good if main else None,
-            self.step,
-            self.epoch,
-            losses,
-            self.step - start_step,
-            elapsed,
-        )
-        log.info(
-            "done: step %d, epoch %d, %.1f s, %.2f steps/s, checkpoint %s",
-            self.step,
-            self.epoch,
-            elapsed,
-            result.steps_per_s,
-            result.checkpoint,
-        )
-        return result
+
+    def _loop(
+        self, tb: TensorBoardLogger, bar: tqdm, vis: tuple[torch.Tensor, torch.Tensor] | None, *, echo: bool
+    ) -> dict[str, float]:
+        """Step until done, logging, drawing grids and checkpointing on schedule; returns the
+        last step's losses (empty when no step ran)."""
+        scalars, losses = ScalarLog(tb, bar, step=self.step, echo=echo), {}
+        while not self._done():
+            for x, y in self._loader(self.epoch, self.batch_in_epoch):
+                epoch_before = self.epoch
+                losses = self._run_step(x, y)
+                scalars.add(losses)
+                bar.update(1)
+                if self.step % max(self.cfg.log_every, 1) == 0:
+                    scalars.write(step=self.step, total=self.total_steps(), epoch=self.epoch, lrs=self._lrs())
+                if vis is not None and self.step % self.cfg.image_every == 0:
+                    tb.images(self.step, visual_grids(self.model, *vis, self.model_cfg.attributes))
+                if self.step % max(self.cfg.checkpoint_every, 1) == 0 or self.epoch != epoch_before or self._done():
+                    self.save()
+                if self._done():
+                    break
+        return losses
 
 
 def _run(make: Any, device: str) -> TrainResult:
@@ -419,13 +373,14 @@ def _run(make: Any, device: str) -> TrainResult:
         cleanup(ctx)
 
 
-def train(model_cfg: ModelConfig, train_cfg: TrainConfig, out_dir: str | Path, device: str = "auto") -> TrainResult:
+def train(model_cfg: ModelConfig, train_cfg: TrainConfig, out_dir: str | Path, *, device: str = "auto") -> TrainResult:
     """Train from scratch (alone or under torchrun)."""
     return _run(lambda ctx: Trainer(model_cfg, train_cfg, out_dir, device=device, ctx=ctx), device)
 
 
 def resume(
     checkpoint: str | Path,
+    *,
     out_dir: str | Path | None = None,
     epochs: int | None = None,
     max_steps: int | None = None,
@@ -434,7 +389,7 @@ def resume(
     """Continue a run exactly where its checkpoint stopped (optionally extended)."""
     return _run(
         lambda ctx: Trainer.from_checkpoint(
-            checkpoint, out_dir, epochs=epochs, max_steps=max_steps, device=device, ctx=ctx
+            checkpoint, out_dir=out_dir, epochs=epochs, max_steps=max_steps, device=device, ctx=ctx
         ),
         device,
     )

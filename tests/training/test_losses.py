@@ -9,6 +9,9 @@ import torch
 
 from training.losses import (
     attribute_bce,
+    edit_consistency_loss,
+    edit_strengths,
+    edited_labels,
     judged_fake_loss,
     judged_real_loss,
     kl_standard_normal,
@@ -102,3 +105,27 @@ def test_real_image_bce_labels_the_realness_logit_real() -> None:
     assert real_image_bce(logits, labels).item() == pytest.approx(expected, rel=1e-6)
     with pytest.raises(ValueError):
         real_image_bce(logits[:, :2], labels)
+
+
+def test_edit_strengths_point_toward_the_flipped_label_within_the_range():
+    labels = torch.tensor([[1.0, 0.0], [0.0, 1.0], [1.0, 1.0]])
+    attribute = torch.tensor([0, 0, 1])
+    delta = edit_strengths(labels, attribute, torch.tensor([0.0, 0.5, 0.999]), 2.0, 6.0)
+    # row 0 has attribute 0: remove (negative); row 1 lacks it: add; row 2 has attribute 1: remove
+    assert delta.tolist() == pytest.approx([-2.0, 4.0, -(2.0 + 0.999 * 4.0)])
+
+
+def test_edited_labels_flip_only_the_edited_attribute():
+    labels = torch.tensor([[1.0, 0.0, 1.0], [0.0, 0.0, 0.0]])
+    target = edited_labels(labels, torch.tensor([2, 1]))
+    assert target.tolist() == [[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]]
+    assert labels.tolist() == [[1.0, 0.0, 1.0], [0.0, 0.0, 0.0]]  # the input is not modified
+
+
+def test_edit_consistency_loss_is_low_only_when_every_attribute_reads_as_edited():
+    target = torch.tensor([[1.0, 0.0], [0.0, 1.0]])
+    right = 20.0 * (2 * target - 1)  # confident logits matching the edited labels
+    wrong_other = right.clone()
+    wrong_other[:, 1] *= -1  # the other attribute moved too
+    assert edit_consistency_loss(right, target).item() < 1e-8
+    assert edit_consistency_loss(wrong_other, target).item() == pytest.approx(10.0, rel=1e-3)  # 20 / 2 columns

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import math
 
@@ -13,6 +14,7 @@ import training.step_reference as step_reference_module
 from training.config import ModelConfig, TrainConfig
 from training.model import VAC
 from training.step import (
+    EDIT_LOSS_KEY,
     INTROVAC_LOSS_KEYS,
     VAC_LOSS_KEYS,
     StepNoise,
@@ -40,7 +42,7 @@ def gradients(fn, setup, **cfg_kwargs):
     """Fresh grads of one version: (losses, {param name: grad})."""
     model, x, y, noise = setup
     model.zero_grad(set_to_none=True)
-    losses = fn(model, x, y, noise, TrainConfig(**cfg_kwargs))
+    losses = fn(model, x, y, noise=noise, cfg=TrainConfig(**cfg_kwargs))
     grads = {
         name: (p.grad.clone() if p.grad is not None else torch.zeros_like(p)) for name, p in model.named_parameters()
     }
@@ -131,7 +133,7 @@ def test_losses_are_the_weighted_sums(setup):
 def test_gradients_accumulate_into_existing_grads(setup, fn):
     model, x, y, noise = setup
     _, once = gradients(fn, setup)
-    fn(model, x, y, noise, TrainConfig())  # on top of the grads left by `gradients`
+    fn(model, x, y, noise=noise, cfg=TrainConfig())  # on top of the grads left by `gradients`
     twice = {name: p.grad for name, p in model.named_parameters()}
     assert_same(twice, {k: 2 * v for k, v in once.items()}, tol=1e-10)
 
@@ -169,7 +171,7 @@ def test_train_step_updates_both_optimizers(setup):
         calls.append(all(p.grad is not None for p in m.parameters()))
         assert torch.equal(m.decoder.head.weight, before["decoder.head.weight"])
 
-    out = train_step(model, opt_enc, opt_dec, x, y, noise, TrainConfig(), grad_hook=hook)
+    out = train_step(model, opt_enc, opt_dec, x, y, noise=noise, cfg=TrainConfig(), grad_hook=hook)
     assert calls == [True]
     assert set(out) == set(INTROVAC_LOSS_KEYS)
     assert all(isinstance(v, float) and math.isfinite(v) for v in out.values())
@@ -183,7 +185,7 @@ def test_train_step_decoder_optimizer_touches_decoder_only(setup):
     opt_enc = torch.optim.SGD(model.encoder_classifier_parameters(), lr=0.0)
     opt_dec = torch.optim.SGD(model.decoder_parameters(), lr=0.1)
     before = {k: v.clone() for k, v in model.state_dict().items()}
-    train_step(model, opt_enc, opt_dec, x, y, noise, TrainConfig())
+    train_step(model, opt_enc, opt_dec, x, y, noise=noise, cfg=TrainConfig())
     after = model.state_dict()
     for k, value in before.items():
         changed = not torch.equal(value, after[k])
@@ -212,4 +214,90 @@ def test_bad_shapes_give_clear_errors(setup, fn, change, message):
     model, x, y, noise = setup
     x, y, noise = change(x, y, noise)
     with pytest.raises(ValueError, match=message):
-        fn(model, x, y, noise, TrainConfig())
+        fn(model, x, y, noise=noise, cfg=TrainConfig())
+
+
+# ----------------------------------------------------------------------------- edit consistency (issue 15)
+
+
+def _with_edit_noise(noise, seed=5):
+    """The same eps / z_g with edit draws added (attribute per row, |delta| position)."""
+    drawn = StepNoise.sample(N, 8, "cpu", torch.Generator().manual_seed(seed), dtype=torch.float64, edit_attributes=2)
+    return dataclasses.replace(noise, edit_attribute=drawn.edit_attribute, edit_u=drawn.edit_u)
+
+
+@pytest.mark.parametrize("mode", ["introvac", "vac"])
+def test_edit_consistency_off_reproduces_the_reference_exactly(setup, mode):
+    model, x, y, noise = setup
+    edit_noise = (model, x, y, _with_edit_noise(noise))
+    losses, fast = gradients(compute_gradients, edit_noise, mode=mode, edit_consistency_weight=0.0)
+    ref_losses, ref = gradients(reference_gradients, setup, mode=mode)
+    assert_same(fast, ref)
+    assert tuple(losses) == tuple(ref_losses) and EDIT_LOSS_KEY not in losses
+
+
+def _independent_edit_gradients(model, x, y, noise, weight, low, high):
+    """The term written out on a copy whose encoder and classifier are frozen (requires_grad
+    off): the gradient it sends into the decoder, nothing shared with training.step."""
+    frozen = copy.deepcopy(model)
+    for p in frozen.encoder_classifier_parameters():
+        p.requires_grad_(False)
+    k, rows = len(MODEL_CFG.attributes), torch.arange(N)
+    mean = frozen.encoder(x)[0].detach()
+    w = frozen.classifier.weight[:k]
+    a = noise.edit_attribute
+    present = y[rows, a]
+    delta = (1 - 2 * present) * (low + noise.edit_u * (high - low))
+    z = mean + delta[:, None] * (w / w.norm(dim=1, keepdim=True))[a]
+    logits = frozen.classifier(frozen.encoder(frozen.decoder(z))[0])[:, :k]
+    target = y.clone()
+    target[rows, a] = 1 - present
+    loss = torch.nn.functional.binary_cross_entropy_with_logits(logits, target)
+    names = [n for n, _ in frozen.named_parameters() if n.startswith("decoder.")]
+    grads = torch.autograd.grad(weight * loss, frozen.decoder_parameters())
+    return loss, dict(zip(names, grads, strict=True))
+
+
+@pytest.mark.parametrize("mode", ["introvac", "vac"])
+def test_edit_consistency_on_changes_only_the_decoder_gradients(setup, mode):
+    model, x, y, noise = setup
+    edit_setup = (model, x, y, _with_edit_noise(noise))
+    off_losses, off = gradients(compute_gradients, edit_setup, mode=mode)
+    on_losses, on = gradients(
+        compute_gradients, edit_setup, mode=mode, edit_consistency_weight=0.7, edit_delta_range=(1.5, 3.0)
+    )
+    for name in enc_cls(on):  # encoder and classifier detached: bit-identical
+        assert torch.equal(on[name], off[name]), name
+    assert_differ(part(on, "decoder."), part(off, "decoder."))
+    loss, expected = _independent_edit_gradients(model, x, y, edit_setup[3], 0.7, 1.5, 3.0)
+    assert_same({k: on[k] - off[k] for k in expected}, expected, tol=1e-8)
+    torch.testing.assert_close(on_losses[EDIT_LOSS_KEY], loss.detach())
+    torch.testing.assert_close(on_losses["total_dec"], off_losses["total_dec"] + 0.7 * loss.detach())
+    assert tuple(on_losses)[:-1] == tuple(off_losses) and tuple(on_losses)[-1] == EDIT_LOSS_KEY
+
+
+def test_edit_consistency_needs_its_noise(setup):
+    model, x, y, noise = setup
+    with pytest.raises(ValueError, match="edit_attributes"):
+        compute_gradients(model, x, y, noise=noise, cfg=TrainConfig(edit_consistency_weight=1.0))
+
+
+def test_edit_noise_is_drawn_after_and_only_when_asked():
+    plain_gen, edit_gen = torch.Generator().manual_seed(3), torch.Generator().manual_seed(3)
+    plain = StepNoise.sample(4, 5, "cpu", plain_gen)
+    edit = StepNoise.sample(4, 5, "cpu", edit_gen, edit_attributes=3)
+    assert torch.equal(plain.eps, edit.eps) and torch.equal(plain.z_g, edit.z_g)
+    assert plain.edit_attribute is None and plain.edit_u is None
+    assert edit.edit_attribute.shape == (4,) and bool(((edit.edit_attribute >= 0) & (edit.edit_attribute < 3)).all())
+    assert bool(((edit.edit_u >= 0) & (edit.edit_u < 1)).all())
+    # off: the generator advanced by exactly the two Algorithm 1 draws (the old stream)
+    reference = torch.Generator().manual_seed(3)
+    torch.randn(4, 5, generator=reference), torch.randn(4, 5, generator=reference)
+    assert torch.equal(plain_gen.get_state(), reference.get_state())
+
+
+def test_edit_consistency_config_is_checked():
+    with pytest.raises(ValueError, match="edit_consistency_weight"):
+        TrainConfig(edit_consistency_weight=-1.0)
+    with pytest.raises(ValueError, match="edit_delta_range"):
+        TrainConfig(edit_delta_range=(3.0, 2.0))

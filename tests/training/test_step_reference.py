@@ -42,7 +42,7 @@ def grads_of(model):
 
 def fast_gradients(model, x, y, noise, cfg):
     model.zero_grad(set_to_none=True)
-    losses = compute_gradients(model, x, y, noise, cfg)
+    losses = compute_gradients(model, x, y, noise=noise, cfg=cfg)
     return losses, grads_of(model)
 
 
@@ -50,7 +50,7 @@ def public_gradients(model, x, y, noise, cfg, lr_enc=0.0):
     """Run one public-pattern step with SGD (decoder lr 0, so the parameters that
     compute_gradients is compared at stay put) and return (losses, leftover grads)."""
     opt_enc, opt_dec = sgd(model, lr_enc, 0.0)
-    losses = public_reference_step(model, opt_enc, opt_dec, x, y, noise, cfg)
+    losses = public_reference_step(model, opt_enc, opt_dec, x, y, noise=noise, cfg=cfg)
     return losses, grads_of(model)
 
 
@@ -97,9 +97,9 @@ def test_public_pattern_runs_5_encoder_and_4_decoder_passes(setup):
     model, x, y, noise = setup
     cfg = TrainConfig()
     opt_enc, opt_dec = sgd(model, 0.0, 0.0)
-    public = count_rows(model, lambda: public_reference_step(model, opt_enc, opt_dec, x, y, noise, cfg))
-    reference = count_rows(model, lambda: reference_gradients(model, x, y, noise, cfg))
-    fast = count_rows(model, lambda: compute_gradients(model, x, y, noise, cfg))
+    public = count_rows(model, lambda: public_reference_step(model, opt_enc, opt_dec, x, y, noise=noise, cfg=cfg))
+    reference = count_rows(model, lambda: reference_gradients(model, x, y, noise=noise, cfg=cfg))
+    fast = count_rows(model, lambda: compute_gradients(model, x, y, noise=noise, cfg=cfg))
     assert public == (5, 5 * N, 4, 4 * N)
     assert reference == (5, 5 * N, 3, 3 * N)
     assert fast == (2, 3 * N, 2, 2 * N)  # E(X) and E([X_r; X_g]); G(Z_r) and G(Z_g)
@@ -161,7 +161,7 @@ def test_public_step_updates_decoder_with_decoder_optimizer_only(setup):
     opt_enc = torch.optim.SGD(model.encoder_classifier_parameters(), lr=0.0)
     opt_dec = torch.optim.SGD(model.decoder_parameters(), lr=0.1)
     before = {k: v.clone() for k, v in model.state_dict().items()}
-    public_reference_step(model, opt_enc, opt_dec, x, y, noise, TrainConfig())
+    public_reference_step(model, opt_enc, opt_dec, x, y, noise=noise, cfg=TrainConfig())
     for k, value in model.state_dict().items():
         assert (not torch.equal(before[k], value)) == k.startswith("decoder."), k
 
@@ -171,6 +171,6 @@ def test_public_step_rejects_bad_shapes(setup):
     opt_enc, opt_dec = sgd(model, 0.0, 0.0)
     bad = dataclasses.replace(noise, z_g=noise.z_g[:2])
     with pytest.raises(ValueError, match="noise.z_g"):
-        public_reference_step(model, opt_enc, opt_dec, x, y, bad, TrainConfig())
+        public_reference_step(model, opt_enc, opt_dec, x, y, noise=bad, cfg=TrainConfig())
     with pytest.raises(ValueError, match="labels must have shape"):
-        public_reference_step(model, opt_enc, opt_dec, x, y[:, :1], noise, TrainConfig())
+        public_reference_step(model, opt_enc, opt_dec, x, y[:, :1], noise=noise, cfg=TrainConfig())

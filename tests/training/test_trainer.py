@@ -32,9 +32,9 @@ def _step_recorder(monkeypatch, on_call):
     real = trainer_module.train_step
     calls = {"n": 0}
 
-    def wrapped(model, opt_enc, opt_dec, x, y, noise, cfg, grad_hook=None):
+    def wrapped(model, opt_enc, opt_dec, x, y, *, noise, cfg, grad_hook=None):
         calls["n"] += 1
-        losses = real(model, opt_enc, opt_dec, x, y, noise, cfg, grad_hook=grad_hook)
+        losses = real(model, opt_enc, opt_dec, x, y, noise=noise, cfg=cfg, grad_hook=grad_hook)
         return on_call(calls["n"], model, losses)
 
     monkeypatch.setattr(trainer_module, "train_step", wrapped)
@@ -123,7 +123,7 @@ def test_lr_halves_per_epoch_at_scaled_milestones(tmp_path, monkeypatch, fractio
     """epochs=5 scales the paper's 60/90/120 of 150 to epochs 2, 3, 4 (stepped per epoch)."""
     seen: list[tuple[float, float]] = []
 
-    def fake_step(model, opt_enc, opt_dec, x, y, noise, cfg, grad_hook=None):
+    def fake_step(model, opt_enc, opt_dec, x, y, *, noise, cfg, grad_hook=None):
         seen.append((opt_enc.param_groups[0]["lr"], opt_dec.param_groups[0]["lr"]))
         opt_enc.step(), opt_dec.step()  # no grads: a no-op, keeps the scheduler's order check happy
         return {"total_enc": 1.0}
@@ -159,3 +159,10 @@ def test_channels_last_is_the_default_layout_and_changes_no_math(tmp_path):
     layout_gap = max((a[k] - b[k]).abs().max().item() for k in a)
     assert moved > 1e-3  # three Adam steps of 1e-3 moved the weights
     assert layout_gap < 1e-5  # float round-off only, 100x below what the steps moved
+
+
+def test_edit_consistency_term_is_wired_into_the_run(tmp_path):
+    cfg = tiny_train_cfg(max_steps=2, edit_consistency_weight=0.5)
+    result = Trainer(MODEL_CFG, cfg, tmp_path, device="cpu").fit()
+    assert result.step == 2 and "edit" in result.losses and math.isfinite(result.losses["edit"])
+    assert load_checkpoint(result.checkpoint)["train_config"]["edit_consistency_weight"] == 0.5

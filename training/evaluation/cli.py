@@ -15,6 +15,8 @@ import logging
 import sys
 from pathlib import Path
 
+from training.cli_flags import add_command
+
 EXIT_BAD_INPUT = 2
 EXIT_BELOW_BAR = 1
 # The shipped oracle lives beside this code (not under models/, which the service serves).
@@ -35,16 +37,15 @@ def _names(text: str) -> tuple[str, ...]:
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    """Add ``oracle``, ``evaluate`` and ``compare`` to ``subparsers``."""
-    fmt = argparse.ArgumentDefaultsHelpFormatter
+    """Add ``oracle``, ``evaluate``, ``compare`` and ``card`` to ``subparsers``."""
+    _add_oracle(add_command(subparsers, "oracle", fit_oracle))
+    _add_evaluate(add_command(subparsers, "evaluate", evaluate_model))
+    _add_compare(add_command(subparsers, "compare", compare_reports))
+    _add_card(add_command(subparsers, "card", write_card))
+
+
+def _add_oracle(oracle: argparse.ArgumentParser) -> None:
     d = ORACLE_DEFAULTS
-    oracle = subparsers.add_parser(
-        "oracle",
-        help="train the synthfaces oracle CNN that judges edits",
-        formatter_class=fmt,
-        description="Train a small CNN on synthfaces ground truth (binary attributes, categorical and continuous "
-        "nuisance factors) on the train split, report held-out (val split) accuracy, save a self-describing checkpoint.",
-    )
     oracle.add_argument(
         "--out",
         type=Path,
@@ -76,15 +77,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         default=0.99,
         help="exit with code 1 if any attribute's held-out accuracy is below this",
     )
-    oracle.set_defaults(func=_cmd_oracle)
 
-    ev = subparsers.add_parser(
-        "evaluate",
-        help="evaluate an exported model with the oracle",
-        formatter_class=fmt,
-        description="Load models/<name>/ through the serving engine, reconstruct, edit and sample held-out synthfaces, "
-        "judge them with the oracle; write report.json, report.md and PNG figures.",
-    )
+
+def _add_evaluate(ev: argparse.ArgumentParser) -> None:
     ev.add_argument("--model", type=Path, required=True, help="exported model folder (contains manifest.json)")
     ev.add_argument(
         "--oracle", type=Path, default=DEFAULT_ORACLE, help="oracle checkpoint trained at the model's image size"
@@ -115,28 +110,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         default=None,
         help="optional torchvision inception_v3 state dict on local disk: also report real FID",
     )
-    ev.set_defaults(func=_cmd_evaluate)
 
-    cmp_ = subparsers.add_parser(
-        "compare",
-        help="side-by-side Markdown table of two evaluation reports",
-        formatter_class=fmt,
-        description="Compare two report.json files (e.g. VAC vs IntroVAC) against the paper's Table 1 ratio.",
-    )
+
+def _add_compare(cmp_: argparse.ArgumentParser) -> None:
     cmp_.add_argument("report_a", type=Path, help="report.json (or its folder) of the baseline, e.g. VAC")
     cmp_.add_argument("report_b", type=Path, help="report.json (or its folder) of the challenger, e.g. IntroVAC")
     cmp_.add_argument("--labels", type=_names, default=("vac", "introvac"), help="two comma-separated column labels")
     cmp_.add_argument("--out", type=Path, default=None, help="write the Markdown here as well as to stdout")
-    cmp_.set_defaults(func=_cmd_compare)
 
-    card = subparsers.add_parser(
-        "card",
-        help="write models/<name>/MODEL_CARD.md from evaluation reports",
-        formatter_class=fmt,
-        description="Generate the model card of an exported model from its report.json (and the other model's, "
-        "e.g. VAC for an IntroVAC model): targets met/missed, data, attributes, architecture, training, metrics, "
-        "comparison, limits. Copies the reports' figures into the model folder (not part of its manifest).",
-    )
+
+def _add_card(card: argparse.ArgumentParser) -> None:
     card.add_argument("--model", type=Path, required=True, help="exported model folder (contains manifest.json)")
     card.add_argument("--report", type=Path, required=True, help="report.json (or its folder) of this model")
     card.add_argument("--other-report", type=Path, default=None, help="report.json (or folder) of the other model")
@@ -151,10 +134,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         default=None,
         help="the evaluate command; default: rebuilt from the report's recorded settings",
     )
-    card.set_defaults(func=_cmd_card)
 
 
-def _cmd_oracle(args: argparse.Namespace) -> int:
+def fit_oracle(args: argparse.Namespace) -> int:
+    """Train the synthfaces oracle CNN that judges edits: a small CNN on synthfaces ground truth
+    (binary attributes, categorical and continuous nuisance factors) on the train split; reports
+    held-out (val split) accuracy and saves a self-describing checkpoint.
+
+        python -m training oracle --image-size 64 --train-size 16000 --epochs 5
+    """
     from training.data.synthfaces.dataset import SYNTH_ATTRIBUTES
     from training.evaluation.oracle.train import train_oracle
 
@@ -165,10 +153,10 @@ def _cmd_oracle(args: argparse.Namespace) -> int:
         )
     metrics = train_oracle(
         out,
-        args.image_size,
-        args.train_size,
-        args.epochs,
-        args.seed,
+        image_size=args.image_size,
+        train_size=args.train_size,
+        epochs=args.epochs,
+        seed=args.seed,
         attributes=args.attributes or SYNTH_ATTRIBUTES,
         val_size=args.val_size,
         batch_size=args.batch_size,
@@ -189,7 +177,13 @@ def _cmd_oracle(args: argparse.Namespace) -> int:
     return 0
 
 
-def _cmd_evaluate(args: argparse.Namespace) -> int:
+def evaluate_model(args: argparse.Namespace) -> int:
+    """Evaluate an exported model with the oracle: load models/<name>/ through the serving
+    engine, reconstruct, edit and sample held-out synthfaces, judge them with the oracle;
+    write report.json, report.md and PNG figures (a progress bar shows each stage).
+
+        python -m training evaluate --model models/synthfaces-introvac-64 --out outputs/evaluation/introvac
+    """
     from training.evaluation.evaluate import evaluate
 
     out = args.out or Path("outputs/evaluation") / args.model.name
@@ -216,7 +210,12 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
-def _cmd_compare(args: argparse.Namespace) -> int:
+def compare_reports(args: argparse.Namespace) -> int:
+    """Side-by-side Markdown table of two evaluation reports (e.g. VAC vs IntroVAC), against
+    the paper's Table 1 ratio.
+
+        python -m training compare outputs/evaluation/vac outputs/evaluation/introvac --labels VAC,IntroVAC
+    """
     from training.evaluation.evaluate import load_report
     from training.evaluation.report import compare_table
 
@@ -230,7 +229,17 @@ def _cmd_compare(args: argparse.Namespace) -> int:
     return 0
 
 
-def _cmd_card(args: argparse.Namespace) -> int:
+def write_card(args: argparse.Namespace) -> int:
+    """Write models/<name>/MODEL_CARD.md from evaluation reports: the model's report.json (and
+    the other model's, e.g. VAC for an IntroVAC model) give targets met/missed, data,
+    attributes, architecture, training, metrics, comparison and limits. Copies the reports'
+    figures into the model folder (not part of its manifest) and records the headline
+    figures in the manifest.
+
+        python -m training card --model models/synthfaces-introvac-64 --report outputs/evaluation/introvac \\
+            --other-report outputs/evaluation/vac --training-command "python -m training train ..." \\
+            --hardware "1 CPU core"
+    """
     from training.evaluation.evaluate import load_report
     from training.evaluation.model_card import evaluate_command_of, write_model_card
 

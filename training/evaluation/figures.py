@@ -51,6 +51,7 @@ def edit_triplets(
     classifier: LinearClassifier,
     name: str,
     data: EvalImages,
+    *,
     z: np.ndarray,
     recon: np.ndarray,
     k: int,
@@ -70,6 +71,7 @@ def traversal(
     classifier: LinearClassifier,
     name: str,
     data: EvalImages,
+    *,
     z: np.ndarray,
     k: int,
     batch_size: int,
@@ -88,6 +90,7 @@ def write_figures(
     engine: Any,
     classifier: LinearClassifier,
     data: EvalImages,
+    *,
     z: np.ndarray,
     recon: np.ndarray,
     grids: dict[str, dict[str, np.ndarray]],
@@ -105,10 +108,18 @@ def write_figures(
         samples.append(("langevin_samples_fitted_prior", "langevin_fitted", fitted_grids))
     for name in classifier.names:
         out["edit_triplets"][name] = edit_triplets(
-            folder / f"edit_triplets_{name}.png", engine, classifier, name, data, z, recon, k, batch_size
+            folder / f"edit_triplets_{name}.png",
+            engine,
+            classifier,
+            name,
+            data,
+            z=z,
+            recon=recon,
+            k=k,
+            batch_size=batch_size,
         )
         out["traversals"][name] = traversal(
-            folder / f"traversal_{name}.png", engine, classifier, name, data, z, k, batch_size
+            folder / f"traversal_{name}.png", engine, classifier, name, data, z=z, k=k, batch_size=batch_size
         )
         for kind, stem, source in samples:
             if name in source:

@@ -53,7 +53,7 @@ def inception_features(net: torch.nn.Module, images: np.ndarray, batch_size: int
 
 
 def inception_fid(
-    weights_path: Path, real: np.ndarray, recon: np.ndarray, prior: np.ndarray, batch_size: int = 32
+    weights_path: Path, real: np.ndarray, recon: np.ndarray, prior: np.ndarray, *, batch_size: int = 32
 ) -> dict[str, Any]:
     """FID of reconstructions and of prior samples against the real images."""
     device = "cuda" if torch.cuda.is_available() else "cpu"

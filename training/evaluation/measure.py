@@ -46,6 +46,7 @@ def batched(fn: Callable[[np.ndarray], Any], x: np.ndarray, batch_size: int) -> 
 def reconstruction_metrics(
     data: EvalImages,
     recon: np.ndarray,
+    *,
     pred_real: OraclePrediction,
     pred_recon: OraclePrediction,
     attributes: Sequence[str],
@@ -69,6 +70,7 @@ def preserved_nuisance(spec: dict[str, tuple[str, int | None]]) -> list[str]:
 
 def edit_row(
     name: str,
+    *,
     target: np.ndarray,
     deltas: np.ndarray,
     z_edit: np.ndarray,
@@ -106,6 +108,7 @@ def measure_edits(
     classifier: LinearClassifier,
     oracle: Any,
     data: EvalImages,
+    *,
     z: np.ndarray,
     recon: np.ndarray,
     pred_recon: OraclePrediction,
@@ -125,38 +128,17 @@ def measure_edits(
     out: dict[str, Any] = {}
     for name in classifier.names:
         target = ~data.truth[name]  # True: add the attribute; False: remove it
-        sign = np.where(target, 1.0, -1.0)
         mask = data.masks.get(name)
         per_mode: dict[str, Any] = {}
         for mode, preserve in (("plain", []), ("conditional", [a for a in classifier.names if a != name])):
-            direction = edit_direction(classifier, name, preserve)
-            rows: dict[str, Any] = {}
-            for delta in (*deltas, "auto"):
-                if delta == "auto":
-                    d = np.where(
-                        target,
-                        auto_delta(z, classifier, name, auto_target, direction),
-                        auto_delta(z, classifier, name, 1.0 - auto_target, direction),
-                    )
-                else:
-                    d = sign * float(delta)
-                z_edit = edit(z, classifier, {name: d}, preserve)
-                edited = batched(engine.decode, z_edit, batch_size)
-                rows[_delta_key(delta)] = edit_row(
-                    name,
-                    target,
-                    d,
-                    z_edit,
-                    classifier,
-                    recon,
-                    edited,
-                    pred_recon,
-                    oracle.predict(edited),
-                    oracle.attributes,
-                    oracle.nuisance_spec,
-                    mask,
+            per_mode[mode] = {
+                _delta_key(delta): _edit_once(
+                    engine, classifier, oracle, name,
+                    delta=delta, preserve=preserve, target=target, mask=mask, z=z, recon=recon,
+                    pred_recon=pred_recon, auto_target=auto_target, batch_size=batch_size,
                 )
-            per_mode[mode] = rows
+                for delta in (*deltas, "auto")
+            }  # fmt: skip
         out[name] = {
             "n_add": int(target.sum()),
             "n_remove": int((~target).sum()),
@@ -164,6 +146,42 @@ def measure_edits(
             **per_mode,
         }
     return out
+
+
+def _edit_once(
+    engine: Any,
+    classifier: LinearClassifier,
+    oracle: Any,
+    name: str,
+    *,
+    delta: float | str,
+    preserve: list[str],
+    target: np.ndarray,
+    mask: np.ndarray | None,
+    z: np.ndarray,
+    recon: np.ndarray,
+    pred_recon: OraclePrediction,
+    auto_target: float,
+    batch_size: int,
+) -> dict[str, Any]:
+    """One edit of every image (``delta``: a fixed strength, or "auto"), decoded and judged."""
+    if delta == "auto":
+        direction = edit_direction(classifier, name, preserve)
+        d = np.where(
+            target,
+            auto_delta(z, classifier, name, auto_target, direction),
+            auto_delta(z, classifier, name, 1.0 - auto_target, direction),
+        )
+    else:
+        d = np.where(target, 1.0, -1.0) * float(delta)
+    z_edit = edit(z, classifier, {name: d}, preserve)
+    edited = batched(engine.decode, z_edit, batch_size)
+    return edit_row(
+        name,
+        target=target, deltas=d, z_edit=z_edit, classifier=classifier, recon=recon, edited=edited,
+        pred_recon=pred_recon, pred_edit=oracle.predict(edited), oracle_attributes=oracle.attributes,
+        nuisance_spec=oracle.nuisance_spec, mask=mask,
+    )  # fmt: skip
 
 
 def _delta_key(delta: float | str) -> str:
@@ -174,6 +192,7 @@ def measure_generation(
     engine: Any,
     classifier: LinearClassifier,
     oracle: Any,
+    *,
     n_samples: int,
     rng: np.random.Generator,
     steps: int,

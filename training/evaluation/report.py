@@ -49,7 +49,7 @@ def _recommended_key(edits: dict[str, Any], name: str) -> str:
 
 def markdown_table(report: dict[str, Any]) -> str:
     """The report as Markdown: reconstruction, edits, generation, Fréchet, oracle, timings."""
-    m, c, r, f = report["model"], report["config"], report["reconstruction"], report["frechet"]
+    m, c = report["model"], report["config"]
     out = [
         f"# Evaluation of `{m['name']}` ({m['mode']}, {fmt(m['epochs'])} epochs, {m['dataset']})\n",
         (
@@ -57,9 +57,26 @@ def markdown_table(report: dict[str, Any]) -> str:
             f"Langevin {c['langevin_steps']} steps of {c['langevin_step_size']:g}, {c['n_samples']} samples per "
             "class. Judged by an independent oracle CNN.\n"
         ),
+        *_reconstruction_section(report),
+        *_edits_section(report),
+        "\n## Generation with N(0, I), the paper's prior (single attribute present / absent)\n",
+        _generation_table(report["generation"]),
     ]
-    out.append("## Reconstruction\n")
-    out.append(
+    if report.get("generation_fitted_prior"):
+        out.append(
+            "\n## Generation with the fitted latent prior, the service's default (single attribute present / absent)\n"
+        )
+        out.append(_generation_table(report["generation_fitted_prior"]))
+    out += _oracle_section(report)
+    t = report["timings_s"]
+    out.append("\nTimings (s): " + ", ".join(f"{k} {t[k]:.1f}" for k in t) + "\n")
+    return "\n".join(block.strip("\n") + "\n" for block in out)
+
+
+def _reconstruction_section(report: dict[str, Any]) -> list[str]:
+    r, f = report["reconstruction"], report["frechet"]
+    out = [
+        "## Reconstruction\n",
         table(
             ["metric", "value"],
             [
@@ -72,58 +89,43 @@ def markdown_table(report: dict[str, Any]) -> str:
                 ["Fréchet distance real vs fitted-prior samples", fmt(f.get("real_vs_fitted_prior_samples"), 4)],
                 ["Fréchet distance real vs other real (floor)", fmt(f["real_vs_real_reference"], 4)],
             ],
-        )
-    )
-    out.append(f"Fréchet distances are in the {f['space']} (stand-in for FID).\n")
+        ),
+        f"Fréchet distances are in the {f['space']} (stand-in for FID).\n",
+    ]
     if report.get("inception_fid"):
         i = report["inception_fid"]
         out.append(
             f"Inception FID ({i.get('note', '')}): reconstruction {fmt(i.get('real_vs_reconstruction'), 4)}, "
             f"prior samples {fmt(i.get('real_vs_prior_samples'), 4)}.\n"
         )
-    out.append("\n## Edits\n")
-    out.append(
+    return out
+
+
+EDIT_COLUMNS = [
+    "delta",
+    "success plain",
+    "success cond.",
+    "other flips plain",
+    "other flips cond.",
+    "L1 outside mask plain",
+    "L1 outside mask cond.",
+]
+
+
+def _edits_section(report: dict[str, Any]) -> list[str]:
+    out = [
+        "\n## Edits\n",
         "Success: the oracle sees the attribute added (faces without it) or removed (faces with it). "
         "Other flips: any other attribute's oracle decision changes (edit vs reconstruction). "
-        "Conditional = `preserve` all other model attributes.\n"
-    )
+        "Conditional = `preserve` all other model attributes.\n",
+    ]
     for name, e in report["edits"].items():
         out.append(
             f"\n### {name} ({e['n_add']} to add, {e['n_remove']} to remove, "
             f"recommended delta {fmt(e.get('recommended_delta'))})\n"
         )
-        rows = []
-        for key in e["plain"]:
-            p, q = e["plain"][key], e["conditional"][key]
-            label = (
-                f"auto (mean abs delta {fmt(p['mean_abs_delta'])} / {fmt(q['mean_abs_delta'])})"
-                if key == "auto"
-                else key
-            )
-            rows.append(
-                [
-                    label,
-                    fmt(p["success"], percent=True),
-                    fmt(q["success"], percent=True),
-                    fmt(p["other_flip_rate"], percent=True),
-                    fmt(q["other_flip_rate"], percent=True),
-                    fmt(p["l1_outside_mask"], 3),
-                    fmt(q["l1_outside_mask"], 3),
-                ]
-            )
         out.append(
-            table(
-                [
-                    "delta",
-                    "success plain",
-                    "success cond.",
-                    "other flips plain",
-                    "other flips cond.",
-                    "L1 outside mask plain",
-                    "L1 outside mask cond.",
-                ],
-                rows,
-            )
+            table(EDIT_COLUMNS, [_edit_table_row(key, e["plain"][key], e["conditional"][key]) for key in e["plain"]])
         )
         key = _recommended_key(report["edits"], name)
         p, q = e["plain"][key], e["conditional"][key]
@@ -132,16 +134,27 @@ def markdown_table(report: dict[str, Any]) -> str:
             for a in p["other_flips"]
         )
         out.append(f"\nAt delta {key}, flips per attribute (plain / conditional): {flips}.\n")
-    out.append("\n## Generation with N(0, I), the paper's prior (single attribute present / absent)\n")
-    out.append(_generation_table(report["generation"]))
-    if report.get("generation_fitted_prior"):
-        out.append(
-            "\n## Generation with the fitted latent prior, the service's default (single attribute present / absent)\n"
-        )
-        out.append(_generation_table(report["generation_fitted_prior"]))
-    o = report["oracle"]
-    out.append("\n## Oracle\n")
-    out.append(
+    return out
+
+
+def _edit_table_row(key: str, p: dict[str, Any], q: dict[str, Any]) -> list[str]:
+    """One delta's row: plain (``p``) and conditional (``q``) figures side by side."""
+    label = f"auto (mean abs delta {fmt(p['mean_abs_delta'])} / {fmt(q['mean_abs_delta'])})" if key == "auto" else key
+    return [
+        label,
+        fmt(p["success"], percent=True),
+        fmt(q["success"], percent=True),
+        fmt(p["other_flip_rate"], percent=True),
+        fmt(q["other_flip_rate"], percent=True),
+        fmt(p["l1_outside_mask"], 3),
+        fmt(q["l1_outside_mask"], 3),
+    ]
+
+
+def _oracle_section(report: dict[str, Any]) -> list[str]:
+    o, r = report["oracle"], report["reconstruction"]
+    return [
+        "\n## Oracle\n",
         table(
             ["attribute", "held-out accuracy", "accuracy on these real images", "on reconstructions"],
             [
@@ -153,11 +166,8 @@ def markdown_table(report: dict[str, Any]) -> str:
                 ]
                 for a in o["attributes"]
             ],
-        )
-    )
-    t = report["timings_s"]
-    out.append("\nTimings (s): " + ", ".join(f"{k} {t[k]:.1f}" for k in t) + "\n")
-    return "\n".join(block.strip("\n") + "\n" for block in out)
+        ),
+    ]
 
 
 def _generation_table(g: dict[str, Any]) -> str:

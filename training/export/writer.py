@@ -1,4 +1,5 @@
-"""Trained model or checkpoint -> a served model folder ``<out_dir>/<name>/``.
+"""Trained model -> a served model folder ``<out_dir>/<name>/`` (from a checkpoint:
+:mod:`training.export.from_checkpoint`).
 
 The folder holds ``encoder.onnx``, ``decoder.onnx``, ``model.ts`` (TorchScript with
 ``encode``/``decode``) and ``manifest.json`` (the one contract, :mod:`service.artifact`),
@@ -69,7 +70,6 @@ DYNAMO_MIN_OPSET = 18  # the torch.export-based exporter's down-conversion to 17
 DEFAULT_TOLERANCE = 1e-4  # float32 eager vs ORT differ by ~1e-7 on these nets; 1e-4 flags real bugs
 DEFAULT_DELTA = 3.0  # paper Sec. 4: delta 3 for eyeglasses ...
 PAPER_DELTAS = {"eyeglasses": 3.0, "facial_hair": 4.0}  # ... and 4 for facial hair
-REQUIRED_CHECKPOINT_KEYS = ("model_config", "train_config", "model", "epoch", "step")
 _NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")  # = Manifest.name; also keeps paths inside out_dir
 
 
@@ -135,22 +135,8 @@ def export_model(
     attributes, fake_logit = _classifier_rows(cpu_model, deltas)
 
     with _staging_folder(Path(out_dir), name) as staging:
-        paths = {role: staging / DEFAULT_FILE_NAMES[role] for role in (ENCODER_ONNX, DECODER_ONNX, TORCHSCRIPT)}
-        graphs = (
-            (ENCODER_ONNX, cpu_model.encoder, _example_images(cfg), [ENCODER_INPUT], list(ENCODER_OUTPUTS)),
-            (DECODER_ONNX, cpu_model.decoder, torch.zeros(2, cfg.latent_dim), [DECODER_INPUT], [DECODER_OUTPUT]),
-        )
-        for role, module, example, inputs, outputs in graphs:
-            _export_onnx(module, example, paths[role], inputs, outputs, opset, dynamo)
-        written_opset = max(check_onnx_file(paths[ENCODER_ONNX]), check_onnx_file(paths[DECODER_ONNX]))
-        _export_torchscript(cpu_model, paths[TORCHSCRIPT])
-        parity_error = check_parity(
-            cpu_model,
-            paths[ENCODER_ONNX],
-            paths[DECODER_ONNX],
-            paths[TORCHSCRIPT],
-            parity_images=parity_images,
-            tolerance=tolerance,
+        paths, written_opset, parity_error = _write_files(
+            staging, cpu_model, opset=opset, dynamo=dynamo, parity_images=parity_images, tolerance=tolerance
         )
         try:
             manifest = Manifest(
@@ -174,82 +160,6 @@ def export_model(
     return Path(out_dir) / name
 
 
-def export_checkpoint(
-    checkpoint_path: Path,
-    out_dir: Path,
-    name: str,
-    *,
-    tolerance: float = DEFAULT_TOLERANCE,
-    parity_images: Tensor | None = None,
-    recommended_deltas: dict[str, float] | None = None,
-    evaluation: dict | None = None,
-    opset: int = DEFAULT_OPSET,
-) -> Path:
-    """Export a training checkpoint (the self-describing dict of docs/DESIGN.md)."""
-    model, provenance = load_checkpoint_model(checkpoint_path)
-    return export_model(
-        model,
-        out_dir,
-        name,
-        provenance=provenance,
-        recommended_deltas=recommended_deltas,
-        parity_images=parity_images,
-        opset=opset,
-        tolerance=tolerance,
-        evaluation=evaluation,
-    )
-
-
-def load_checkpoint_model(checkpoint_path: Path) -> tuple[VAC, dict]:
-    """Rebuild the VAC of a checkpoint and describe where it came from (provenance dict).
-
-    Reads the dict directly with ``torch.load`` so the exporter depends only on the
-    documented checkpoint keys, not on the trainer's code.
-    """
-    path = Path(checkpoint_path)
-    if not path.is_file():
-        raise ExportError(f"checkpoint file {path} does not exist")
-    try:
-        checkpoint = torch.load(path, map_location="cpu", weights_only=False)
-    except Exception as exc:  # pickle, zip and torch errors all mean "not a readable checkpoint"
-        raise ExportError(f"cannot read checkpoint {path}: {exc}") from exc
-    if not isinstance(checkpoint, dict):
-        raise ExportError(f"checkpoint {path} holds a {type(checkpoint).__name__}, expected a dict")
-    missing = [key for key in REQUIRED_CHECKPOINT_KEYS if key not in checkpoint]
-    if missing:
-        raise ExportError(f"checkpoint {path} is missing required keys: {', '.join(missing)}")
-    try:
-        cfg = ModelConfig.from_dict(dict(checkpoint["model_config"]))
-    except (TypeError, ValueError) as exc:
-        raise ExportError(f"checkpoint {path} has an invalid model_config: {exc}") from exc
-    stored = checkpoint.get("attributes")
-    if stored is not None and tuple(stored) != cfg.attributes:
-        raise ExportError(
-            f"checkpoint {path}: attributes {list(stored)} disagree with model_config {list(cfg.attributes)}"
-        )
-    model = VAC(cfg)
-    try:
-        model.load_state_dict(_strip_wrapper_prefixes(checkpoint["model"]))
-    except (RuntimeError, TypeError, AttributeError) as exc:
-        raise ExportError(f"checkpoint {path}: model weights do not fit model_config: {exc}") from exc
-
-    train_config = checkpoint["train_config"]
-    if not isinstance(train_config, dict):
-        raise ExportError(f"checkpoint {path}: train_config is a {type(train_config).__name__}, expected a dict")
-    provenance = {
-        "mode": train_config.get("mode"),
-        "dataset": train_config.get("dataset"),
-        # fractional when a run stopped mid-epoch (max_steps); older checkpoints only have `epoch`
-        "epochs": float(checkpoint.get("epochs_completed", checkpoint["epoch"])),
-        "steps": int(checkpoint["step"]),
-        "git_commit": checkpoint.get("git_commit"),
-        "created_at": _utc_now(),
-        "training_config": dict(train_config),
-        "architecture": cfg.to_dict(),
-    }
-    return model, provenance
-
-
 # ----------------------------------------------------------------------------- input checks
 
 
@@ -261,7 +171,7 @@ def _check_name(name: str) -> None:
 
 
 def _provenance(provenance: dict, cfg: ModelConfig) -> Provenance:
-    data = {"created_at": _utc_now(), "architecture": cfg.to_dict(), **provenance}
+    data = {"created_at": utc_now(), "architecture": cfg.to_dict(), **provenance}
     try:
         return Provenance.model_validate(data)
     except ValidationError as exc:
@@ -304,15 +214,33 @@ def _classifier_rows(model: VAC, deltas: dict[str, float]) -> tuple[list[Attribu
     return attributes, ClassifierRow(weight=weight[k].tolist(), bias=float(bias[k]))
 
 
-def _strip_wrapper_prefixes(state: dict) -> dict:
-    """Accept weights saved from a DistributedDataParallel or torch.compile wrapper."""
-    for prefix in ("module.", "_orig_mod."):
-        if state and all(key.startswith(prefix) for key in state):
-            state = {key[len(prefix) :]: value for key, value in state.items()}
-    return state
-
-
 # ----------------------------------------------------------------------------- writers
+
+
+def _write_files(
+    staging: Path, cpu_model: VAC, *, opset: int, dynamo: bool, parity_images: Tensor | None, tolerance: float
+) -> tuple[dict[str, Path], int, float]:
+    """Both ONNX graphs (checked) and model.ts into ``staging``, then the parity check of all
+    three against eager torch. Returns the paths by role, the written opset and the parity error."""
+    cfg: ModelConfig = cpu_model.config
+    paths = {role: staging / DEFAULT_FILE_NAMES[role] for role in (ENCODER_ONNX, DECODER_ONNX, TORCHSCRIPT)}
+    graphs = (
+        (ENCODER_ONNX, cpu_model.encoder, _example_images(cfg), [ENCODER_INPUT], list(ENCODER_OUTPUTS)),
+        (DECODER_ONNX, cpu_model.decoder, torch.zeros(2, cfg.latent_dim), [DECODER_INPUT], [DECODER_OUTPUT]),
+    )
+    for role, module, example, inputs, outputs in graphs:
+        _export_onnx(module, example, paths[role], inputs, outputs, opset, dynamo)
+    written_opset = max(check_onnx_file(paths[ENCODER_ONNX]), check_onnx_file(paths[DECODER_ONNX]))
+    _export_torchscript(cpu_model, paths[TORCHSCRIPT])
+    parity_error = check_parity(
+        cpu_model,
+        paths[ENCODER_ONNX],
+        paths[DECODER_ONNX],
+        paths[TORCHSCRIPT],
+        parity_images=parity_images,
+        tolerance=tolerance,
+    )
+    return paths, written_opset, parity_error
 
 
 def _example_images(cfg: ModelConfig) -> Tensor:
@@ -398,5 +326,5 @@ def _publish(staging: Path, final: Path) -> None:
     shutil.rmtree(old, ignore_errors=True)
 
 
-def _utc_now() -> str:
+def utc_now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")

@@ -179,3 +179,23 @@ def test_load_images_is_deterministic_and_disjoint():
     assert np.array_equal(a.images, load_images("test", 16, 3).images)
     assert not np.array_equal(a.images, b.images)
     assert set(a.truth) == set(SYNTH_ATTRIBUTES) and a.masks["eyeglasses"].shape == (3, 16, 16)
+
+
+def test_stage_timer_shows_each_stage_and_times_it(capsys):
+    from training.evaluation.evaluate import STAGES, StageTimer
+
+    stage = StageTimer(progress=True)
+    for name in STAGES:
+        with stage(name):
+            pass
+    timings = stage.close()
+    assert list(timings) == [*STAGES, "total"] and all(t >= 0 for t in timings.values())
+    err = capsys.readouterr().err
+    assert all(f"evaluate: {name}" in err for name in STAGES) and f"{len(STAGES)}/{len(STAGES)}" in err
+
+
+def test_the_report_times_every_stage(tiny_eval):
+    from training.evaluation.evaluate import STAGES
+
+    report, _ = tiny_eval
+    assert list(report["timings_s"]) == [*STAGES, "total"]

@@ -92,7 +92,9 @@ def test_fake_round_trip_is_exact():
 
 def test_edit_success_counts_add_and_remove_separately():
     engine, oracle, clf, data, z, recon = _setup([[1, 0], [0, 1]])
-    out = measure_edits(engine, clf, oracle, data, z, recon, oracle.predict(recon), deltas=(0.5, 1.0))
+    out = measure_edits(
+        engine, clf, oracle, data, z=z, recon=recon, pred_recon=oracle.predict(recon), deltas=(0.5, 1.0)
+    )
     e = out["eyeglasses"]
     assert (e["n_add"], e["n_remove"], e["has_mask"]) == (4, 4, True)
     half = e["plain"]["0.5"]  # add: -0.1, -0.3 cross 0; remove: 0.2, 0.4 cross 0
@@ -109,9 +111,9 @@ def test_edit_success_counts_add_and_remove_separately():
 
 def test_auto_delta_reaches_the_target_and_reports_its_size():
     engine, oracle, clf, data, z, recon = _setup([[1, 0], [0, 1]])
-    auto = measure_edits(engine, clf, oracle, data, z, recon, oracle.predict(recon), deltas=(1.0,))["eyeglasses"][
-        "plain"
-    ]["auto"]
+    auto = measure_edits(engine, clf, oracle, data, z=z, recon=recon, pred_recon=oracle.predict(recon), deltas=(1.0,))[
+        "eyeglasses"
+    ]["plain"]["auto"]
     assert auto["success"] == 1.0 and auto["classifier_success"] == 1.0
     target = logit(0.95)  # w = (1, 0), b = 0: the delta is target logit - z0 (and -target - z0 to remove)
     expected = np.mean(np.r_[target - Z0[:4], target + Z0[4:]])
@@ -121,7 +123,9 @@ def test_auto_delta_reaches_the_target_and_reports_its_size():
 def test_conditional_edit_stops_the_flips_of_a_correlated_direction():
     # The model's glasses row leans on z1: a plain edit moves z1 by delta / sqrt(2).
     engine, oracle, clf, data, z, recon = _setup([[1, 1], [0, 1]])
-    e = measure_edits(engine, clf, oracle, data, z, recon, oracle.predict(recon), deltas=(1.0,))["eyeglasses"]
+    e = measure_edits(engine, clf, oracle, data, z=z, recon=recon, pred_recon=oracle.predict(recon), deltas=(1.0,))[
+        "eyeglasses"
+    ]
     plain, cond = e["plain"]["1"], e["conditional"]["1"]
     # Plain: z0 moves by 0.707: add succeeds for -0.1, -0.3, -0.6; remove for 0.2, 0.4, 0.7.
     assert plain["success"] == 0.75

@@ -37,6 +37,7 @@ from training.evaluation.oracle.model import (
     default_layers,
     save_oracle,
 )
+from training.monitor import logs_above_bars
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +50,7 @@ def render_split(
     split: str,
     image_size: int,
     length: int,
+    *,
     seed: int = 0,
     attributes: Sequence[str] = SYNTH_ATTRIBUTES,
     progress: bool = False,
@@ -147,11 +149,11 @@ def held_out_metrics(oracle: Oracle, data: dict[str, Any], blur_sigma: float | N
 
 def train_oracle(
     out_path: Path | str,
+    *,
     image_size: int = 64,
     train_size: int = 16000,
     epochs: int = 5,
     seed: int = 0,
-    *,
     attributes: Sequence[str] = SYNTH_ATTRIBUTES,
     val_size: int = 2000,
     batch_size: int = 32,
@@ -171,21 +173,21 @@ def train_oracle(
     """
     if epochs < 1 or train_size < 2 or val_size < 1 or batch_size < 2:
         raise OracleError("epochs, train_size, val_size and batch_size must be positive (train_size, batch_size >= 2)")
-    with torch_threads(threads):
+    with torch_threads(threads), logs_above_bars():  # epoch log lines print above the bars
         return _train(
             Path(out_path),
-            image_size,
-            train_size,
-            epochs,
-            seed,
-            attributes,
-            val_size,
-            batch_size,
-            lr,
-            data_seed,
-            layers,
-            feature_dim,
-            progress,
+            image_size=image_size,
+            train_size=train_size,
+            epochs=epochs,
+            seed=seed,
+            attributes=attributes,
+            val_size=val_size,
+            batch_size=batch_size,
+            lr=lr,
+            data_seed=data_seed,
+            layers=layers,
+            feature_dim=feature_dim,
+            progress=progress,
         )
 
 
@@ -203,6 +205,7 @@ def torch_threads(n: int | None) -> Iterator[None]:
 
 def _train(
     out_path: Path,
+    *,
     image_size: int,
     train_size: int,
     epochs: int,
@@ -216,34 +219,16 @@ def _train(
     feature_dim: int,
     progress: bool,
 ) -> dict[str, Any]:
+    """Render both splits, fit the net, measure it on val (crisp and blurred), save it."""
     t0 = time.perf_counter()
     torch.manual_seed(seed)
     gen = torch.Generator().manual_seed(seed)
-    train = render_split("train", image_size, train_size, data_seed, attributes, progress)
-    val = render_split("val", image_size, val_size, data_seed, attributes, progress)
+    train = render_split("train", image_size, train_size, seed=data_seed, attributes=attributes, progress=progress)
+    val = render_split("val", image_size, val_size, seed=data_seed, attributes=attributes, progress=progress)
     t_render = time.perf_counter() - t0
     nuisance = {n: spec for n, spec in NUISANCE_SPEC.items()}
     net = OracleNet(train["attribute_names"], nuisance, layers or default_layers(image_size), feature_dim)
-    opt = torch.optim.Adam(net.parameters(), lr=lr)
-    steps_per_epoch = max(1, train_size // batch_size)
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=epochs * steps_per_epoch, pct_start=0.2)
-    keys = ("images", "attributes", "categorical", "continuous")
-    for epoch in range(epochs):
-        net.train()
-        order = torch.randperm(train_size, generator=gen)
-        total = 0.0
-        bar = tqdm(range(steps_per_epoch), desc=f"oracle epoch {epoch + 1}/{epochs}", disable=not progress, leave=False)
-        for step in bar:
-            idx = order[step * batch_size : (step + 1) * batch_size]
-            batch = {k: train[k][idx] for k in keys}
-            x = augment(_to_float(batch["images"]), gen)
-            loss = oracle_loss(net(x), batch, net.categorical)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            sched.step()
-            total += loss.item()
-        log.info("oracle epoch %d/%d: mean loss %.4f", epoch + 1, epochs, total / steps_per_epoch)
+    _fit(net, train, gen, epochs=epochs, batch_size=batch_size, lr=lr, progress=progress)
     t_train = time.perf_counter() - t0 - t_render
     config = {
         "train_size": train_size,
@@ -266,3 +251,38 @@ def _train(
     oracle.metrics = metrics
     save_oracle(out_path, oracle)
     return metrics
+
+
+def _fit(
+    net: OracleNet,
+    train: dict[str, Any],
+    gen: torch.Generator,
+    *,
+    epochs: int,
+    batch_size: int,
+    lr: float,
+    progress: bool,
+) -> None:
+    """Adam with a one-cycle schedule over ``epochs`` seeded shuffles of the rendered faces;
+    every batch augmented (blur + noise, see the module docstring)."""
+    train_size = int(train["images"].shape[0])
+    opt = torch.optim.Adam(net.parameters(), lr=lr)
+    steps_per_epoch = max(1, train_size // batch_size)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=epochs * steps_per_epoch, pct_start=0.2)
+    keys = ("images", "attributes", "categorical", "continuous")
+    for epoch in range(epochs):
+        net.train()
+        order = torch.randperm(train_size, generator=gen)
+        total = 0.0
+        bar = tqdm(range(steps_per_epoch), desc=f"oracle epoch {epoch + 1}/{epochs}", disable=not progress, leave=False)
+        for step in bar:
+            idx = order[step * batch_size : (step + 1) * batch_size]
+            batch = {k: train[k][idx] for k in keys}
+            x = augment(_to_float(batch["images"]), gen)
+            loss = oracle_loss(net(x), batch, net.categorical)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            sched.step()
+            total += loss.item()
+        log.info("oracle epoch %d/%d: mean loss %.4f", epoch + 1, epochs, total / steps_per_epoch)

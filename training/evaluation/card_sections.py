@@ -1,0 +1,156 @@
+"""Text sections of the model card that describe the model itself (data, attributes,
+architecture, training, limits), from its manifest and the synthfaces constants.
+
+Pure functions of a :class:`service.artifact.Manifest`; :mod:`training.evaluation.model_card`
+puts them together with the evaluation figures.
+"""
+
+from __future__ import annotations
+
+from service.artifact import Manifest
+from training.data.synthfaces import truth
+from training.data.synthfaces.render import DEFAULT_SUPERSAMPLE
+from training.evaluation.report import fmt, table
+
+# What each synthfaces attribute looks like (training/data/synthfaces/render.py).
+ATTRIBUTE_LOOKS = {
+    "eyeglasses": "tinted lenses under dark frames, round or square (`glasses_style`)",
+    "facial_hair": "full beard, goatee or moustache (`beard_style`) in darkened hair colour",
+    "male": "heavier square jaw, heavy straight brows, sideburns, short hair (short / quiff / buzz); "
+    "otherwise thin arched brows and long hair / bob / bangs",
+    "smiling": "open 'D' smile with a row of teeth; otherwise closed lips with corners slightly down",
+}
+
+
+def attribute_priors() -> dict[str, str]:
+    """Prior of each synthfaces attribute, from the generator's constants."""
+    p_fh = truth.P_MALE * truth.P_FACIAL_HAIR_MALE + (1 - truth.P_MALE) * truth.P_FACIAL_HAIR_FEMALE
+    return {
+        "eyeglasses": f"{truth.P_EYEGLASSES:.0%}, independent",
+        "facial_hair": (
+            f"{p_fh:.1%} overall: {truth.P_FACIAL_HAIR_MALE:.0%} of men, "
+            f"{truth.P_FACIAL_HAIR_FEMALE:.0%} of women (correlated with male)"
+        ),
+        "male": f"{truth.P_MALE:.0%}",
+        "smiling": f"{truth.P_SMILING:.0%}, independent",
+    }
+
+
+def duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "not recorded"
+    return f"{seconds:.0f} s ({seconds / 3600:.2f} h)"
+
+
+def bullets(*items: str) -> str:
+    return "".join(f"- {item}\n" for item in items)
+
+
+def architecture_section(m: Manifest) -> str:
+    channels = m.provenance.architecture.get("channels", [])
+    files = ", ".join(f"`{f.name}` ({f.bytes:,} bytes, sha256 {f.sha256[:12]}…)" for f in m.files.values())
+    return bullets(
+        f"Input and output: {m.image_size}x{m.image_size} RGB, float32 NCHW in {list(m.value_range)}.",
+        (
+            f"Encoder: {len(channels)} residual stages of {channels} channels (conv3x3-LeakyReLU-conv3x3 with skip), "
+            f"2x average pooling after each, linear head to 2 x {m.latent_dim} (mean, log-variance). No BatchNorm."
+        ),
+        (
+            "Decoder: the encoder mirrored (linear head, residual stages with 2x nearest upsampling), ending in a "
+            "conv3x3 and a sigmoid."
+        ),
+        (
+            f"Classifier: one linear layer on z, {len(m.attributes)} attribute logits "
+            f"({', '.join(m.attribute_names)}) plus one realness ('fake') logit."
+        ),
+        (
+            f"Latent size {m.latent_dim}. An edit moves the encoder mean by delta * w_k/|w_k| (w_k: the attribute's "
+            "classifier row) and decodes it."
+        ),
+        f"Exported files: {files}.",
+        (
+            "Generation prior: N(0, I) (the paper's) only."
+            if m.latent_prior is None
+            else f"Generation prior (`{m.files['latent_prior'].name}`, the /generate default): {m.latent_prior.components} "
+            "Gaussians, one "
+            f"per attribute combination, sharing one covariance, fitted to the encoder means of "
+            f"{m.latent_prior.n_images:,} {m.latent_prior.dataset} {m.latent_prior.split} faces; `prior=standard` "
+            "uses N(0, I)."
+        ),
+        (
+            f"ONNX opset {m.export.onnx_opset}; largest |ONNX Runtime - torch| at export "
+            f"{fmt(m.export.parity_max_abs_error)} (tolerance {fmt(m.export.parity_tolerance)})."
+        ),
+    )
+
+
+def data_section(m: Manifest) -> str:
+    cfg = m.provenance.training_config
+    if m.provenance.dataset != "synthfaces":
+        return f"Trained on `{m.provenance.dataset}` (training settings below).\n"
+    factors = ", ".join(
+        f"`{n}` ({kind}{'' if c is None else f', {c} classes'})" for n, (kind, c) in truth.NUISANCE_SPEC.items()
+    )
+    return (
+        f"**synthfaces**: procedurally drawn cartoon faces rendered on the fly (Pillow, drawn "
+        f"{DEFAULT_SUPERSAMPLE}x larger then box-filtered down), every image a pure function of (seed, index), "
+        f"with exact ground truth. Training used {fmt(cfg.get('synth_train_size'))} faces of the train split "
+        f"(universe seed {fmt(cfg.get('seed'))}); val and test are disjoint fixed index ranges, never "
+        "trained on.\n\n"
+        f"Nuisance factors, drawn independently of the attributes: {factors}.\n"
+    )
+
+
+def attributes_section(m: Manifest) -> str:
+    priors = attribute_priors()
+    rows = [
+        [
+            f"`{a.name}`",
+            i,
+            fmt(a.recommended_delta),
+            a.description or ATTRIBUTE_LOOKS.get(a.name, "–"),
+            priors.get(a.name, "–"),
+            "yes" if a.name in truth.MASK_NAMES else "no",
+        ]
+        for i, a in enumerate(m.attributes)
+    ]
+    return table(["attribute", "logit", "recommended delta", "looks like", "prior in the data", "pixel mask"], rows)
+
+
+def training_section(m: Manifest, command: str, hardware: str, wall_time_s: float | None) -> str:
+    p = m.provenance
+    cfg = {k: v for k, v in p.training_config.items() if v not in (None, {}, [])}
+    settings = table(["training setting", "value"], [[f"`{k}`", f"`{v}`"] for k, v in cfg.items()])
+    return (
+        f"```\n{command}\n```\n\n"
+        f"Mode `{p.mode}`, {fmt(p.epochs)} epochs, {p.steps:,} optimizer steps, "
+        f"wall time {duration(wall_time_s)}, on {hardware}. "
+        f"Git commit `{p.git_commit or 'unknown'}`, exported {p.created_at}.\n\n{settings}"
+    )
+
+
+def limits_section(m: Manifest) -> str:
+    return bullets(
+        (
+            "**Drawn faces, not photos.** The model has only seen synthfaces cartoons; it was never evaluated on "
+            "photographs, where its reconstructions and attribute directions are not expected to hold. For photos, "
+            "train on CelebA (`python -m training train --dataset celeba --data-root <folder>`) and evaluate that "
+            "model separately."
+        ),
+        (
+            f"{m.image_size}x{m.image_size} pixels only: uploads are centre-cropped and resized to this, so fine "
+            "detail is lost."
+        ),
+        (
+            f"Only {', '.join(m.attribute_names)} can be edited or sampled; the figures above hold for synthfaces "
+            "test images, judged by an oracle CNN that is itself trained on synthfaces."
+        ),
+        (
+            "Facial hair is correlated with male in the data: an edit can leak into the correlated attribute; use "
+            "`preserve` when that matters (flip rates above)."
+        ),
+        (
+            "Fréchet distances are in the oracle's feature space, not Inception FID: compare ratios with the "
+            "paper, not values."
+        ),
+    )

@@ -5,8 +5,11 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
+# Longer than common load-balancer idle timeouts (AWS ALB: 60 s), so the balancer, not
+# uvicorn, closes idle connections and never reuses one uvicorn is closing.
+TIMEOUT_KEEP_ALIVE ?= 75
 
-.PHONY: serve test lint install-serve install-dev test-tools clean
+.PHONY: serve test lint lock install-serve install-dev test-tools clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -27,7 +30,16 @@ install-dev: $(VENV)/.dev-installed
 
 ## Start the API on the shipped default model (models/ ; see README for settings).
 serve: install-serve
-	$(BIN)/uvicorn service.app:create_app --factory --host $(HOST) --port $(PORT)
+	$(BIN)/uvicorn service.app:create_app --factory --host $(HOST) --port $(PORT) --timeout-keep-alive $(TIMEOUT_KEEP_ALIVE)
+
+# The images' lock files (Linux x86_64, Python 3.11, with hashes), compiled from pyproject.toml.
+# Training first; serving is constrained by it, so packages in both images have one version.
+# Run after changing a dependency; tests/docker/test_lock_files.py fails until you do.
+LOCK := $(BIN)/uv pip compile --quiet --python-version 3.11 --python-platform x86_64-manylinux_2_28 \
+	--generate-hashes --custom-compile-command "make lock" pyproject.toml requirements/build.in
+lock: install-dev
+	$(LOCK) --extra training -o requirements/train.txt
+	$(LOCK) --extra cuda -c requirements/train.txt -o requirements/serve.txt
 
 # docker-compose (Debian's package) validates docker-compose.yml in the tests; no engine needed.
 test-tools:

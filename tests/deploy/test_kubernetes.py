@@ -185,7 +185,7 @@ def _adapter_rules() -> tuple[list[dict], list[dict]]:
 
 
 def test_hpa_scales_on_a_metric_the_service_exports_through_the_adapter_rule() -> None:
-    (metric,) = _one("HorizontalPodAutoscaler")["spec"]["metrics"]
+    (metric,) = [m for m in _one("HorizontalPodAutoscaler")["spec"]["metrics"] if m["type"] == "Pods"]
     name = metric["pods"]["metric"]["name"]
     assert name in exported_metric_names()
     values, config = _adapter_rules()
@@ -198,10 +198,15 @@ def test_hpa_scales_on_a_metric_the_service_exports_through_the_adapter_rule() -
 def test_hpa_target_is_below_the_queue_limit() -> None:
     """Scale out long before requests are refused: the per-pod target (summed over queues)
     stays under one batcher's 503 limit and at most one batch."""
-    (metric,) = _one("HorizontalPodAutoscaler")["spec"]["metrics"]
+    (metric,) = [m for m in _one("HorizontalPodAutoscaler")["spec"]["metrics"] if m["type"] == "Pods"]
     target = float(metric["pods"]["target"]["averageValue"])
     env = _env()
     assert 0 < target <= int(env["INTROVAC_MAX_BATCH_SIZE"]["value"]) < int(env["INTROVAC_MAX_QUEUE_DEPTH"]["value"])
+    resources = [
+        m["resource"]["name"] for m in _one("HorizontalPodAutoscaler")["spec"]["metrics"] if m["type"] == "Resource"
+    ]
+    for name in resources:  # utilization is relative to the request: without one the HPA cannot compute it
+        assert name in _container()["resources"]["requests"], name
 
 
 def test_podmonitor_scrapes_the_metrics_route_on_the_api_port() -> None:

@@ -135,7 +135,9 @@ def _models(stdout: str) -> dict[str, str]:
     return {line.split()[1]: line.split()[2] for line in stdout.splitlines() if line.startswith("MODEL ")}
 
 
-def test_extra_models_join_the_shipped_ones_and_replace_a_namesake(fake_uvicorn: Path, tmp_path: Path) -> None:
+def test_extra_models_join_the_shipped_ones_and_never_replace_one(fake_uvicorn: Path, tmp_path: Path) -> None:
+    """An extra folder named like a shipped model (an old copy, as a volume seeded by an older
+    image holds) must not hide the image's own: it is skipped, with a warning."""
     shipped, extra = tmp_path / "shipped", tmp_path / "extra"
     for folder in (shipped / "a", shipped / "b", extra / "b", extra / "c", extra / ".hidden"):
         folder.mkdir(parents=True)
@@ -144,7 +146,8 @@ def test_extra_models_join_the_shipped_ones_and_replace_a_namesake(fake_uvicorn:
         fake_uvicorn, INTROVAC_MODELS_DIR=str(shipped), EXTRA_MODELS_DIR=str(extra), TMPDIR=str(tmp_path)
     )
     assert result.returncode == 0, result.stderr
-    assert _models(result.stdout) == {"a": str(shipped / "a"), "b": str(extra / "b"), "c": str(extra / "c")}
+    assert _models(result.stdout) == {"a": str(shipped / "a"), "b": str(shipped / "b"), "c": str(extra / "c")}
+    assert f"skipping {extra / 'b'}: b is the image's shipped model" in result.stderr
 
 
 def test_a_missing_extra_models_dir_falls_back_to_the_shipped_models(fake_uvicorn: Path, tmp_path: Path) -> None:

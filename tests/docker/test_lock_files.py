@@ -1,9 +1,11 @@
-"""The images' lock files (requirements/*.txt, `make lock`) agree with pyproject.toml.
+"""The lock files (requirements/*.txt, `make lock`) agree with pyproject.toml.
 
 Offline: every direct dependency that applies to the images' platform (Linux x86_64,
 CPython 3.11) is pinned, with hashes, at a version inside its pyproject bounds; so is the
-build backend the images install the project with; and a package in both images has one
-version. A dependency bumped in pyproject.toml without `make lock` fails here.
+build backend the images install the project with; and a package has one version in both
+images and in the dev environment CI tests with (requirements/dev.txt, which `make
+install-dev` installs on that platform). A dependency bumped in pyproject.toml without
+`make lock` fails here.
 """
 
 from __future__ import annotations
@@ -30,7 +32,11 @@ TARGET = {
     "implementation_name": "cpython",
     "platform_python_implementation": "CPython",
 }
-LOCKS = {"requirements/serve.txt": ("cuda",), "requirements/train.txt": ("training",)}
+LOCKS = {
+    "requirements/serve.txt": ("cuda",),
+    "requirements/train.txt": ("training",),
+    "requirements/dev.txt": ("training", "dev"),
+}
 PIN = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*)==(\S+)")
 
 
@@ -89,10 +95,18 @@ def test_the_check_catches_a_stale_lock() -> None:
     ]
 
 
-def test_a_package_in_both_images_has_one_version() -> None:
-    serve, train = (parse_lock((ROOT / lock).read_text()) for lock in LOCKS)
-    differ = {name: (serve[name][0], train[name][0]) for name in serve.keys() & train.keys()}
-    assert {name: pair for name, pair in differ.items() if pair[0] != pair[1]} == {}
+def test_a_package_has_one_version_in_the_images_and_in_ci() -> None:
+    locks = {lock: parse_lock((ROOT / lock).read_text()) for lock in LOCKS}
+    versions: dict[str, set[str]] = {}
+    for pins in locks.values():
+        for name, (version, _) in pins.items():
+            versions.setdefault(name, set()).add(version)
+    assert {name: found for name, found in versions.items() if len(found) > 1} == {}
+    train, dev = locks["requirements/train.txt"], locks["requirements/dev.txt"]
+    assert train.keys() <= dev.keys(), "CI must test every package the training image ships"
+    # The serving image's only extras are the `cuda` extra's CUDA libraries (CI has no GPU).
+    serve_only = locks["requirements/serve.txt"].keys() - dev.keys()
+    assert all(name.startswith("nvidia-") for name in serve_only), serve_only
 
 
 def test_serving_lock_holds_the_cuda_extra_of_onnxruntime() -> None:

@@ -5,8 +5,11 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
+# Longer than common load-balancer idle timeouts (AWS ALB: 60 s), so the balancer, not
+# uvicorn, closes idle connections and never reuses one uvicorn is closing.
+TIMEOUT_KEEP_ALIVE ?= 75
 
-.PHONY: serve test lint install-serve install-dev test-tools clean
+.PHONY: serve test lint lock install-serve install-dev test-tools clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -17,9 +20,19 @@ $(VENV)/.serve-installed: pyproject.toml | $(BIN)/python
 	$(BIN)/pip install -e .
 	touch $@
 
+# On the images' platform (Linux x86_64, Python 3.11: CI's), the exact versions of
+# requirements/dev.txt, compiled under the images' locks: the tests prove what the images
+# ship. Elsewhere pip resolves pyproject.toml's bounds.
+LOCKED := $(shell $(PYTHON) -c 'import platform, sys; print(int(sys.version_info[:2] == (3, 11) and sys.platform == "linux" and platform.machine() == "x86_64"))' 2>/dev/null)
+
 # Everything: serving + training + test tools.
-$(VENV)/.dev-installed: pyproject.toml | $(BIN)/python
+$(VENV)/.dev-installed: pyproject.toml requirements/dev.txt | $(BIN)/python
+ifeq ($(LOCKED),1)
+	$(BIN)/pip install --require-hashes --no-deps -r requirements/dev.txt
+	$(BIN)/pip install --no-deps --no-build-isolation -e .
+else
 	$(BIN)/pip install -e ".[training,dev]"
+endif
 	touch $@ $(VENV)/.serve-installed
 
 install-serve: $(VENV)/.serve-installed
@@ -27,7 +40,22 @@ install-dev: $(VENV)/.dev-installed
 
 ## Start the API on the shipped default model (models/ ; see README for settings).
 serve: install-serve
-	$(BIN)/uvicorn service.app:create_app --factory --host $(HOST) --port $(PORT)
+	$(BIN)/uvicorn service.app:create_app --factory --host $(HOST) --port $(PORT) --timeout-keep-alive $(TIMEOUT_KEEP_ALIVE)
+
+# The lock files (Linux x86_64, Python 3.11, with hashes), compiled from pyproject.toml.
+# Training first; serving and the dev environment (what CI tests) are constrained by it, so
+# a package has one version in both images and in CI.
+# Run after changing a dependency; tests/docker/test_lock_files.py fails until you do.
+# A machine that caps packages through pip's global constraints (CI's caps torch to the
+# releases on its disk) gets locks within the caps, so its `make install-dev` installs them.
+PIP_CONSTRAINTS := $(wildcard /etc/xdg/pip/constraints.txt)
+LOCK := $(BIN)/uv pip compile --quiet --python-version 3.11 --python-platform x86_64-manylinux_2_28 \
+	--generate-hashes --custom-compile-command "make lock" pyproject.toml requirements/build.in \
+	$(addprefix -c ,$(PIP_CONSTRAINTS))
+lock: install-dev
+	$(LOCK) --extra training -o requirements/train.txt
+	$(LOCK) --extra cuda -c requirements/train.txt -o requirements/serve.txt
+	$(LOCK) --extra training --extra dev -c requirements/train.txt -o requirements/dev.txt
 
 # docker-compose (Debian's package) validates docker-compose.yml in the tests; no engine needed.
 test-tools:

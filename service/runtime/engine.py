@@ -13,6 +13,8 @@ start-up with one message naming the file instead of on the first request.
 
 from __future__ import annotations
 
+import functools
+import importlib.util
 import logging
 import warnings
 from pathlib import Path
@@ -111,6 +113,23 @@ def default_providers() -> list[str]:
     return [CPU_PROVIDER]
 
 
+@functools.cache
+def preload_cuda_libraries() -> bool:
+    """Load CUDA and cuDNN from their pip wheels (the ``cuda`` extra, which the serving image
+    installs instead of a CUDA base image) before the first CUDA session, since ONNX Runtime
+    does not look for them in site-packages by itself. Once per process; True when it ran.
+
+    Skipped where no ``nvidia`` wheel is installed (a system CUDA on the library path then
+    serves, or the host is CPU-only), so it never adds load errors to a CPU host's log.
+    """
+    import onnxruntime as ort
+
+    if importlib.util.find_spec("nvidia") is None or not hasattr(ort, "preload_dlls"):
+        return False
+    ort.preload_dlls()
+    return True
+
+
 def _dims_ok(actual: list[Any], expected: tuple[int | None, ...]) -> bool:
     """Rank must match; every fixed (int) dim must equal the expected one.
 
@@ -146,6 +165,8 @@ class OnnxEngine:
         encoder_path = self.folder / manifest.files[ENCODER_ONNX].name
         decoder_path = self.folder / manifest.files[DECODER_ONNX].name
         wanted = list(providers) if providers else default_providers()
+        if CUDA_PROVIDER in wanted:
+            preload_cuda_libraries()
         self._encoder = self._session(encoder_path, wanted, intra_op_threads)
         # The decoder gets what the encoder actually got, so a failed CUDA start is tried once.
         used = self._encoder.get_providers()

@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.support.deploy import ROOT, image_env, start_script_defaults, unknown_env_names
+
 COMPOSE = ROOT / "docker-compose.yml"
 
 
@@ -44,13 +45,52 @@ def _config() -> dict:
     return yaml.safe_load(COMPOSE.read_text())
 
 
+def _volume_at(service: dict, path: str) -> str | None:
+    """The volume (source[:mode]) a service mounts at ``path``, or None."""
+    for volume in service.get("volumes", []):
+        source, target, *mode = str(volume).split(":")
+        if target.rstrip("/") == path.rstrip("/"):
+            return ":".join([source, *mode])
+    return None
+
+
 def test_api_reserves_a_gpu_and_has_healthcheck_and_restart() -> None:
     api = _config()["services"]["api"]
     devices = api["deploy"]["resources"]["reservations"]["devices"]
     assert any("gpu" in d["capabilities"] for d in devices)
     assert "/ready" in " ".join(api["healthcheck"]["test"])
     assert api["restart"] in {"always", "unless-stopped", "on-failure"}
-    assert any(str(v).endswith(":/app/models") for v in api["volumes"])
+
+
+def test_the_shipped_model_is_never_hidden_by_the_models_volume() -> None:
+    """A named volume is seeded from the image only once: mounted over the image's models it
+    would serve an old image's shipped model after an upgrade. It goes beside them instead,
+    read-only, at the start script's EXTRA_MODELS_DIR."""
+    api = _config()["services"]["api"]
+    shipped = image_env()["INTROVAC_MODELS_DIR"]
+    assert api["environment"]["INTROVAC_MODELS_DIR"] == shipped
+    assert _volume_at(api, shipped) is None
+    assert _volume_at(api, api["environment"]["EXTRA_MODELS_DIR"]) == "models:ro"
+
+
+def test_every_env_var_is_read_by_the_settings_or_the_start_script() -> None:
+    for name, service in _config()["services"].items():
+        if name.startswith("api"):
+            assert unknown_env_names(set(service["environment"])) == [], name
+
+
+def test_healthcheck_and_published_port_use_the_port_the_service_listens_on() -> None:
+    api = _config()["services"]["api"]
+    port = start_script_defaults()["PORT"]
+    assert port == image_env()["PORT"]
+    assert f"127.0.0.1:{port}/ready" in " ".join(api["healthcheck"]["test"])
+    assert all(str(mapping).endswith(f":{port}") for mapping in api["ports"])
+    assert "curl" not in " ".join(api["healthcheck"]["test"]), "the slim image has no curl"
+
+
+def test_keep_alive_outlasts_load_balancer_idle_timeouts() -> None:
+    value = _config()["services"]["api"]["environment"]["TIMEOUT_KEEP_ALIVE"]
+    assert value.endswith(":-75}") and start_script_defaults()["TIMEOUT_KEEP_ALIVE"] == "75"
 
 
 def test_cpu_variant_has_no_gpu_reservation() -> None:
@@ -59,11 +99,9 @@ def test_cpu_variant_has_no_gpu_reservation() -> None:
     assert "cpu" in services["api-cpu"]["profiles"]
 
 
-def test_train_service_is_profiled_and_shares_the_models_volume() -> None:
+def test_train_service_is_profiled_and_exports_into_the_api_models_volume() -> None:
     config = _config()
     train, api = config["services"]["train"], config["services"]["api"]
     assert train["profiles"] == ["train"]
-    api_models = next(v.split(":")[0] for v in api["volumes"] if v.endswith(":/app/models"))
-    assert any(v.startswith(f"{api_models}:") for v in train["volumes"]), (
-        "train must export into the api's models volume"
-    )
+    api_models = _volume_at(api, api["environment"]["EXTRA_MODELS_DIR"]).split(":")[0]
+    assert _volume_at(train, "/models") == api_models, "train must export into the api's models volume, writable"

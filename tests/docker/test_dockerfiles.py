@@ -1,8 +1,9 @@
 """Static checks of the Docker images (no Docker engine runs in CI).
 
 hadolint must pass with no inline-unjustified ignores, every path the Dockerfiles COPY
-must exist in the build context, and the images must install from the same dependency
-definition (pyproject.toml) that the README and CI use.
+must exist in the build context, and the images must install their dependencies from the
+lock files (compiled from pyproject.toml, tests/docker/test_lock_files.py) in a layer of
+their own, before the code is copied, so a code change never re-runs the install.
 """
 
 from __future__ import annotations
@@ -68,13 +69,42 @@ def test_every_copied_path_exists(dockerfile: Path) -> None:
         assert source.rstrip("/") not in ignored, f"{source} is excluded by .dockerignore"
 
 
-def test_images_install_from_pyproject() -> None:
-    service = DOCKERFILES[0].read_text()
-    train = DOCKERFILES[1].read_text()
-    assert re.search(r"pip install [^\n]*\s\.\s*$", service, re.MULTILINE), "service image must `pip install .`"
-    assert '".[training]"' in train, "training image must install the training extras"
-    run_lines = [line for line in service.splitlines() if not line.lstrip().startswith("#")]
-    assert not any("torch" in line for line in run_lines), "serving image must not install torch"
+LOCKS = {"service.Dockerfile": "requirements/serve.txt", "train.Dockerfile": "requirements/train.txt"}
+CODE = ("service", "training", "pyproject.toml")
+
+
+def _instructions(dockerfile: Path) -> list[str]:
+    """Instructions with continuation lines joined and comments dropped."""
+    text = dockerfile.read_text().replace("\\\n", " ")
+    return [line.strip() for line in text.splitlines() if line.strip() and not line.lstrip().startswith("#")]
+
+
+@pytest.mark.parametrize("dockerfile", DOCKERFILES, ids=lambda p: p.name)
+def test_dependencies_install_from_the_lock_before_the_code_is_copied(dockerfile: Path) -> None:
+    steps = _instructions(dockerfile)
+    lock = LOCKS[dockerfile.name]
+    copy_lock = next(i for i, s in enumerate(steps) if s.startswith("COPY") and lock in s)
+    install = next(i for i, s in enumerate(steps) if s.startswith("RUN") and "-r " in s)
+    assert copy_lock < install, "the lock file must be in the image before it is installed"
+    assert "--require-hashes" in steps[install] and "--no-deps" in steps[install], "install exactly the lock"
+    first_code = min(i for i, s in enumerate(steps) if s.startswith("COPY") and any(c in s.split()[1:-1] for c in CODE))
+    assert install < first_code, "copying the code first re-runs the dependency install on every change"
+    project = [s for s in steps if re.search(r"^RUN pip install [^\n]*\s\.$", s)]
+    assert len(project) == 1 and "--no-deps" in project[0], "the project itself, adding no dependency"
+    assert steps.index(project[0]) > first_code
+
+
+@pytest.mark.parametrize("dockerfile", DOCKERFILES, ids=lambda p: p.name)
+def test_images_run_the_python_of_readme_and_ci(dockerfile: Path) -> None:
+    bases = [s.split()[1] for s in _instructions(dockerfile) if s.startswith("FROM")]
+    assert bases and all(base.startswith("python:3.11-") for base in bases), bases
+    assert "Python 3.11" in (ROOT / "README.md").read_text()
+
+
+def test_serving_image_has_no_torch() -> None:
+    assert not any("torch" in s for s in _instructions(DOCKERFILES[0])), "serving image must not install torch"
+    lock = (ROOT / LOCKS["service.Dockerfile"]).read_text()
+    assert not re.search(r"^torch", lock, re.MULTILINE)
 
 
 def test_service_image_runs_as_fixed_non_root_uid() -> None:

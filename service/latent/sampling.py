@@ -26,10 +26,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from service.latent.edit import LatentMathError, LinearClassifier, check_finite_number, log_sigmoid, sigmoid
+from service.latent.langevin_fast import fitted_chains, standard_chains
 from service.latent.prior import FittedPrior
-
-# Noise for this many Langevin steps is drawn in one call (fewer Python round trips).
-_NOISE_BLOCK = 64
 
 
 @dataclass(frozen=True)
@@ -175,19 +173,17 @@ def langevin_chains(
     step_size: float,
     prior: FittedPrior | None = None,
 ) -> np.ndarray:
-    """Run Eq. 8 from ``z0`` (N, D): ``z <- z - a grad U(z) + sqrt(2a) eps``, fresh gradient each step."""
+    """Run Eq. 8 from ``z0`` (N, D): ``z <- z - a grad U(z) + sqrt(2a) eps``, fresh gradient each step.
+
+    Compiled, and with N(0, I) reduced to the span of the condition rows plus a closed-form
+    Gaussian for the rest (:mod:`service.latent.langevin_fast`): the same chain law as the
+    plain numpy loop in :mod:`service.latent.langevin_reference`, not the same random stream."""
     z = np.array(z0, dtype=np.float64)
-    noise_scale = math.sqrt(2.0 * step_size)
-    done = 0
-    while done < steps:
-        block = min(_NOISE_BLOCK, steps - done)
-        noise = rng.standard_normal((block, *z.shape))
-        noise *= noise_scale
-        for eps in noise:
-            z -= step_size * _grad(cond, z, prior)
-            z += eps
-        done += block
-    return z
+    if steps == 0:
+        return z
+    if prior is None:
+        return standard_chains(cond.w, cond.b, cond.s, z, rng, steps, step_size)
+    return fitted_chains(cond.w, cond.b, cond.s, prior, z, rng, steps, step_size)
 
 
 def langevin_sample(

@@ -1,0 +1,131 @@
+"""The compiled inner loop of the Langevin sampler (paper Eq. 8), one chain at a time.
+
+Why compiled: a chain is 5000 dependent steps on a small vector, so a numpy version pays
+a dozen array calls of Python overhead per step (about 0.4 s per request on the shipped
+model) while the arithmetic is a few thousand flops. numba compiles this loop once;
+``cache=True`` keeps the machine code on disk and :func:`warm_up` (run when this module is
+imported, i.e. at service start) loads or builds it, so no request pays the compilation.
+
+The loop runs the unadjusted Langevin step in a basis where the prior's quadratic part is
+diagonal (see :mod:`service.latent.langevin_fast` for the bases and why they give the same
+chain):
+
+    u <- decay * u + h * (sum_c r_c(u) g_c + sum_k s_k sigmoid(-s_k (v_k . u + b_k)) v_k) + sqrt(2h) xi
+
+with ``r = softmax(G u + o)`` the mixture responsibilities (no rows: no mixture) and
+``xi ~ N(0, I)`` drawn from the caller's ``np.random.Generator`` inside the loop (numba
+implements numpy's Generator algorithms, so the draws are numpy's own).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit
+
+
+@njit(cache=True, inline="always")
+def _sigmoid(a: float) -> float:
+    # stable both ways: exp of a non-positive number only
+    if a >= 0.0:
+        return 1.0 / (1.0 + math.exp(-a))
+    e = math.exp(a)
+    return e / (1.0 + e)
+
+
+@njit(cache=True)
+def _drift(u, resp_dirs, resp_offsets, cond_dirs, cond_bias, cond_sign, resp, coef, out):
+    """``out = sum_c r_c g_c + sum_k s_k sigmoid(-s_k logit_k) v_k`` for one chain state ``u``."""
+    n_resp, n_cond, d = resp_dirs.shape[0], cond_dirs.shape[0], u.shape[0]
+    if n_resp > 0:
+        top = -np.inf
+        for c in range(n_resp):
+            acc = resp_offsets[c]
+            for i in range(d):
+                acc += resp_dirs[c, i] * u[i]
+            resp[c] = acc
+            top = max(top, acc)
+        total = 0.0
+        for c in range(n_resp):
+            resp[c] = math.exp(resp[c] - top)
+            total += resp[c]
+        for c in range(n_resp):
+            resp[c] /= total
+    for k in range(n_cond):
+        acc = cond_bias[k]
+        for i in range(d):
+            acc += cond_dirs[k, i] * u[i]
+        coef[k] = cond_sign[k] * _sigmoid(-cond_sign[k] * acc)
+    for i in range(d):
+        acc = 0.0
+        for c in range(n_resp):
+            acc += resp[c] * resp_dirs[c, i]
+        for k in range(n_cond):
+            acc += coef[k] * cond_dirs[k, i]
+        out[i] = acc
+
+
+@njit(cache=True)
+def run_chains(u, decay, resp_dirs, resp_offsets, cond_dirs, cond_bias, cond_sign, steps, step_size, rng):
+    """Advance every row of ``u`` (N, D), in place, by ``steps`` Langevin steps.
+
+    Chains are independent, so each runs all its steps before the next starts (its state
+    stays in cache); the law is the same as stepping all chains together.
+    """
+    n, d = u.shape
+    noise_scale = math.sqrt(2.0 * step_size)
+    resp = np.empty(resp_dirs.shape[0])
+    coef = np.empty(cond_dirs.shape[0])
+    drift = np.empty(d)
+    for j in range(n):
+        row = u[j]
+        for _ in range(steps):
+            _drift(row, resp_dirs, resp_offsets, cond_dirs, cond_bias, cond_sign, resp, coef, drift)
+            for i in range(d):
+                row[i] = decay[i] * row[i] + step_size * drift[i] + noise_scale * rng.standard_normal()
+    return u
+
+
+def call_kernel(
+    u: np.ndarray,
+    decay: np.ndarray,
+    resp_dirs: np.ndarray,
+    resp_offsets: np.ndarray,
+    cond_dirs: np.ndarray,
+    cond_bias: np.ndarray,
+    cond_sign: np.ndarray,
+    steps: int,
+    step_size: float,
+    rng: np.random.Generator,
+) -> np.ndarray:
+    """:func:`run_chains` with every array turned into a fresh, writable, C-ordered float64
+    copy, so each call matches the one compiled signature (a read-only or strided array
+    would trigger a new compilation inside a request)."""
+
+    def arr(x: np.ndarray, ndim: int) -> np.ndarray:
+        out = np.array(x, dtype=np.float64, order="C", copy=True)
+        assert out.ndim == ndim
+        return out
+
+    return run_chains(
+        arr(u, 2),
+        arr(decay, 1),
+        arr(resp_dirs, 2),
+        arr(resp_offsets, 1),
+        arr(cond_dirs, 2),
+        arr(cond_bias, 1),
+        arr(cond_sign, 1),
+        int(steps),
+        float(step_size),
+        rng,
+    )
+
+
+def warm_up() -> None:
+    """Compile (or load from numba's on-disk cache) the one signature :func:`call_kernel` uses."""
+    z = np.zeros((1, 2))
+    call_kernel(z, np.ones(2), z, np.zeros(1), z, np.zeros(1), np.ones(1), 1, 1e-3, np.random.default_rng(0))
+
+
+warm_up()

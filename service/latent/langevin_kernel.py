@@ -21,11 +21,26 @@ from __future__ import annotations
 
 import math
 
+import numba
 import numpy as np
-from numba import njit
 
 
-@njit(cache=True, inline="always")
+def _compiled(**options):
+    """``numba.njit`` with its on-disk cache where one can be written: numba refuses
+    ``cache=True`` (RuntimeError) when neither the package folder nor its user-wide cache
+    folder is writable (an installed package run by a user without a home); then the loop
+    is compiled at every start instead (a few seconds, still before the first request)."""
+
+    def wrap(fn):
+        try:
+            return numba.njit(cache=True, **options)(fn)
+        except RuntimeError:
+            return numba.njit(cache=False, **options)(fn)
+
+    return wrap
+
+
+@_compiled(inline="always")
 def _sigmoid(a: float) -> float:
     # stable both ways: exp of a non-positive number only
     if a >= 0.0:
@@ -34,7 +49,7 @@ def _sigmoid(a: float) -> float:
     return e / (1.0 + e)
 
 
-@njit(cache=True)
+@_compiled()
 def _drift(u, resp_dirs, resp_offsets, cond_dirs, cond_bias, cond_sign, resp, coef, out):
     """``out = sum_c r_c g_c + sum_k s_k sigmoid(-s_k logit_k) v_k`` for one chain state ``u``."""
     n_resp, n_cond, d = resp_dirs.shape[0], cond_dirs.shape[0], u.shape[0]
@@ -66,7 +81,7 @@ def _drift(u, resp_dirs, resp_offsets, cond_dirs, cond_bias, cond_sign, resp, co
         out[i] = acc
 
 
-@njit(cache=True)
+@_compiled()
 def run_chains(u, decay, resp_dirs, resp_offsets, cond_dirs, cond_bias, cond_sign, steps, step_size, rng):
     """Advance every row of ``u`` (N, D), in place, by ``steps`` Langevin steps.
 

@@ -24,6 +24,10 @@ import math
 import numba
 import numpy as np
 
+# Let sums be reordered and multiply-adds fused, so the dot products vectorise; nothing that
+# assumes finite numbers (the softmax starts from -inf) or changes exp.
+_FASTMATH = {"reassoc", "contract"}
+
 
 def _compiled(**options):
     """``numba.njit`` with its on-disk cache where one can be written: numba refuses
@@ -33,9 +37,9 @@ def _compiled(**options):
 
     def wrap(fn):
         try:
-            return numba.njit(cache=True, **options)(fn)
+            return numba.njit(cache=True, fastmath=_FASTMATH, **options)(fn)
         except RuntimeError:
-            return numba.njit(cache=False, **options)(fn)
+            return numba.njit(cache=False, fastmath=_FASTMATH, **options)(fn)
 
     return wrap
 
@@ -50,55 +54,62 @@ def _sigmoid(a: float) -> float:
 
 
 @_compiled()
-def _drift(u, resp_dirs, resp_offsets, cond_dirs, cond_bias, cond_sign, resp, coef, out):
-    """``out = sum_c r_c g_c + sum_k s_k sigmoid(-s_k logit_k) v_k`` for one chain state ``u``."""
-    n_resp, n_cond, d = resp_dirs.shape[0], cond_dirs.shape[0], u.shape[0]
-    if n_resp > 0:
-        top = -np.inf
-        for c in range(n_resp):
-            acc = resp_offsets[c]
-            for i in range(d):
-                acc += resp_dirs[c, i] * u[i]
-            resp[c] = acc
-            top = max(top, acc)
-        total = 0.0
-        for c in range(n_resp):
-            resp[c] = math.exp(resp[c] - top)
-            total += resp[c]
-        for c in range(n_resp):
-            resp[c] /= total
-    for k in range(n_cond):
-        acc = cond_bias[k]
-        for i in range(d):
-            acc += cond_dirs[k, i] * u[i]
-        coef[k] = cond_sign[k] * _sigmoid(-cond_sign[k] * acc)
-    for i in range(d):
+def _observe(obs, u, y):
+    """``y = obs @ u``: the projections the drift depends on (contiguous rows: vectorised sums)."""
+    for r in range(obs.shape[0]):
+        row = obs[r]
         acc = 0.0
-        for c in range(n_resp):
-            acc += resp[c] * resp_dirs[c, i]
-        for k in range(n_cond):
-            acc += coef[k] * cond_dirs[k, i]
-        out[i] = acc
+        for i in range(u.shape[0]):
+            acc += row[i] * u[i]
+        y[r] = acc
 
 
 @_compiled()
-def run_chains(u, decay, resp_dirs, resp_offsets, cond_dirs, cond_bias, cond_sign, steps, step_size, rng):
+def _coefficients(y, n_resp, offsets, cond_bias, cond_sign):
+    """In place: the first ``n_resp`` projections become responsibilities (softmax with the
+    mixture's offsets), the others ``s_k sigmoid(-s_k (projection + b_k))``."""
+    if n_resp > 0:
+        top = -np.inf
+        for c in range(n_resp):
+            y[c] += offsets[c]
+            top = max(top, y[c])
+        total = 0.0
+        for c in range(n_resp):
+            y[c] = math.exp(y[c] - top)
+            total += y[c]
+        for c in range(n_resp):
+            y[c] /= total
+    for k in range(y.shape[0] - n_resp):
+        s = cond_sign[k]
+        y[n_resp + k] = s * _sigmoid(-s * (y[n_resp + k] + cond_bias[k]))
+
+
+@_compiled()
+def run_chains(u, decay, obs, n_resp, offsets, cond_bias, cond_sign, steps, step_size, rng):
     """Advance every row of ``u`` (N, D), in place, by ``steps`` Langevin steps.
 
-    Chains are independent, so each runs all its steps before the next starts (its state
-    stays in cache); the law is the same as stepping all chains together.
+    ``obs`` stacks the responsibility rows ``g_c`` and the condition rows ``v_k``: the drift
+    is ``obs^T coefficients(obs u)``. Chains are independent, so each runs all its steps
+    before the next starts (its state stays in cache); the law is the same as stepping all
+    chains together.
     """
     n, d = u.shape
     noise_scale = math.sqrt(2.0 * step_size)
-    resp = np.empty(resp_dirs.shape[0])
-    coef = np.empty(cond_dirs.shape[0])
-    drift = np.empty(d)
+    y = np.empty(obs.shape[0])
     for j in range(n):
         row = u[j]
         for _ in range(steps):
-            _drift(row, resp_dirs, resp_offsets, cond_dirs, cond_bias, cond_sign, resp, coef, drift)
+            _observe(obs, row, y)
+            _coefficients(y, n_resp, offsets, cond_bias, cond_sign)
             for i in range(d):
-                row[i] = decay[i] * row[i] + step_size * drift[i] + noise_scale * rng.standard_normal()
+                row[i] *= decay[i]
+            for r in range(obs.shape[0]):
+                push = step_size * y[r]
+                direction = obs[r]
+                for i in range(d):
+                    row[i] += push * direction[i]
+            for i in range(d):
+                row[i] += noise_scale * rng.standard_normal()
     return u
 
 
@@ -123,12 +134,13 @@ def call_kernel(
         assert out.ndim == ndim
         return out
 
+    resp_dirs, cond_dirs = arr(resp_dirs, 2), arr(cond_dirs, 2)
     return run_chains(
         arr(u, 2),
         arr(decay, 1),
-        arr(resp_dirs, 2),
+        np.vstack([resp_dirs, cond_dirs]),
+        int(resp_dirs.shape[0]),
         arr(resp_offsets, 1),
-        arr(cond_dirs, 2),
         arr(cond_bias, 1),
         arr(cond_sign, 1),
         int(steps),

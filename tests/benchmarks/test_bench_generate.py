@@ -40,13 +40,16 @@ def test_prints_every_figure(quick_run) -> None:
     stdout = quick_run[0].stdout
     assert re.search(r"^model: synthfaces-introvac-64, langevin 20 steps of alpha 0.0002", stdout, re.MULTILINE)
     assert re.search(
-        r"^one decode \(onnx, CPUExecutionProvider, 1 intra-op thread, batch 1\): p50 [\d.]+ ms", stdout, re.M
+        r"^one decode \(onnx, CPUExecutionProvider, 1 intra-op thread, batch 1\): p50 [\d.]+ ms \(CPU [\d.]+ ms\)",
+        stdout,
+        re.M,
     )
     for prior in ("fitted", "standard"):
         for n in (1, 8):
             pattern = (
                 rf"^prior {prior} +n={n} +reference p50 +[\d.]+ ms = +[\d.]+x decode \| fast p50 +[\d.]+ ms = +[\d.]+x "
-                r"decode \| speed-up [\d.]+x \| acceptance [\d.]+ / [\d.]+$"
+                r"decode \| speed-up [\d.]+x \| acceptance [\d.]+ / [\d.]+\n +CPU time: reference +[\d.]+ ms = +[\d.]+x "
+                r"decode CPU \| fast +[\d.]+ ms = +[\d.]+x decode CPU$"
             )
             assert re.search(pattern, stdout, re.MULTILINE), f"no line matching {pattern!r} in:\n{stdout}"
 
@@ -65,6 +68,7 @@ def test_json_figures_are_consistent(quick_run) -> None:
             fig = row[label]
             assert fig["p50_ms"] > 0 and fig["repeats"] == repeats and 0.0 < fig["mean_acceptance"] <= 1.0
             assert math.isclose(fig["vs_decode"], fig["p50_ms"] / results["decode_p50_ms"])
+            assert math.isclose(fig["cpu_vs_decode"], fig["cpu_p50_ms"] / results["decode_cpu_p50_ms"])
         assert math.isclose(row["speedup"], row["reference"]["p50_ms"] / row["fast"]["p50_ms"])
 
 

@@ -110,7 +110,9 @@ def _advance(ut, decay, obs, y, step_size, noise_scale, rng):
             ui[j] += noise_scale * rng.standard_normal()
 
 
-@_compiled()
+# nogil: the loop holds no Python object, so the GIL is released while it runs; /generate
+# calls it from the thread pool, and the event loop and other requests keep going meanwhile.
+@_compiled(nogil=True)
 def run_chains(ut, decay, obs, n_resp, offsets, cond_bias, cond_sign, steps, step_size, rng):
     """Advance every chain, a column of ``ut`` (D, N), in place by ``steps`` Langevin steps.
 

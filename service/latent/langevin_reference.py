@@ -1,7 +1,8 @@
 """The plain numpy Langevin chain (paper Eq. 8, all D coordinates stepped together), kept
 as the reference that tests and benchmarks/bench_generate.py compare the fast sampler
 with. The service does not use it: :mod:`service.latent.langevin_fast` runs the same chain
-law about 20x (fitted prior) to 100x (N(0, I)) faster.
+law, on the shipped model at the paper's settings about 4x (fitted prior) and 50x to 150x
+(N(0, I)) faster (benchmarks/RESULTS.md, "Fast Langevin").
 """
 
 from __future__ import annotations

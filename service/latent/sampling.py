@@ -1,4 +1,4 @@
-"""Sampling latents of a class: p(z | y) ∝ p(y | z) p(z), pure numpy.
+"""Sampling latents of a class: p(z | y) ∝ p(y | z) p(z), numpy (the Langevin loop compiled by numba).
 
 ``p(z) = N(0, I)`` (the paper's prior) or a :class:`~service.latent.prior.FittedPrior`
 (a mixture fitted to encoded training images; for a request it is narrowed to the
@@ -10,6 +10,8 @@ or ``-1`` (absent), ``p(y | z) = prod_k sigmoid(s_k * logit_k(z))``. Two sampler
   gradient, many chains at once, then the paper's rejection of samples the classifier
   does not assign to y. The public reference code never zeroed its gradient (it summed
   all past gradients) and skipped the rejection; here every step uses a fresh gradient.
+  The chain runs compiled, in a basis where it is cheap (:mod:`service.latent.langevin_fast`;
+  the plain numpy chain it replaced is :mod:`service.latent.langevin_reference`, kept for tests).
 * :func:`exact_sample` — rejection from the prior with acceptance ``p(y | z) <= 1``,
   which is exact, and cheap while the class is not rare.
 

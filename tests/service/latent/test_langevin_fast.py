@@ -193,8 +193,9 @@ def test_a_kernel_that_cannot_be_cached_is_still_compiled():
 def test_the_chain_releases_the_gil():
     """/generate runs the sampler in the thread pool; while the compiled loop runs, other
     Python threads (the event loop) must keep running. A thread that ticks every ~1 ms gets
-    no tick at all through a call that holds the GIL (measured: 2 ticks in 214 ms, both at
-    its ends); with the GIL released it ticks throughout."""
+    no tick at all through a compiled call that holds the GIL (measured without
+    ``nogil=True``: 2 ticks in 214 ms, both at its ends); with the GIL released it ticks
+    throughout."""
     classifier, prior = _shipped()
     ticks: list[float] = []
     done = threading.Event()

@@ -43,13 +43,15 @@ RUN pip install --no-cache-dir --no-deps --no-build-isolation .
 
 USER 10001:10001
 
-# Every INTROVAC_* setting (see README) can be overridden at run time.
+# Every INTROVAC_* setting (see README) can be overridden at run time. The Langevin kernel's
+# numba cache goes to /tmp: site-packages is not writable by the service user.
 ENV INTROVAC_MODELS_DIR=/app/models \
     HOST=0.0.0.0 \
     PORT=8000 \
     WORKERS=1 \
     TIMEOUT_KEEP_ALIVE=75 \
-    TIMEOUT_GRACEFUL_SHUTDOWN=30
+    TIMEOUT_GRACEFUL_SHUTDOWN=30 \
+    NUMBA_CACHE_DIR=/tmp/numba-cache
 
 EXPOSE 8000
 

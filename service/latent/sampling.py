@@ -1,4 +1,4 @@
-"""Sampling latents of a class: p(z | y) ∝ p(y | z) p(z), pure numpy.
+"""Sampling latents of a class: p(z | y) ∝ p(y | z) p(z), numpy (the Langevin loop compiled by numba).
 
 ``p(z) = N(0, I)`` (the paper's prior) or a :class:`~service.latent.prior.FittedPrior`
 (a mixture fitted to encoded training images; for a request it is narrowed to the
@@ -10,6 +10,8 @@ or ``-1`` (absent), ``p(y | z) = prod_k sigmoid(s_k * logit_k(z))``. Two sampler
   gradient, many chains at once, then the paper's rejection of samples the classifier
   does not assign to y. The public reference code never zeroed its gradient (it summed
   all past gradients) and skipped the rejection; here every step uses a fresh gradient.
+  The chain runs compiled, in a basis where it is cheap (:mod:`service.latent.langevin_fast`;
+  the plain numpy chain it replaced is :mod:`service.latent.langevin_reference`, kept for tests).
 * :func:`exact_sample` — rejection from the prior with acceptance ``p(y | z) <= 1``,
   which is exact, and cheap while the class is not rare.
 
@@ -26,10 +28,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from service.latent.edit import LatentMathError, LinearClassifier, check_finite_number, log_sigmoid, sigmoid
+from service.latent.langevin_fast import fitted_chains, standard_chains
 from service.latent.prior import FittedPrior
-
-# Noise for this many Langevin steps is drawn in one call (fewer Python round trips).
-_NOISE_BLOCK = 64
 
 
 @dataclass(frozen=True)
@@ -175,19 +175,17 @@ def langevin_chains(
     step_size: float,
     prior: FittedPrior | None = None,
 ) -> np.ndarray:
-    """Run Eq. 8 from ``z0`` (N, D): ``z <- z - a grad U(z) + sqrt(2a) eps``, fresh gradient each step."""
+    """Run Eq. 8 from ``z0`` (N, D): ``z <- z - a grad U(z) + sqrt(2a) eps``, fresh gradient each step.
+
+    Compiled, and with N(0, I) reduced to the span of the condition rows plus a closed-form
+    Gaussian for the rest (:mod:`service.latent.langevin_fast`): the same chain law as the
+    plain numpy loop in :mod:`service.latent.langevin_reference`, not the same random stream."""
     z = np.array(z0, dtype=np.float64)
-    noise_scale = math.sqrt(2.0 * step_size)
-    done = 0
-    while done < steps:
-        block = min(_NOISE_BLOCK, steps - done)
-        noise = rng.standard_normal((block, *z.shape))
-        noise *= noise_scale
-        for eps in noise:
-            z -= step_size * _grad(cond, z, prior)
-            z += eps
-        done += block
-    return z
+    if steps == 0:
+        return z
+    if prior is None:
+        return standard_chains(cond.w, cond.b, cond.s, z, rng, steps, step_size)
+    return fitted_chains(cond.w, cond.b, cond.s, prior, z, rng, steps, step_size)
 
 
 def langevin_sample(

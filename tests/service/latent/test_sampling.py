@@ -8,6 +8,8 @@ import pytest
 
 from service.latent.edit import LatentMathError, LinearClassifier
 from service.latent.sampling import (
+    PROBE_DRAWS,
+    Conditions,
     acceptance_probability,
     exact_sample,
     langevin_sample,
@@ -167,7 +169,20 @@ def test_rare_class_stops_at_the_budget():
 
 def test_paper_defaults_run():
     res = langevin_sample(TOY, {"a": True}, 8, np.random.default_rng(0))  # 5000 steps of 2e-4
-    assert res.complete and res.proposals == 32 and res.z.shape == (8, 2)
+    assert res.complete and res.z.shape == (8, 2)
+    assert 8 < res.proposals <= 32  # the first round is sized from the prior's acceptance, capped at 32
+
+
+def test_the_first_round_is_sized_from_the_prior_acceptance():
+    """A class the prior almost always has needs a few chains, not 32; a rare one gets the cap."""
+    easy = langevin_sample(TOY, {"a": True}, 1, np.random.default_rng(3), steps=10, step_size=1e-2)
+    cond = Conditions.build(TOY, {"a": True})
+    rate = cond.assigned(np.random.default_rng(3).standard_normal((PROBE_DRAWS, 2))).mean()  # the same probe
+    assert easy.complete and easy.proposals == math.ceil(1.1 / rate) < 32
+    fixed = langevin_sample(
+        TOY, {"a": True}, 1, np.random.default_rng(3), steps=10, step_size=1e-2, chains_per_round=32
+    )
+    assert fixed.proposals == 32  # an explicit chains_per_round is used as it is
 
 
 @pytest.mark.parametrize(

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Annotated, Literal
 
 from fastapi import Query
+from pydantic import WithJsonSchema
 
 from service.api.deps import ClassifierDep, ModelDep
 from service.api.errors import ApiError
@@ -23,8 +24,21 @@ MAX_ABS_DELTA = 100.0
 AttributeQuery = Annotated[
     list[str], Query(min_length=1, max_length=32, description="Attribute to edit; repeat for several.")
 ]
+# Parsed here (``parse_deltas``: case, spaces, the 422 ``invalid_delta`` code), but documented as
+# what a client may send, so generated SDKs type it ``float | "auto"`` rather than ``str``.
+DeltaValue = Annotated[
+    str,
+    WithJsonSchema(
+        {
+            "oneOf": [
+                {"type": "number", "minimum": -MAX_ABS_DELTA, "maximum": MAX_ABS_DELTA},
+                {"type": "string", "const": "auto"},
+            ]
+        }
+    ),
+]
 DeltaQuery = Annotated[
-    list[str] | None,
+    list[DeltaValue] | None,
     Query(
         max_length=32,
         description=(
@@ -44,9 +58,9 @@ DetailQuery = Annotated[
     Literal["full", "residual"],
     Query(description="`full`: model output. `residual`: the upload at its resolution plus only the change."),
 ]
-FormatQuery = Annotated[
-    Literal["png", "json"] | None, Query(description="`json`: base64 PNG plus deltas and probabilities.")
-]
+# Kept for curl users of ``/edit?format=json`` but left out of the document: each operation has
+# one response type (``POST /edit/json`` is the JSON operation), so SDKs get clean types.
+FormatQuery = Annotated[Literal["png", "json"] | None, Query(include_in_schema=False)]
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Annotated, Literal
 
 from fastapi import Query
@@ -54,8 +55,19 @@ TargetQuery = Annotated[
 PreserveQuery = Annotated[
     list[str] | None, Query(max_length=32, description="Attributes whose classifier logits must not change.")
 ]
+
+
+# A named enum, not a Literal: the document then has one $ref'd schema that /edit and /edit/json
+# share, and SDKs one type instead of one per operation. Its docstring is the schema's description.
+class EditDetail(StrEnum):
+    """`full`: the model's output. `residual`: the upload at its resolution plus only the change."""
+
+    FULL = "full"
+    RESIDUAL = "residual"
+
+
 DetailQuery = Annotated[
-    Literal["full", "residual"],
+    EditDetail,
     Query(description="`full`: model output. `residual`: the upload at its resolution plus only the change."),
 ]
 # Kept for curl users of ``/edit?format=json`` but left out of the document: each operation has
@@ -79,7 +91,7 @@ def edit_plan(
     delta: DeltaQuery = None,
     target: TargetQuery = 0.95,
     preserve: PreserveQuery = None,
-    detail: DetailQuery = "full",
+    detail: DetailQuery = EditDetail.FULL,
     format: FormatQuery = None,
 ) -> EditPlan:
     """The checked edit request; 422 ``unknown_attribute`` / ``invalid_delta`` otherwise."""
@@ -89,7 +101,11 @@ def edit_plan(
     recommended = {a.name: a.recommended_delta for a in model.manifest.attributes}
     deltas = parse_deltas(attribute, delta, recommended)
     return EditPlan(
-        pairs=list(zip(attribute, deltas, strict=True)), target=target, preserve=preserve, detail=detail, format=format
+        pairs=list(zip(attribute, deltas, strict=True)),
+        target=target,
+        preserve=preserve,
+        detail=detail.value,
+        format=format,
     )
 
 

@@ -105,9 +105,10 @@ def _edit_body(model_name: str, edited: pipeline.Edited) -> EditResponse:
 async def edit_image(
     request: Request, plan: EditPlanDep, decoded: DecodedImageDep, model: ModelDep, classifier: ClassifierDep
 ) -> Response:
-    """Move the encoder mean along attribute directions and decode. (Undocumented, kept for curl
-    users: ``format=json`` or ``Accept: application/json`` answer what ``POST /edit/json`` does.)"""
+    """Move the encoder mean along attribute directions and decode. `POST /edit/json` answers the
+    same edit as JSON (base64 PNG, deltas used, probabilities)."""
     edited, headers = await _edit(plan, decoded, model, classifier)
+    # Undocumented, kept for curl users: `format=json` / `Accept: application/json` answer /edit/json.
     if wants_json(request, plan.format):
         return JSONResponse(_edit_body(model.name, edited).model_dump(), headers=headers)
     return _png(edited.png, headers)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Annotated, Literal
 
 import numpy as np
@@ -60,11 +61,27 @@ StepsQuery = Annotated[
     Query(ge=1, le=1_000_000, description=f"Langevin steps (default {PAPER_STEPS}, at most max_langevin_steps)."),
 ]
 StepSizeQuery = Annotated[float, Query(gt=0, le=1, allow_inf_nan=False, description="Langevin step size alpha.")]
-MethodQuery = Annotated[
-    Literal["langevin", "exact"], Query(description="`langevin` (paper) or exact rejection sampling.")
-]
+
+
+# Named enums, not Literals: one $ref'd schema shared by /generate and /generate/json, so SDKs get
+# one type. Their docstrings are the schemas' descriptions.
+class SamplingMethod(StrEnum):
+    """`langevin`: the paper's Langevin dynamics (Eq. 8). `exact`: rejection sampling from the prior."""
+
+    LANGEVIN = "langevin"
+    EXACT = "exact"
+
+
+class LatentPrior(StrEnum):
+    """`fitted`: the model's fitted latent prior. `standard`: N(0, I), as in the paper."""
+
+    FITTED = "fitted"
+    STANDARD = "standard"
+
+
+MethodQuery = Annotated[SamplingMethod, Query(description="`langevin` (paper) or exact rejection sampling.")]
 PriorQuery = Annotated[
-    Literal["fitted", "standard"] | None,
+    LatentPrior | None,
     Query(
         description="`fitted`: the model's fitted latent prior (default when it has one); "
         "`standard`: N(0, I) as in the paper."
@@ -148,21 +165,21 @@ def generate_plan(
     seed: SeedQuery = None,
     steps: StepsQuery = None,
     step_size: StepSizeQuery = PAPER_STEP_SIZE,
-    method: MethodQuery = "langevin",
+    method: MethodQuery = SamplingMethod.LANGEVIN,
     prior: PriorQuery = None,
     format: FormatQuery = None,
 ) -> GeneratePlan:
     """The query parameters both /generate and /generate/json take, checked against the model."""
     conditions = _conditions(classifier, attribute or [], absent or [])
     steps = _check_budget(settings, n, steps)
-    prior_name, fitted = _pick_prior(model, prior)
+    prior_name, fitted = _pick_prior(model, None if prior is None else prior.value)
     return GeneratePlan(
         conditions=conditions,
         n=n,
         seed=secrets.randbelow(MAX_SEED + 1) if seed is None else seed,
         steps=steps,
         step_size=step_size,
-        method=method,
+        method=method.value,
         prior_name=prior_name,
         prior=fitted,
         format=format,
@@ -230,9 +247,10 @@ async def _json_body(
     },
 )
 async def generate(request: Request, plan: GeneratePlanDep, model: ModelDep, classifier: ClassifierDep) -> Response:
-    """Sample latents of the class, decode them, return a PNG (grid when n > 1). (Undocumented, kept
-    for curl users: ``format=json`` or ``Accept: application/json`` answer what /generate/json does.)"""
+    """Sample latents of the class, decode them, return a PNG (grid when n > 1). `GET /generate/json`
+    answers the same samples as JSON, each with its latent and probabilities."""
     result, images, headers = await _sample(plan, model, classifier)
+    # Undocumented, kept for curl users: `format=json` / `Accept: application/json` answer /generate/json.
     if wants_json(request, plan.format):
         body = await _json_body(plan, model, classifier, result, images)
         return JSONResponse(body.model_dump(), headers=headers)

@@ -92,6 +92,18 @@ def test_uploads_are_binary(schema):
             }, name
 
 
+def test_every_image_upload_shares_one_body_schema(schema):
+    uploads = {
+        name: op["requestBody"]["content"]["multipart/form-data"]["schema"]
+        for name, op in _operations(schema).items()
+        if "multipart/form-data" in op.get("requestBody", {}).get("content", {})
+    }
+    assert {"encode", "reconstruct", "edit", "edit_json"} <= set(uploads)
+    assert all(ref == {"$ref": "#/components/schemas/ImageUpload"} for ref in uploads.values()), uploads
+    assert not [name for name in schema["components"]["schemas"] if name.startswith("Body_")]
+    assert list(schema["components"]["schemas"]) == sorted(schema["components"]["schemas"])
+
+
 def test_api_key_is_declared_on_every_guarded_operation(schema):
     scheme = schema["components"]["securitySchemes"]["APIKeyHeader"]
     assert scheme == {**scheme, "type": "apiKey", "in": "header", "name": "X-API-Key"}

@@ -3,6 +3,7 @@
     python sdk/generate.py                  write sdk/openapi.json, sdk/python/, sdk/typescript/src/client/
     python sdk/generate.py --check          regenerate into a temporary folder and compare byte for byte;
                                             exit 1 naming every stale file and the command that fixes it
+                                            (--only python / --only typescript: the document and one SDK)
     python sdk/generate.py --requirements   print what the interpreter needs (the Makefile's .venv-sdk)
 
 Why one script: the document, the Python client (openapi-python-client) and the TypeScript
@@ -33,6 +34,7 @@ PYTHON_CONFIG = SDK / "openapi-python-client.yaml"
 TS_ROOT = SDK / "typescript"
 TS_OUT = TS_ROOT / "src" / "client"
 # What building, installing or type-checking a client leaves next to its sources.
+LANGUAGES = ("python", "typescript")
 IGNORED_NAMES = {"__pycache__", "build", "dist", "node_modules", ".mypy_cache", ".pytest_cache"}
 
 
@@ -103,17 +105,19 @@ def tree_differences(committed: Path, fresh: Path) -> list[str]:
     return problems
 
 
-def check() -> list[str]:
+def check(languages: tuple[str, ...] = LANGUAGES) -> list[str]:
     """Every difference between what is committed and what the app's document generates now."""
     document = openapi_document()
     problems = [] if SPEC.exists() and SPEC.read_text() == document else ["sdk/openapi.json: differs"]
     with tempfile.TemporaryDirectory(prefix="introvac-sdk-") as tmp:
         spec = Path(tmp) / "openapi.json"
         spec.write_text(document)
-        generate_python(spec, Path(tmp) / "python")
-        problems += tree_differences(PYTHON_OUT, Path(tmp) / "python")
-        generate_typescript(spec, Path(tmp) / "typescript")
-        problems += tree_differences(TS_OUT, Path(tmp) / "typescript")
+        if "python" in languages:
+            generate_python(spec, Path(tmp) / "python")
+            problems += tree_differences(PYTHON_OUT, Path(tmp) / "python")
+        if "typescript" in languages:
+            generate_typescript(spec, Path(tmp) / "typescript")
+            problems += tree_differences(TS_OUT, Path(tmp) / "typescript")
     return problems
 
 
@@ -136,6 +140,7 @@ def main() -> int:
     mode = parser.add_mutually_exclusive_group()
     mode.add_argument("--check", action="store_true", help="compare instead of writing; exit 1 when stale")
     mode.add_argument("--requirements", action="store_true", help="print the packages this script needs")
+    parser.add_argument("--only", choices=LANGUAGES, help="with --check: compare the document and this SDK only")
     args = parser.parse_args()
     if args.requirements:
         print("\n".join(requirements()))
@@ -144,7 +149,7 @@ def main() -> int:
         write()
         print(f"wrote {SPEC.relative_to(REPO)}, {PYTHON_OUT.relative_to(REPO)}/, {TS_OUT.relative_to(REPO)}/")
         return 0
-    problems = check()
+    problems = check((args.only,) if args.only else LANGUAGES)
     if problems:
         print("The committed SDKs are stale against the app's OpenAPI document:", *problems, sep="\n  ")
         print(f"Regenerate them with:\n  {fix_command()}")

@@ -7,7 +7,8 @@ export default defineConfig({
   input: process.env.INTROVAC_OPENAPI ?? '../openapi.json',
   output: {
     path: process.env.INTROVAC_TS_OUTPUT ?? 'src/client',
-    tsConfigPath: './tsconfig.json',
+    // ESM under NodeNext resolution (tsconfig.json) needs explicit `.js` specifiers.
+    module: { extension: '.js' },
   },
   plugins: [
     '@hey-api/client-fetch',

@@ -1,11 +1,16 @@
-"""Live servers for the SDK tests: one open, one that requires an API key (both on the tiny models)."""
+"""Live servers for the SDK tests (one open, one that requires an API key; both on the tiny models),
+and sdk/generate.py loaded as a module."""
 
 from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
 
 import pytest
 
 from tests.support.live_server import live_server
 
+REPO = Path(__file__).resolve().parents[2]
 API_KEY = "sdk-test-key"
 
 
@@ -22,3 +27,12 @@ def keyed_server(tiny_models_root, tmp_path_factory):
     log = tmp_path_factory.mktemp("keyed-server") / "uvicorn.log"
     with live_server(tiny_models_root, log, {"INTROVAC_API_KEY": API_KEY}) as base_url:
         yield base_url
+
+
+def load_generator():
+    """sdk/generate.py as a module (it is a script, not part of an installed package)."""
+    path = REPO / "sdk" / "generate.py"
+    spec = importlib.util.spec_from_file_location("introvac_sdk_generate", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module

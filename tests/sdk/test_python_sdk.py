@@ -60,11 +60,20 @@ def sdk(site):
             del sys.modules[name]
 
 
-def test_readme_example_type_checks_with_mypy(site, tmp_path):
-    example = tmp_path / "example.py"
-    example.write_text(readme_example())
+def docs_examples() -> list[str]:
+    """Every Python block of docs/SDK.md."""
+    return re.findall(r"```python\n(.*?)```", (REPO / "docs" / "SDK.md").read_text(), re.DOTALL)
+
+
+def test_readme_and_docs_examples_type_check_with_mypy(site, tmp_path):
+    examples = [readme_example(), *docs_examples()]
+    assert len(examples) >= 3
+    paths = []
+    for index, code in enumerate(examples):
+        paths.append(tmp_path / f"example_{index}.py")
+        paths[-1].write_text(code)
     env = {**os.environ, "MYPYPATH": str(site)}
-    command = [sys.executable, "-m", "mypy", "--strict", "--cache-dir", str(tmp_path / "cache"), str(example)]
+    command = [sys.executable, "-m", "mypy", "--strict", "--cache-dir", str(tmp_path / "cache"), *map(str, paths)]
     result = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "Success: no issues found" in result.stdout

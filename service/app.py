@@ -4,7 +4,7 @@
 loads, validates and warms up every model BEFORE the server accepts traffic, so a missing
 or corrupt model stops start-up with one message naming the file (uvicorn then exits
 non-zero) instead of failing on the first request. ``/ready`` turns 200 only after that.
-The OpenAPI document is post-processed for SDK generators (see :func:`sdk_friendly_openapi`).
+The OpenAPI document is post-processed for SDK generators (:mod:`service.api.openapi`).
 """
 
 from __future__ import annotations
@@ -14,17 +14,15 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from functools import partial
 from importlib import metadata
-from typing import Any
 
 import anyio
 from fastapi import Depends, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
-from fastapi.openapi.utils import get_openapi
-from fastapi.routing import APIRoute
 
 from service.api.deps import ServiceState, require_api_key
 from service.api.errors import BodyLimitMiddleware, CatchAllMiddleware, install_error_handlers
 from service.api.metrics import Metrics, MetricsMiddleware
+from service.api.openapi import operation_id, sdk_friendly_openapi
 from service.api.routes import editing, generation, ops
 from service.artifact import ArtifactError
 from service.latent.edit import LinearClassifier
@@ -106,35 +104,6 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await registry.stop()
 
 
-def _operation_id(route: APIRoute) -> str:
-    """Route names are the operationIds (``edit``, ``generate`` ...): clean SDK method names."""
-    return route.name
-
-
-def _binary_file_fields(node: Any) -> None:
-    """FastAPI writes upload fields as ``{"type": "string", "contentMediaType": ...}``, which
-    openapi-python-client does not type as a file; rewrite them to ``format: binary``."""
-    if isinstance(node, dict):
-        if node.get("type") == "string" and "contentMediaType" in node:
-            node.pop("contentMediaType")
-            node["format"] = "binary"
-        for value in node.values():
-            _binary_file_fields(value)
-    elif isinstance(node, list):
-        for value in node:
-            _binary_file_fields(value)
-
-
-def sdk_friendly_openapi(app: FastAPI) -> dict[str, Any]:
-    if app.openapi_schema is None:
-        schema = get_openapi(
-            title=app.title, version=app.version, description=app.description, routes=app.routes, tags=app.openapi_tags
-        )
-        _binary_file_fields(schema)
-        app.openapi_schema = schema
-    return app.openapi_schema
-
-
 def _configure_logging(level: str) -> None:
     log.setLevel(level.upper())
     if not logging.getLogger().handlers and not log.handlers:  # uvicorn configures only its own loggers
@@ -153,7 +122,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version=_version(),
         description=DESCRIPTION,
         lifespan=lifespan,
-        generate_unique_id_function=_operation_id,
+        generate_unique_id_function=operation_id,
     )
     app.state.service = ServiceState(settings=settings, metrics=metrics)
     install_error_handlers(app)

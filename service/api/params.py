@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Annotated, Literal
 
 from fastapi import Query
+from pydantic import WithJsonSchema
 
 from service.api.deps import ClassifierDep, ModelDep
 from service.api.errors import ApiError
@@ -23,8 +25,21 @@ MAX_ABS_DELTA = 100.0
 AttributeQuery = Annotated[
     list[str], Query(min_length=1, max_length=32, description="Attribute to edit; repeat for several.")
 ]
+# Parsed here (``parse_deltas``: case, spaces, the 422 ``invalid_delta`` code), but documented as
+# what a client may send, so generated SDKs type it ``float | "auto"`` rather than ``str``.
+DeltaValue = Annotated[
+    str,
+    WithJsonSchema(
+        {
+            "oneOf": [
+                {"type": "number", "minimum": -MAX_ABS_DELTA, "maximum": MAX_ABS_DELTA},
+                {"type": "string", "const": "auto"},
+            ]
+        }
+    ),
+]
 DeltaQuery = Annotated[
-    list[str] | None,
+    list[DeltaValue] | None,
     Query(
         max_length=32,
         description=(
@@ -40,13 +55,24 @@ TargetQuery = Annotated[
 PreserveQuery = Annotated[
     list[str] | None, Query(max_length=32, description="Attributes whose classifier logits must not change.")
 ]
+
+
+# A named enum, not a Literal: the document then has one $ref'd schema that /edit and /edit/json
+# share, and SDKs one type instead of one per operation. Its docstring is the schema's description.
+class EditDetail(StrEnum):
+    """`full`: the model's output. `residual`: the upload at its resolution plus only the change."""
+
+    FULL = "full"
+    RESIDUAL = "residual"
+
+
 DetailQuery = Annotated[
-    Literal["full", "residual"],
+    EditDetail,
     Query(description="`full`: model output. `residual`: the upload at its resolution plus only the change."),
 ]
-FormatQuery = Annotated[
-    Literal["png", "json"] | None, Query(description="`json`: base64 PNG plus deltas and probabilities.")
-]
+# Kept for curl users of ``/edit?format=json`` but left out of the document: each operation has
+# one response type (``POST /edit/json`` is the JSON operation), so SDKs get clean types.
+FormatQuery = Annotated[Literal["png", "json"] | None, Query(include_in_schema=False)]
 
 
 @dataclass(frozen=True)
@@ -65,7 +91,7 @@ def edit_plan(
     delta: DeltaQuery = None,
     target: TargetQuery = 0.95,
     preserve: PreserveQuery = None,
-    detail: DetailQuery = "full",
+    detail: DetailQuery = EditDetail.FULL,
     format: FormatQuery = None,
 ) -> EditPlan:
     """The checked edit request; 422 ``unknown_attribute`` / ``invalid_delta`` otherwise."""
@@ -75,7 +101,11 @@ def edit_plan(
     recommended = {a.name: a.recommended_delta for a in model.manifest.attributes}
     deltas = parse_deltas(attribute, delta, recommended)
     return EditPlan(
-        pairs=list(zip(attribute, deltas, strict=True)), target=target, preserve=preserve, detail=detail, format=format
+        pairs=list(zip(attribute, deltas, strict=True)),
+        target=target,
+        preserve=preserve,
+        detail=detail.value,
+        format=format,
     )
 
 

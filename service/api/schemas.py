@@ -2,7 +2,7 @@
 
 These models are the public contract seen by generated SDKs, so names are stable and every
 field is described. The helpers at the bottom build each route's documented responses
-(PNG, JSON and the shared error body) so routes cannot forget one.
+(PNG or JSON, never both, and the shared error body) so routes cannot forget one.
 """
 
 from __future__ import annotations
@@ -171,12 +171,19 @@ def errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
     return table
 
 
-def png_response(description: str, json_model: type[BaseModel] | None = None, headers: dict | None = None) -> dict:
-    """A 200 entry with ``image/png`` content (listed first, so SDKs return bytes) and
-    optionally the ``format=json`` variant."""
+def png_response(description: str, *, headers: dict | None = None) -> dict:
+    """A 200 entry whose only content is ``image/png`` as binary, so SDKs return bytes. A JSON
+    variant of the same work is its own operation (``/edit/json``), never a second media type
+    here: generators type a response by one schema."""
     entry: dict[str, Any] = {"description": description, "content": {"image/png": {"schema": _PNG_SCHEMA}}}
-    if json_model is not None:  # FastAPI adds it as application/json content, after image/png
-        entry["model"] = json_model
+    if headers:
+        entry["headers"] = headers
+    return {200: entry}
+
+
+def json_response(description: str, *, headers: dict | None = None) -> dict:
+    """A 200 entry for a route with a ``response_model`` (FastAPI adds the JSON schema)."""
+    entry: dict[str, Any] = {"description": description}
     if headers:
         entry["headers"] = headers
     return {200: entry}

@@ -228,10 +228,9 @@ def langevin_sample(
     loop forever: check ``result.complete``. ``reject=False`` returns the raw chain ends
     (one round of ``n`` chains), i.e. approximate samples of the full ``p(z | y)``.
 
-    Defaults: ``chains_per_round = max(n, 32)``, ``max_chains = 4 * chains_per_round``; with the
-    default, the first round is sized from the acceptance rate of prior draws
-    (:func:`_first_round`), so a class the prior already favours (a fitted prior's, typically)
-    runs a few chains instead of 32.
+    Defaults: ``chains_per_round = max(n, 32)``, ``max_chains = 4 * chains_per_round``; the first
+    round is then sized from the acceptance of prior draws (:func:`_first_round`): a class the
+    prior already favours (a fitted prior's, typically) runs a few chains, not 32.
     """
     cond = Conditions.build(classifier, conditions)
     n = _check_count(n, "n")

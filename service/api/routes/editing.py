@@ -1,4 +1,4 @@
-"""Image routes: /encode, /reconstruct, /edit, /decode.
+"""Image routes: /encode, /reconstruct, /edit (PNG) and /edit/json, /decode.
 
 Each route parses its parameters (cheap checks first: unknown attributes and bad deltas are
 refused before the upload is decoded), calls one function of :mod:`service.runtime.pipeline`
@@ -17,8 +17,11 @@ from service.api.deps import ClassifierDep, DecodedImageDep, ModelDep, SettingsD
 from service.api.errors import ApiError
 from service.api.params import EditPlan, edit_plan
 from service.api.routes.common import b64, kv_header, typicality_headers, typicality_report, wants_json
-from service.api.schemas import DecodeRequest, EditResponse, EncodeResponse, errors, header, png_response
+from service.api.schemas import DecodeRequest, EditResponse, EncodeResponse, errors, header, json_response, png_response
+from service.imaging.decode import DecodedImage
+from service.latent.edit import LinearClassifier
 from service.runtime import pipeline
+from service.runtime.registry import LoadedModel
 
 router = APIRouter(tags=["editing"])
 
@@ -73,24 +76,10 @@ async def reconstruct(decoded: DecodedImageDep, model: ModelDep) -> Response:
     return _png(await pipeline.reconstruct(model, decoded))
 
 
-@router.post(
-    "/edit",
-    name="edit",
-    summary="Edit attributes of an image",
-    response_class=Response,
-    responses={
-        **png_response("The edited image (PNG); `format=json` gives EditResponse.", EditResponse, _EDIT_HEADERS),
-        **_UPLOAD_ERRORS,
-    },
-)
-async def edit_image(
-    request: Request,
-    plan: EditPlanDep,
-    decoded: DecodedImageDep,
-    model: ModelDep,
-    classifier: ClassifierDep,
-) -> Response:
-    """Move the encoder mean along attribute directions and decode."""
+async def _edit(
+    plan: EditPlan, decoded: DecodedImage, model: LoadedModel, classifier: LinearClassifier
+) -> tuple[pipeline.Edited, dict[str, str]]:
+    """Run the edit; the ``X-Delta-Used`` / ``X-Probabilities-*`` headers both variants send."""
     edited = await pipeline.edit(
         model, classifier, decoded, pairs=plan.pairs, target=plan.target, preserve=plan.preserve, detail=plan.detail
     )
@@ -100,9 +89,11 @@ async def edit_image(
         "X-Probabilities-After": kv_header(edited.after),
         **typicality_headers(edited.typicality),
     }
-    if not wants_json(request, plan.format):
-        return _png(edited.png, headers)
-    body = EditResponse(
+    return edited, headers
+
+
+def _edit_body(model: LoadedModel, edited: pipeline.Edited) -> EditResponse:
+    return EditResponse(
         model=model.name,
         image_png_base64=b64(edited.png),
         width=edited.width,
@@ -114,7 +105,44 @@ async def edit_image(
             edited.typicality, model.manifest.typicality.threshold_percentile if model.manifest.typicality else None
         ),
     )
-    return JSONResponse(body.model_dump(), headers=headers)
+
+
+@router.post(
+    "/edit",
+    name="edit",
+    summary="Edit attributes of an image",
+    response_class=Response,
+    responses={**png_response("The edited image (PNG).", headers=_EDIT_HEADERS), **_UPLOAD_ERRORS},
+)
+async def edit_image(
+    request: Request, plan: EditPlanDep, decoded: DecodedImageDep, model: ModelDep, classifier: ClassifierDep
+) -> Response:
+    """Move the encoder mean along attribute directions and decode. `POST /edit/json` answers the
+    same edit as JSON (base64 PNG, deltas used, probabilities)."""
+    edited, headers = await _edit(plan, decoded, model, classifier)
+    # Undocumented, kept for curl users: `format=json` / `Accept: application/json` answer /edit/json.
+    if wants_json(request, plan.format):
+        return JSONResponse(_edit_body(model, edited).model_dump(), headers=headers)
+    return _png(edited.png, headers)
+
+
+@router.post(
+    "/edit/json",
+    name="edit_json",
+    summary="Edit attributes of an image (JSON answer)",
+    response_model=EditResponse,
+    responses={
+        **json_response("The edited image as base64 PNG, with deltas and probabilities.", headers=_EDIT_HEADERS),
+        **_UPLOAD_ERRORS,
+    },
+)
+async def edit_json(
+    response: Response, plan: EditPlanDep, decoded: DecodedImageDep, model: ModelDep, classifier: ClassifierDep
+) -> EditResponse:
+    """What ``POST /edit`` does, answered as JSON: the PNG (base64), deltas used and probabilities."""
+    edited, headers = await _edit(plan, decoded, model, classifier)
+    response.headers.update(headers)
+    return _edit_body(model, edited)
 
 
 @router.post(
@@ -124,7 +152,7 @@ async def edit_image(
     response_class=Response,
     responses={
         **png_response("One image, or a grid when several latents were sent."),
-        **errors(401, 404, 422, 500, 503, 504),
+        **errors(400, 401, 404, 422, 500, 503, 504),  # 400: a body that is not JSON
     },
 )
 async def decode(body: DecodeRequest, model: ModelDep, settings: SettingsDep) -> Response:

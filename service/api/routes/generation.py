@@ -1,4 +1,4 @@
-"""GET /generate: sample faces with (or without) attributes, as in the paper.
+"""GET /generate (PNG) and GET /generate/json: sample faces with (or without) attributes, as in the paper.
 
 Langevin (Eq. 8: ``z <- z - a grad U(z) + sqrt(2a) eps``, defaults a = 2e-4 and 5000 steps,
 then rejection of samples the classifier does not assign to the class) or the exact
@@ -14,20 +14,24 @@ drawn and returned in ``X-Seed``.
 from __future__ import annotations
 
 import secrets
+from dataclasses import dataclass
+from enum import StrEnum
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Query, Request
+import numpy as np
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from service.api.deps import ClassifierDep, ModelDep, SettingsDep
 from service.api.errors import ApiError
 from service.api.routes.common import b64, check_attributes, wants_json
-from service.api.schemas import GeneratedSample, GenerateResponse, errors, header, png_response
+from service.api.schemas import GeneratedSample, GenerateResponse, errors, header, json_response, png_response
 from service.imaging.encode import png_of_batch
 from service.latent.draw import PAPER_STEP_SIZE, PAPER_STEPS
-from service.latent.edit import probabilities_dict
+from service.latent.edit import LinearClassifier, probabilities_dict
 from service.latent.prior import FittedPrior
+from service.latent.sampling import SampleResult
 from service.runtime import pipeline
 from service.runtime.registry import LoadedModel
 from service.settings import Settings
@@ -57,19 +61,34 @@ StepsQuery = Annotated[
     Query(ge=1, le=1_000_000, description=f"Langevin steps (default {PAPER_STEPS}, at most max_langevin_steps)."),
 ]
 StepSizeQuery = Annotated[float, Query(gt=0, le=1, allow_inf_nan=False, description="Langevin step size alpha.")]
-MethodQuery = Annotated[
-    Literal["langevin", "exact"], Query(description="`langevin` (paper) or exact rejection sampling.")
-]
+
+
+# Named enums, not Literals: one $ref'd schema shared by /generate and /generate/json, so SDKs get
+# one type. Their docstrings are the schemas' descriptions.
+class SamplingMethod(StrEnum):
+    """`langevin`: the paper's Langevin dynamics (Eq. 8). `exact`: rejection sampling from the prior."""
+
+    LANGEVIN = "langevin"
+    EXACT = "exact"
+
+
+class LatentPrior(StrEnum):
+    """`fitted`: the model's fitted latent prior. `standard`: N(0, I), as in the paper."""
+
+    FITTED = "fitted"
+    STANDARD = "standard"
+
+
+MethodQuery = Annotated[SamplingMethod, Query(description="`langevin` (paper) or exact rejection sampling.")]
 PriorQuery = Annotated[
-    Literal["fitted", "standard"] | None,
+    LatentPrior | None,
     Query(
         description="`fitted`: the model's fitted latent prior (default when it has one); "
         "`standard`: N(0, I) as in the paper."
     ),
 ]
-FormatQuery = Annotated[
-    Literal["png", "json"] | None, Query(description="`json`: every sample with its latent and PNG.")
-]
+# Kept for curl users of ``/generate?format=json``, left out of the document (``/generate/json``).
+FormatQuery = Annotated[Literal["png", "json"] | None, Query(include_in_schema=False)]
 
 
 def _pick_prior(model: LoadedModel, requested: str | None) -> tuple[str, FittedPrior | None]:
@@ -121,20 +140,22 @@ def _no_samples(result, prior_name: str, seed: int, headers: dict[str, str]) -> 
     )
 
 
-@router.get(
-    "/generate",
-    name="generate",
-    summary="Generate faces with or without attributes",
-    response_class=Response,
-    responses={
-        **png_response(
-            "One image (n=1) or a grid (PNG); `format=json` gives GenerateResponse.", GenerateResponse, _HEADERS
-        ),
-        **errors(401, 404, 422, 500, 503, 504),
-    },
-)
-async def generate(
-    request: Request,
+@dataclass(frozen=True)
+class GeneratePlan:
+    """The checked /generate request: every 422 is raised before any sampling starts."""
+
+    conditions: dict[str, bool]
+    n: int
+    seed: int
+    steps: int
+    step_size: float
+    method: Literal["langevin", "exact"]
+    prior_name: str
+    prior: FittedPrior | None
+    format: Literal["png", "json"] | None  # legacy negotiation of GET /generate; None: the Accept header
+
+
+def generate_plan(
     model: ModelDep,
     classifier: ClassifierDep,
     settings: SettingsDep,
@@ -144,51 +165,113 @@ async def generate(
     seed: SeedQuery = None,
     steps: StepsQuery = None,
     step_size: StepSizeQuery = PAPER_STEP_SIZE,
-    method: MethodQuery = "langevin",
+    method: MethodQuery = SamplingMethod.LANGEVIN,
     prior: PriorQuery = None,
     format: FormatQuery = None,
-) -> Response:
-    """Sample latents of the class, decode them, return a PNG (grid when n > 1)."""
+) -> GeneratePlan:
+    """The query parameters both /generate and /generate/json take, checked against the model."""
     conditions = _conditions(classifier, attribute or [], absent or [])
     steps = _check_budget(settings, n, steps)
-    seed = secrets.randbelow(MAX_SEED + 1) if seed is None else seed
-    prior_name, fitted = _pick_prior(model, prior)
+    prior_name, fitted = _pick_prior(model, None if prior is None else prior.value)
+    return GeneratePlan(
+        conditions=conditions,
+        n=n,
+        seed=secrets.randbelow(MAX_SEED + 1) if seed is None else seed,
+        steps=steps,
+        step_size=step_size,
+        method=method.value,
+        prior_name=prior_name,
+        prior=fitted,
+        format=format,
+    )
+
+
+GeneratePlanDep = Annotated[GeneratePlan, Depends(generate_plan)]
+
+
+async def _sample(
+    plan: GeneratePlan, model: LoadedModel, classifier: LinearClassifier
+) -> tuple[SampleResult, np.ndarray, dict[str, str]]:
+    """Accepted latents, their decoded images and the X-* headers; 422 when none was accepted."""
     out = await pipeline.generate(
         model,
         classifier,
-        method=method,
-        conditions=conditions,
-        n=n,
-        seed=seed,
-        steps=steps,
-        step_size=step_size,
-        prior=fitted,
+        method=plan.method,
+        conditions=plan.conditions,
+        n=plan.n,
+        seed=plan.seed,
+        steps=plan.steps,
+        step_size=plan.step_size,
+        prior=plan.prior,
     )
     result = out.result
     headers = {
-        "X-Seed": str(seed),
-        "X-Prior": prior_name,
+        "X-Seed": str(plan.seed),
+        "X-Prior": plan.prior_name,
         "X-Acceptance-Rate": f"{result.acceptance_rate:.6g}",
-        "X-Samples-Requested": str(n),
+        "X-Samples-Requested": str(plan.n),
         "X-Samples-Returned": str(result.z.shape[0]),
     }
     if out.images is None:
-        raise _no_samples(result, prior_name, seed, headers)
+        raise _no_samples(result, plan.prior_name, plan.seed, headers)
+    return result, out.images, headers
+
+
+async def _json_body(
+    plan: GeneratePlan, model: LoadedModel, classifier: LinearClassifier, result: SampleResult, images: np.ndarray
+) -> GenerateResponse:
     value_range = model.manifest.value_range
-    if not wants_json(request, format):
-        data = await run_in_threadpool(png_of_batch, out.images, value_range)
-        return Response(content=data, media_type="image/png", headers=headers)
-    pngs = [await run_in_threadpool(png_of_batch, out.images[i : i + 1], value_range) for i in range(len(out.images))]
-    body = GenerateResponse(
+    pngs = [await run_in_threadpool(png_of_batch, images[i : i + 1], value_range) for i in range(len(images))]
+    return GenerateResponse(
         model=model.name,
-        method=method,
-        prior=prior_name,
-        seed=seed,
-        requested=n,
+        method=plan.method,
+        prior=plan.prior_name,
+        seed=plan.seed,
+        requested=plan.n,
         acceptance_rate=result.acceptance_rate,
         samples=[
             GeneratedSample(z=[float(v) for v in z], probabilities=p, image_png_base64=b64(png))
             for z, p, png in zip(result.z, probabilities_dict(classifier, result.z), pngs, strict=True)
         ],
     )
-    return JSONResponse(body.model_dump(), headers=headers)
+
+
+@router.get(
+    "/generate",
+    name="generate",
+    summary="Generate faces with or without attributes",
+    response_class=Response,
+    responses={
+        **png_response("One image (n=1) or a grid (PNG).", headers=_HEADERS),
+        **errors(401, 404, 422, 500, 503, 504),
+    },
+)
+async def generate(request: Request, plan: GeneratePlanDep, model: ModelDep, classifier: ClassifierDep) -> Response:
+    """Sample latents of the class, decode them, return a PNG (grid when n > 1). `GET /generate/json`
+    answers the same samples as JSON, each with its latent and probabilities."""
+    result, images, headers = await _sample(plan, model, classifier)
+    # Undocumented, kept for curl users: `format=json` / `Accept: application/json` answer /generate/json.
+    if wants_json(request, plan.format):
+        body = await _json_body(plan, model, classifier, result, images)
+        return JSONResponse(body.model_dump(), headers=headers)
+    data = await run_in_threadpool(png_of_batch, images, model.manifest.value_range)
+    return Response(content=data, media_type="image/png", headers=headers)
+
+
+@router.get(
+    "/generate/json",
+    name="generate_json",
+    summary="Generate faces with or without attributes (JSON answer)",
+    response_model=GenerateResponse,
+    responses={
+        **json_response("Every sample with its latent, probabilities and PNG (base64).", headers=_HEADERS),
+        **errors(401, 404, 422, 500, 503, 504),
+    },
+)
+async def generate_json(
+    response: Response, plan: GeneratePlanDep, model: ModelDep, classifier: ClassifierDep
+) -> GenerateResponse:
+    """What GET /generate does, answered as JSON: one entry per sample (latent, probabilities, PNG)."""
+    result, images, headers = await _sample(plan, model, classifier)
+    response.headers.update(headers)
+    return await _json_body(plan, model, classifier, result, images)

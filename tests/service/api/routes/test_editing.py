@@ -208,20 +208,35 @@ def test_edit_residual_keeps_the_upload_resolution_and_the_outside_of_the_crop(c
     np.testing.assert_array_equal(result[:, 37:], original[:, 37:])
 
 
-def test_edit_json_variant_by_parameter_or_accept_header(client):
+def test_edit_json_operation_and_the_legacy_json_variants_agree(client):
+    """POST /edit/json is the documented JSON operation; /edit?format=json and Accept: application/json
+    still answer the same for curl users (undocumented, so SDKs see one response type per operation)."""
+    by_route = client.post("/edit/json?attribute=eyeglasses&delta=2", files=upload(images.png_bytes()))
     by_param = client.post("/edit?attribute=eyeglasses&delta=2&format=json", files=upload(images.png_bytes()))
     by_accept = client.post(
         "/edit?attribute=eyeglasses&delta=2", files=upload(images.png_bytes()), headers={"accept": "application/json"}
     )
-    for response in (by_param, by_accept):
+    for response in (by_route, by_param, by_accept):
         assert response.status_code == 200 and response.headers["content-type"] == "application/json"
         body = response.json()
         assert body["deltas"] == {"eyeglasses": 2.0} and body["model"] == "tiny"
         assert body["probabilities_after"]["eyeglasses"] > body["probabilities_before"]["eyeglasses"]
         png = base64.b64decode(body["image_png_base64"])
         assert png.startswith(PNG_SIGNATURE) and png_size(png) == (body["width"], body["height"]) == (SIZE, SIZE)
-        assert "X-Delta-Used" in response.headers
-    assert json.loads(by_param.content)["image_png_base64"] == by_accept.json()["image_png_base64"]
+        assert parse_kv(response.headers["X-Delta-Used"]) == {"eyeglasses": 2.0}
+    assert json.loads(by_param.content) == by_accept.json() == by_route.json()
+    as_png = client.post("/edit?attribute=eyeglasses&delta=2", files=upload(images.png_bytes()))
+    assert as_png.headers["content-type"] == "image/png"
+    assert as_png.content == base64.b64decode(by_route.json()["image_png_base64"])
+
+
+def test_edit_json_checks_its_parameters_like_edit(client):
+    assert_error(client.post("/edit/json?attribute=wings", files=upload(images.png_bytes())), 422, "unknown_attribute")
+    assert_error(
+        client.post("/edit/json?attribute=eyeglasses&delta=lots", files=upload(images.png_bytes())),
+        422,
+        "invalid_delta",
+    )
 
 
 # ----------------------------------------------------------------------------- /edit errors

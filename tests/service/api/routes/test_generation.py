@@ -70,6 +70,17 @@ def test_json_samples_satisfy_the_conditions_and_decode_to_their_png(client):
         assert np.abs(png_pixels(png).astype(int) - png_pixels(decoded.content).astype(int)).max() <= 1
 
 
+def test_generate_json_operation_equals_the_legacy_format_json(client):
+    query = f"attribute=eyeglasses&n=2&seed=6&{FAST}"
+    by_route = client.get(f"/generate/json?{query}")
+    by_param = client.get(f"/generate?{query}&format=json")
+    assert by_route.status_code == by_param.status_code == 200, by_route.text
+    assert by_route.headers["content-type"] == "application/json"
+    assert by_route.json() == by_param.json() and by_route.json()["seed"] == 6
+    assert by_route.headers["X-Samples-Returned"] == "2" and by_route.headers["X-Seed"] == "6"
+    assert client.get(f"/generate?{query}").headers["content-type"] == "image/png"
+
+
 def test_exact_method(client):
     response = client.get("/generate?method=exact&attribute=eyeglasses&n=3&seed=2&format=json")
     assert response.status_code == 200, response.text

@@ -1,0 +1,182 @@
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, TypeVar, BinaryIO, TextIO, TYPE_CHECKING, Generator
+
+from attrs import define as _attrs_define
+from attrs import field as _attrs_field
+
+from ..types import UNSET, Unset
+
+from ..types import UNSET, Unset
+from typing import cast
+
+if TYPE_CHECKING:
+  from ..models.edit_response_deltas import EditResponseDeltas
+  from ..models.edit_response_probabilities_after import EditResponseProbabilitiesAfter
+  from ..models.edit_response_probabilities_before import EditResponseProbabilitiesBefore
+  from ..models.typicality_report import TypicalityReport
+
+
+
+
+
+T = TypeVar("T", bound="EditResponse")
+
+
+
+@_attrs_define
+class EditResponse:
+    """ 
+        Attributes:
+            model (str):
+            image_png_base64 (str): The edited image as base64-encoded PNG.
+            width (int):
+            height (int):
+            deltas (EditResponseDeltas): Delta applied per edited attribute (resolved when `auto`).
+            probabilities_before (EditResponseProbabilitiesBefore): Classifier probabilities of the encoded image.
+            probabilities_after (EditResponseProbabilitiesAfter): Classifier probabilities of the edited latent.
+            typicality (None | TypicalityReport | Unset): Out-of-domain signal of the upload; null when the model has no
+                calibration.
+     """
+
+    model: str
+    image_png_base64: str
+    width: int
+    height: int
+    deltas: EditResponseDeltas
+    probabilities_before: EditResponseProbabilitiesBefore
+    probabilities_after: EditResponseProbabilitiesAfter
+    typicality: None | TypicalityReport | Unset = UNSET
+    additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
+
+
+
+
+
+    def to_dict(self) -> dict[str, Any]:
+        from ..models.edit_response_deltas import EditResponseDeltas # noqa: PLC0415
+        from ..models.edit_response_probabilities_after import EditResponseProbabilitiesAfter # noqa: PLC0415
+        from ..models.edit_response_probabilities_before import EditResponseProbabilitiesBefore # noqa: PLC0415
+        from ..models.typicality_report import TypicalityReport # noqa: PLC0415
+        model = self.model
+
+        image_png_base64 = self.image_png_base64
+
+        width = self.width
+
+        height = self.height
+
+        deltas = self.deltas.to_dict()
+
+        probabilities_before = self.probabilities_before.to_dict()
+
+        probabilities_after = self.probabilities_after.to_dict()
+
+        typicality: dict[str, Any] | None | Unset
+        if isinstance(self.typicality, Unset):
+            typicality = UNSET
+        elif isinstance(self.typicality, TypicalityReport):
+            typicality = self.typicality.to_dict()
+        else:
+            typicality = self.typicality
+
+
+        field_dict: dict[str, Any] = {}
+        field_dict.update(self.additional_properties)
+        field_dict.update({
+            "model": model,
+            "image_png_base64": image_png_base64,
+            "width": width,
+            "height": height,
+            "deltas": deltas,
+            "probabilities_before": probabilities_before,
+            "probabilities_after": probabilities_after,
+        })
+        if typicality is not UNSET:
+            field_dict["typicality"] = typicality
+
+        return field_dict
+
+
+
+    @classmethod
+    def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
+        from ..models.edit_response_deltas import EditResponseDeltas # noqa: PLC0415
+        from ..models.edit_response_probabilities_after import EditResponseProbabilitiesAfter # noqa: PLC0415
+        from ..models.edit_response_probabilities_before import EditResponseProbabilitiesBefore # noqa: PLC0415
+        from ..models.typicality_report import TypicalityReport # noqa: PLC0415
+        d = dict(src_dict)
+        model = d.pop("model")
+
+        image_png_base64 = d.pop("image_png_base64")
+
+        width = d.pop("width")
+
+        height = d.pop("height")
+
+        deltas = EditResponseDeltas.from_dict(d.pop("deltas"))
+
+
+
+
+        probabilities_before = EditResponseProbabilitiesBefore.from_dict(d.pop("probabilities_before"))
+
+
+
+
+        probabilities_after = EditResponseProbabilitiesAfter.from_dict(d.pop("probabilities_after"))
+
+
+
+
+        def _parse_typicality(data: object) -> None | TypicalityReport | Unset:
+            if data is None:
+                return data
+            if isinstance(data, Unset):
+                return data
+            try:
+                if not isinstance(data, dict):
+                    raise TypeError()
+                typicality_type_0 = TypicalityReport.from_dict(data)
+
+
+
+                return typicality_type_0
+            except (TypeError, ValueError, AttributeError, KeyError):
+                pass
+            return cast(None | TypicalityReport | Unset, data)
+
+        typicality = _parse_typicality(d.pop("typicality", UNSET))
+
+
+        edit_response = cls(
+            model=model,
+            image_png_base64=image_png_base64,
+            width=width,
+            height=height,
+            deltas=deltas,
+            probabilities_before=probabilities_before,
+            probabilities_after=probabilities_after,
+            typicality=typicality,
+        )
+
+
+        edit_response.additional_properties = d
+        return edit_response
+
+    @property
+    def additional_keys(self) -> list[str]:
+        return list(self.additional_properties.keys())
+
+    def __getitem__(self, key: str) -> Any:
+        return self.additional_properties[key]
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        self.additional_properties[key] = value
+
+    def __delitem__(self, key: str) -> None:
+        del self.additional_properties[key]
+
+    def __contains__(self, key: str) -> bool:
+        return key in self.additional_properties

@@ -333,8 +333,12 @@ async function generate() {
 // ---------------------------------------------------------------- wiring
 function init() {
   $("api-key").value = localStorage.getItem(KEY_STORE) || "";
+  let usedKey = $("api-key").value.trim();
   $("api-key").addEventListener("change", () => {
-    localStorage.setItem(KEY_STORE, $("api-key").value.trim());
+    const key = $("api-key").value.trim();
+    if (key === usedKey) return; // a second change event (blur) for the same key
+    usedKey = key;
+    localStorage.setItem(KEY_STORE, key);
     loadModels();
   });
   $("model").addEventListener("change", () => {

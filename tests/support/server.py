@@ -43,7 +43,7 @@ def _wait_ready(process: subprocess.Popen, base_url: str, log: Path) -> None:
 
 
 @contextmanager
-def running_server(log: Path, **settings: str) -> Iterator[str]:
+def running_server(log: Path, *, uvicorn_log_level: str = "warning", **settings: str) -> Iterator[str]:
     """``uvicorn --factory service.app:create_app`` with ``INTROVAC_<KEY>=value`` for each
     keyword (and no other INTROVAC_ variable); yields the base URL once /ready is 200."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("INTROVAC_")}
@@ -51,7 +51,7 @@ def running_server(log: Path, **settings: str) -> Iterator[str]:
     env.update({f"INTROVAC_{key.upper()}": value for key, value in settings.items()})
     port = free_port()
     command = [sys.executable, "-m", "uvicorn", "service.app:create_app", "--factory"]
-    command += ["--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"]
+    command += ["--host", "127.0.0.1", "--port", str(port), "--log-level", uvicorn_log_level]
     with open(log, "wb") as out:
         process = subprocess.Popen(command, cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT)
     base_url = f"http://127.0.0.1:{port}"

@@ -287,8 +287,7 @@ async function detectFaces(blob) {
     drawFaces(faces, img.naturalWidth, img.naturalHeight);
     $("faces-note").textContent = `(${faces.length} face${faces.length === 1 ? "" : "s"})`;
   } catch (err) {
-    $("faces-note").textContent = "(face detection failed)";
-    console.warn(err);
+    $("faces-note").textContent = `(faces: ${err.message})`; // e.g. the server's "no face found"
   }
 }
 

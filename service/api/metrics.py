@@ -32,9 +32,13 @@ def route_template(scope: Scope, original: dict[str, Any]) -> str:
         return route.path
     router = getattr(original.get("app"), "router", None)
     for candidate in getattr(router, "routes", ()):
-        match, _ = candidate.matches(original)
-        if match == Match.FULL:
-            return candidate.path + "/{path}" if isinstance(candidate, Mount) else candidate.path
+        match, child = candidate.matches(original)
+        if match != Match.FULL:
+            continue
+        # FastAPI's included routers match for their routes and name the route in the child scope.
+        path = getattr(child.get("route"), "path", None) or getattr(candidate, "path", None)
+        if path:
+            return path + "/{path}" if isinstance(candidate, Mount) else path
     return UNMATCHED
 
 

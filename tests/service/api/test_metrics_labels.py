@@ -70,3 +70,14 @@ def test_route_template_matches_the_scope_as_it_was_before_routing():
     original = {"type": "http", "path": "/openapi.json", "method": "GET", "app": App, "root_path": ""}
     assert route_template({}, original) == "/openapi.json"
     assert route_template({}, {**original, "path": "/other"}) == UNMATCHED
+
+
+def test_a_body_refused_before_routing_is_labelled_by_its_route(tiny_models_root):
+    """BodyLimitMiddleware answers 413 before the router runs: the template still comes through
+    FastAPI's included router (which names the route in its child scope)."""
+    from tests.support.api import upload
+
+    with TestClient(create_app(make_settings(tiny_models_root, max_upload_bytes=1000))) as client:
+        assert client.post("/encode", files=upload(b"x" * 200_000)).status_code == 413
+        text = client.get("/metrics").text
+    assert _count(text, method="POST", route="/encode", status="413") == 1

@@ -32,12 +32,10 @@ def route_template(scope: Scope, original: dict[str, Any]) -> str:
         return route.path
     router = getattr(original.get("app"), "router", None)
     for candidate in getattr(router, "routes", ()):
-        match, child = candidate.matches(original)
-        if match != Match.FULL:
-            continue
-        # FastAPI's included routers match for their routes and name the route in the child scope.
-        path = getattr(child.get("route"), "path", None) or getattr(candidate, "path", None)
-        if path:
+        # FastAPI's included routers have no path: their APIRoutes set scope["route"] when they
+        # run, so only a request refused before routing (a 413 on the wire) gets here for them.
+        path = getattr(candidate, "path", None)
+        if path and candidate.matches(original)[0] == Match.FULL:
             return path + "/{path}" if isinstance(candidate, Mount) else path
     return UNMATCHED
 

@@ -9,7 +9,7 @@ PORT   ?= 8000
 # uvicorn, closes idle connections and never reuses one uvicorn is closing.
 TIMEOUT_KEEP_ALIVE ?= 75
 
-.PHONY: serve test lint lock install-serve install-dev test-tools sdk sdk-check clean
+.PHONY: serve test lint lock install-serve install-dev test-tools sdk sdk-check browser-tools screenshot clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -99,8 +99,19 @@ lint: install-dev
 	$(BIN)/ruff format --check .
 
 ## Set up and run the whole test suite (what CI runs): the lint gate, then pytest.
-test: install-dev test-tools lint
+test: install-dev test-tools browser-tools lint
 	$(BIN)/python -m pytest -q
 
 clean:
 	rm -rf $(VENV) $(SDK_VENV) .pytest_cache sdk/typescript/node_modules sdk/typescript/build
+
+# Debian's chromium runs the browser tests of the web page and /docs headless (Playwright drives
+# it with executable_path; never `playwright install`, which downloads its own build).
+browser-tools:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null; }
+
+## Re-take docs/images/web-page.png (the README's picture of the page) on the shipped model.
+screenshot: install-dev browser-tools
+	$(BIN)/python docs/images/take_web_page_screenshot.py

@@ -20,10 +20,13 @@ from fastapi import Depends, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from service.api.deps import ServiceState, require_api_key
+from service.api.docs import install_docs
 from service.api.errors import BodyLimitMiddleware, CatchAllMiddleware, install_error_handlers
+from service.api.logs import REQUEST_ID_HEADER, configure_logging, install_request_ids
 from service.api.metrics import Metrics, MetricsMiddleware
 from service.api.openapi import operation_id, sdk_friendly_openapi
-from service.api.routes import editing, generation, ops
+from service.api.routes import editing, generation, latent_edit, ops
+from service.api.routes.ui import install_ui
 from service.artifact import ArtifactError
 from service.latent.edit import LinearClassifier
 from service.runtime.registry import ModelRegistry, discover
@@ -42,6 +45,7 @@ EXPOSED_HEADERS = [
     "X-Samples-Requested",
     "X-Samples-Returned",
     "Retry-After",
+    REQUEST_ID_HEADER,
 ]
 DESCRIPTION = """Attribute editing and conditional generation of faces with an IntroVAC
 (Introspective Variational Classifier). Every error has the body
@@ -104,18 +108,10 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await registry.stop()
 
 
-def _configure_logging(level: str) -> None:
-    log.setLevel(level.upper())
-    if not logging.getLogger().handlers and not log.handlers:  # uvicorn configures only its own loggers
-        handler = logging.StreamHandler()
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-        log.addHandler(handler)
-
-
 def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the app; models load when the lifespan starts (uvicorn start-up, TestClient context)."""
     settings = settings or Settings()
-    _configure_logging(settings.log_level)
+    configure_logging(settings.log_level, settings.log_format)
     metrics = Metrics()
     app = FastAPI(
         title="IntroVAC attribute editing API",
@@ -123,6 +119,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         description=DESCRIPTION,
         lifespan=lifespan,
         generate_unique_id_function=operation_id,
+        docs_url=None,  # install_docs serves /docs and /redoc from local assets (no CDN)
+        redoc_url=None,
     )
     app.state.service = ServiceState(settings=settings, metrics=metrics)
     install_error_handlers(app)
@@ -131,7 +129,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(ops.public)
     app.include_router(ops.protected, dependencies=guarded)
     app.include_router(editing.router, dependencies=guarded)
+    app.include_router(latent_edit.router, dependencies=guarded)
     app.include_router(generation.router, dependencies=guarded)
+    install_ui(app)
+    install_docs(app)
 
     # add_middleware wraps what is already there: the LAST added runs first.
     app.add_middleware(BodyLimitMiddleware, max_body_bytes=settings.max_upload_bytes + MULTIPART_SLACK_BYTES)
@@ -145,5 +146,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             allow_headers=["*"],
             expose_headers=EXPOSED_HEADERS,
         )
+    install_request_ids(app)  # outermost: every log line and error body of the request has its id
     app.openapi = partial(sdk_friendly_openapi, app)  # type: ignore[method-assign]
     return app

@@ -99,13 +99,17 @@ class Settings(BaseSettings):
     )
     cors_origins: StrList = Field(default_factory=list, description="Origins allowed by CORS (empty: CORS off).")
     log_level: Literal["debug", "info", "warning", "error", "critical"] = Field("info", description="Log level.")
+    log_format: Literal["text", "json"] = Field(
+        "text",
+        description="`json`: one JSON object per log line (time, level, request_id, route, status, latency_ms).",
+    )
 
     @field_validator("models", "providers", "cors_origins", mode="before")
     @classmethod
     def _lists(cls, value: object) -> object:
         return _split_list(value)
 
-    @field_validator("log_level", mode="before")
+    @field_validator("log_level", "log_format", mode="before")
     @classmethod
     def _lower(cls, value: object) -> object:
         return value.lower() if isinstance(value, str) else value

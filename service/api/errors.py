@@ -1,10 +1,11 @@
-"""One JSON error body everywhere: ``{"error": {"code", "message", "details"}}``.
+"""One JSON error body everywhere: ``{"error": {"code", "message", "details", "request_id"}}``.
 
 Clients (and generated SDKs) switch on ``code``; ``message`` is for humans. Every way a
 request can fail is funnelled here: our own :class:`ApiError`, FastAPI's request
 validation, Starlette's HTTP exceptions (404/405/413 ...), the imaging, latent-math and
 batcher exceptions, and, as the last line, a catch-all middleware that turns a genuine
-server bug into a logged JSON 500 instead of a bare text traceback.
+server bug into a logged JSON 500 instead of a bare text traceback. ``request_id`` is the
+request's ``X-Request-ID`` (:mod:`service.api.logs`), so a user's report leads to its log lines.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from asgi_correlation_id import correlation_id
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -66,7 +68,7 @@ class ApiError(Exception):
 
 
 def error_body(code: str, message: str, details: Any = None) -> dict[str, Any]:
-    return {"error": {"code": code, "message": message, "details": details}}
+    return {"error": {"code": code, "message": message, "details": details, "request_id": correlation_id.get() or ""}}
 
 
 def error_response(

@@ -4,19 +4,40 @@ A registry per app (not prometheus_client's global one) lets tests and benchmark
 many apps in one process without "duplicated timeseries" errors. Routes are labelled by
 their template (``/edit``), never by the raw path, so a scanner hitting random URLs
 cannot blow up the label cardinality: unmatched paths share the label ``unmatched``.
+FastAPI's own routes (``/openapi.json``) and mounts are plain Starlette routes that leave no
+``route`` in the scope; :func:`route_template` finds their template by matching the path.
 """
 
 from __future__ import annotations
 
 import time
+from typing import Any
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, Info, generate_latest
+from starlette.routing import Match, Mount
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 UNMATCHED = "unmatched"
 
 _LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
 _BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128)
+
+
+def route_template(scope: Scope, original: dict[str, Any]) -> str:
+    """The matched route's template; for routes that set no ``scope["route"]`` (Starlette's
+    ``Route``, ``Mount``), the first app route that matches ``original`` (the scope as it was
+    before routing changed it); else :data:`UNMATCHED`."""
+    route = scope.get("route")
+    if getattr(route, "path", None):
+        return route.path
+    router = getattr(original.get("app"), "router", None)
+    for candidate in getattr(router, "routes", ()):
+        # FastAPI's included routers have no path: their APIRoutes set scope["route"] when they
+        # run, so only a request refused before routing (a 413 on the wire) gets here for them.
+        path = getattr(candidate, "path", None)
+        if path and candidate.matches(original)[0] == Match.FULL:
+            return path + "/{path}" if isinstance(candidate, Mount) else path
+    return UNMATCHED
 
 
 class Metrics:
@@ -107,6 +128,7 @@ class MetricsMiddleware:
             return
         status = 500  # if the app dies before answering, that is what the client sees
         start = time.perf_counter()
+        original = dict(scope)
 
         async def recording_send(message: Message) -> None:
             nonlocal status
@@ -117,7 +139,7 @@ class MetricsMiddleware:
         try:
             await self.app(scope, receive, recording_send)
         finally:
-            route = getattr(scope.get("route"), "path", None) or UNMATCHED
+            route = route_template(scope, original)
             method = scope.get("method", "")
             self.metrics.requests.labels(method, route, str(status)).inc()
             self.metrics.latency.labels(method, route).observe(time.perf_counter() - start)

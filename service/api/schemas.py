@@ -25,6 +25,7 @@ class ErrorDetail(BaseModel):
     code: str = Field(description="Stable machine-readable error code, e.g. `unknown_attribute`.")
     message: str = Field(description="Human-readable explanation.")
     details: Any = Field(None, description="Extra structured data (validation problems, valid names ...).")
+    request_id: str = Field("", description="The request's X-Request-ID: quote it when reporting a problem.")
 
 
 class ErrorBody(BaseModel):

@@ -151,3 +151,23 @@ async def generate(
     if result.z.shape[0] == 0:
         return Generated(result=result, images=None)
     return Generated(result=result, images=await model.decode(result.z))
+
+
+async def edit_latent(
+    model: LoadedModel,
+    classifier: LinearClassifier,
+    z: np.ndarray,
+    *,
+    pairs: Sequence[tuple[str, float | str]],
+    target: float,
+    preserve: Sequence[str],
+) -> Edited:
+    """:func:`edit` from a latent the client already has (e.g. /encode's mean): no upload and no
+    encoder call, so a slider can ask for many deltas of one image cheaply."""
+    z_aug, used = apply_edits(z, classifier, pairs, target=target, preserve=preserve)
+    edited = (await model.decode(z_aug.astype(np.float32)))[0]
+    png = await to_thread.run_sync(to_png_bytes, edited, model.manifest.value_range)
+    size = model.manifest.image_size
+    before = probabilities_dict(classifier, z)[0]
+    after = probabilities_dict(classifier, z_aug)[0]
+    return Edited(png=png, width=size, height=size, deltas=used, before=before, after=after, typicality=None)

@@ -20,7 +20,7 @@ from tests.support import images
 from tests.support.api import IsolatedSettings, assert_error, make_settings, upload
 
 OPERATION_IDS = {
-    *("encode", "reconstruct", "edit", "edit_json", "decode", "generate", "generate_json"),
+    *("encode", "reconstruct", "edit", "edit_json", "edit_latent", "decode", "generate", "generate_json"),
     *("list_models", "health", "ready", "metrics"),
 }
 
@@ -211,7 +211,7 @@ def test_openapi_is_sdk_friendly(tiny_models_root):
         body_ref = operations[name]["requestBody"]["content"]["multipart/form-data"]["schema"]["$ref"]
         field = schema["components"]["schemas"][body_ref.rsplit("/", 1)[1]]["properties"]["image"]
         assert field["type"] == "string" and field["format"] == "binary" and "contentMediaType" not in field
-    for name in ("reconstruct", "edit", "decode", "generate"):
+    for name in ("reconstruct", "edit", "edit_latent", "decode", "generate"):
         content = operations[name]["responses"]["200"]["content"]
         assert list(content) == ["image/png"]  # the only type, so generated SDKs return bytes
         assert content["image/png"]["schema"] == {"type": "string", "format": "binary"}

@@ -3,6 +3,7 @@
 from .attribute_info import AttributeInfo
 from .decode_request import DecodeRequest
 from .edit_detail import EditDetail
+from .edit_latent_request import EditLatentRequest
 from .edit_response import EditResponse
 from .edit_response_deltas import EditResponseDeltas
 from .edit_response_probabilities_after import EditResponseProbabilitiesAfter
@@ -32,6 +33,7 @@ __all__ = (
     "AttributeInfo",
     "DecodeRequest",
     "EditDetail",
+    "EditLatentRequest",
     "EditResponse",
     "EditResponseDeltas",
     "EditResponseProbabilitiesAfter",

@@ -26,11 +26,13 @@ class ErrorDetail:
             code (str): Stable machine-readable error code, e.g. `unknown_attribute`.
             message (str): Human-readable explanation.
             details (Any | Unset): Extra structured data (validation problems, valid names ...).
+            request_id (str | Unset): The request's X-Request-ID: quote it when reporting a problem. Default: ''.
      """
 
     code: str
     message: str
     details: Any | Unset = UNSET
+    request_id: str | Unset = ''
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
 
@@ -44,6 +46,8 @@ class ErrorDetail:
 
         details = self.details
 
+        request_id = self.request_id
+
 
         field_dict: dict[str, Any] = {}
         field_dict.update(self.additional_properties)
@@ -53,6 +57,8 @@ class ErrorDetail:
         })
         if details is not UNSET:
             field_dict["details"] = details
+        if request_id is not UNSET:
+            field_dict["request_id"] = request_id
 
         return field_dict
 
@@ -67,10 +73,13 @@ class ErrorDetail:
 
         details = d.pop("details", UNSET)
 
+        request_id = d.pop("request_id", UNSET)
+
         error_detail = cls(
             code=code,
             message=message,
             details=details,
+            request_id=request_id,
         )
 
 

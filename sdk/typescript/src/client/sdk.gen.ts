@@ -2,7 +2,7 @@
 
 import { client } from './client.gen.js';
 import { type Client, formDataBodySerializer, type Options as Options2, type TDataShape } from './client/index.js';
-import type { DecodeData, DecodeErrors, DecodeResponses, EditData, EditErrors, EditJsonData, EditJsonErrors, EditJsonResponses, EditResponses, EncodeData, EncodeErrors, EncodeResponses, GenerateData, GenerateErrors, GenerateJsonData, GenerateJsonErrors, GenerateJsonResponses, GenerateResponses, HealthData, HealthErrors, HealthResponses, ListModelsData, ListModelsErrors, ListModelsResponses, MetricsData, MetricsErrors, MetricsResponses, ReadyData, ReadyErrors, ReadyResponses, ReconstructData, ReconstructErrors, ReconstructResponses } from './types.gen.js';
+import type { DecodeData, DecodeErrors, DecodeResponses, EditData, EditErrors, EditJsonData, EditJsonErrors, EditJsonResponses, EditLatentData, EditLatentErrors, EditLatentResponses, EditResponses, EncodeData, EncodeErrors, EncodeResponses, GenerateData, GenerateErrors, GenerateJsonData, GenerateJsonErrors, GenerateJsonResponses, GenerateResponses, HealthData, HealthErrors, HealthResponses, ListModelsData, ListModelsErrors, ListModelsResponses, MetricsData, MetricsErrors, MetricsResponses, ReadyData, ReadyErrors, ReadyResponses, ReconstructData, ReconstructErrors, ReconstructResponses } from './types.gen.js';
 
 export type Options<TData extends TDataShape = TDataShape, ThrowOnError extends boolean = boolean, TResponse = unknown> = Options2<TData, ThrowOnError, TResponse> & {
     /**
@@ -117,6 +117,21 @@ export const editJson = <ThrowOnError extends boolean = false>(options: Options<
 export const decode = <ThrowOnError extends boolean = false>(options: Options<DecodeData, ThrowOnError>) => (options.client ?? client).post<DecodeResponses, DecodeErrors, ThrowOnError>({
     security: [{ name: 'X-API-Key', type: 'apiKey' }],
     url: '/decode',
+    ...options,
+    headers: {
+        'Content-Type': 'application/json',
+        ...options.headers
+    }
+});
+
+/**
+ * Edit attributes of an encoded latent
+ *
+ * Move `z` along attribute directions and decode it: /edit without the upload and the encoder.
+ */
+export const editLatent = <ThrowOnError extends boolean = false>(options: Options<EditLatentData, ThrowOnError>) => (options.client ?? client).post<EditLatentResponses, EditLatentErrors, ThrowOnError>({
+    security: [{ name: 'X-API-Key', type: 'apiKey' }],
+    url: '/edit/latent',
     ...options,
     headers: {
         'Content-Type': 'application/json',

@@ -44,6 +44,44 @@ export type DecodeRequest = {
 export type EditDetail = 'full' | 'residual';
 
 /**
+ * EditLatentRequest
+ *
+ * An encoded latent (e.g. /encode's `mean`) and the edit to apply to it.
+ */
+export type EditLatentRequest = {
+    /**
+     * Z
+     *
+     * One latent vector of the model's latent size.
+     */
+    z: Array<number>;
+    /**
+     * Attribute
+     *
+     * Attributes to edit.
+     */
+    attribute: Array<string>;
+    /**
+     * Delta
+     *
+     * Per attribute (same order) or one for all: a number (> 0 adds, < 0 removes; |delta| <= 100) or `auto` (exact closed-form delta reaching `target`). Empty: the model's recommended deltas.
+     */
+    delta?: Array<number | 'auto'>;
+    /**
+     * Preserve
+     *
+     * Attributes whose logits must not change.
+     */
+    preserve?: Array<string>;
+    /**
+     * Target
+     *
+     * Probability that `auto` reaches.
+     */
+    target?: number;
+};
+
+/**
  * EditResponse
  */
 export type EditResponse = {
@@ -168,6 +206,12 @@ export type ErrorDetail = {
      * Extra structured data (validation problems, valid names ...).
      */
     details?: unknown;
+    /**
+     * Request Id
+     *
+     * The request's X-Request-ID: quote it when reporting a problem.
+     */
+    request_id?: string;
 };
 
 /**
@@ -925,6 +969,62 @@ export type DecodeResponses = {
 };
 
 export type DecodeResult = DecodeResponses[keyof DecodeResponses];
+
+export type EditLatentData = {
+    body: EditLatentRequest;
+    path?: never;
+    query?: {
+        /**
+         * Model
+         *
+         * Model to use (see GET /models); default: the service's default model.
+         */
+        model?: string;
+    };
+    url: '/edit/latent';
+};
+
+export type EditLatentErrors = {
+    /**
+     * Malformed request body.
+     */
+    400: ErrorBody;
+    /**
+     * Missing or wrong X-API-Key.
+     */
+    401: ErrorBody;
+    /**
+     * Unknown model.
+     */
+    404: ErrorBody;
+    /**
+     * Invalid parameters or image (see `error.code`).
+     */
+    422: ErrorBody;
+    /**
+     * Server bug (logged).
+     */
+    500: ErrorBody;
+    /**
+     * Overloaded (queue full) or not ready; see Retry-After.
+     */
+    503: ErrorBody;
+    /**
+     * Inference did not finish within the request timeout.
+     */
+    504: ErrorBody;
+};
+
+export type EditLatentError = EditLatentErrors[keyof EditLatentErrors];
+
+export type EditLatentResponses = {
+    /**
+     * The decoded edited latent (PNG) at the model's resolution.
+     */
+    200: Blob | File;
+};
+
+export type EditLatentResult = EditLatentResponses[keyof EditLatentResponses];
 
 export type GenerateData = {
     body?: never;

@@ -1,0 +1,264 @@
+from http import HTTPStatus
+from typing import Any, cast
+from urllib.parse import quote
+
+import httpx
+
+from ...client import AuthenticatedClient, Client
+from ...types import Response, UNSET
+from ... import errors
+
+from ...models.edit_latent_request import EditLatentRequest
+from ...models.error_body import ErrorBody
+from ...types import File, FileTypes
+from ...types import UNSET, Unset
+from io import BytesIO
+from typing import cast
+
+
+
+def _get_kwargs(
+    *,
+    body: EditLatentRequest,
+    model: str | Unset = UNSET,
+
+) -> dict[str, Any]:
+    headers: dict[str, Any] = {}
+
+
+    
+
+    params: dict[str, Any] = {}
+
+    params["model"] = model
+
+
+    params = {k: v for k, v in params.items() if v is not UNSET and v is not None}
+
+
+    _kwargs: dict[str, Any] = {
+        "method": "post",
+        "url": "/edit/latent",
+        "params": params,
+    }
+
+    _kwargs["json"] = body.to_dict()
+
+    headers["Content-Type"] = "application/json"
+
+    _kwargs["headers"] = headers
+    return _kwargs
+
+
+
+def _parse_response(*, client: AuthenticatedClient | Client, response: httpx.Response) -> ErrorBody | File | None:
+    if response.status_code == 200:
+        response_200 = File(
+             payload = BytesIO(response.content)
+        )
+
+
+
+        return response_200
+
+    if response.status_code == 400:
+        response_400 = ErrorBody.from_dict(response.json())
+
+
+
+        return response_400
+
+    if response.status_code == 401:
+        response_401 = ErrorBody.from_dict(response.json())
+
+
+
+        return response_401
+
+    if response.status_code == 404:
+        response_404 = ErrorBody.from_dict(response.json())
+
+
+
+        return response_404
+
+    if response.status_code == 422:
+        response_422 = ErrorBody.from_dict(response.json())
+
+
+
+        return response_422
+
+    if response.status_code == 500:
+        response_500 = ErrorBody.from_dict(response.json())
+
+
+
+        return response_500
+
+    if response.status_code == 503:
+        response_503 = ErrorBody.from_dict(response.json())
+
+
+
+        return response_503
+
+    if response.status_code == 504:
+        response_504 = ErrorBody.from_dict(response.json())
+
+
+
+        return response_504
+
+    if client.raise_on_unexpected_status:
+        raise errors.UnexpectedStatus(response.status_code, response.content)
+    else:
+        return None
+
+
+def _build_response(*, client: AuthenticatedClient | Client, response: httpx.Response) -> Response[ErrorBody | File]:
+    return Response(
+        status_code=HTTPStatus(response.status_code),
+        content=response.content,
+        headers=response.headers,
+        parsed=_parse_response(client=client, response=response),
+    )
+
+
+def sync_detailed(
+    *,
+    client: AuthenticatedClient,
+    body: EditLatentRequest,
+    model: str | Unset = UNSET,
+
+) -> Response[ErrorBody | File]:
+    """ Edit attributes of an encoded latent
+
+     Move `z` along attribute directions and decode it: /edit without the upload and the encoder.
+
+    Args:
+        model (str | Unset): Model to use (see GET /models); default: the service's default model.
+        body (EditLatentRequest): An encoded latent (e.g. /encode's `mean`) and the edit to apply
+            to it.
+
+    Raises:
+        errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
+        httpx.TimeoutException: If the request takes longer than Client.timeout.
+
+    Returns:
+        Response[ErrorBody | File]
+     """
+
+
+    kwargs = _get_kwargs(
+        body=body,
+model=model,
+
+    )
+
+    response = client.get_httpx_client().request(
+        **kwargs,
+    )
+
+    return _build_response(client=client, response=response)
+
+def sync(
+    *,
+    client: AuthenticatedClient,
+    body: EditLatentRequest,
+    model: str | Unset = UNSET,
+
+) -> ErrorBody | File | None:
+    """ Edit attributes of an encoded latent
+
+     Move `z` along attribute directions and decode it: /edit without the upload and the encoder.
+
+    Args:
+        model (str | Unset): Model to use (see GET /models); default: the service's default model.
+        body (EditLatentRequest): An encoded latent (e.g. /encode's `mean`) and the edit to apply
+            to it.
+
+    Raises:
+        errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
+        httpx.TimeoutException: If the request takes longer than Client.timeout.
+
+    Returns:
+        ErrorBody | File
+     """
+
+
+    return sync_detailed(
+        client=client,
+body=body,
+model=model,
+
+    ).parsed
+
+async def asyncio_detailed(
+    *,
+    client: AuthenticatedClient,
+    body: EditLatentRequest,
+    model: str | Unset = UNSET,
+
+) -> Response[ErrorBody | File]:
+    """ Edit attributes of an encoded latent
+
+     Move `z` along attribute directions and decode it: /edit without the upload and the encoder.
+
+    Args:
+        model (str | Unset): Model to use (see GET /models); default: the service's default model.
+        body (EditLatentRequest): An encoded latent (e.g. /encode's `mean`) and the edit to apply
+            to it.
+
+    Raises:
+        errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
+        httpx.TimeoutException: If the request takes longer than Client.timeout.
+
+    Returns:
+        Response[ErrorBody | File]
+     """
+
+
+    kwargs = _get_kwargs(
+        body=body,
+model=model,
+
+    )
+
+    response = await client.get_async_httpx_client().request(
+        **kwargs
+    )
+
+    return _build_response(client=client, response=response)
+
+async def asyncio(
+    *,
+    client: AuthenticatedClient,
+    body: EditLatentRequest,
+    model: str | Unset = UNSET,
+
+) -> ErrorBody | File | None:
+    """ Edit attributes of an encoded latent
+
+     Move `z` along attribute directions and decode it: /edit without the upload and the encoder.
+
+    Args:
+        model (str | Unset): Model to use (see GET /models); default: the service's default model.
+        body (EditLatentRequest): An encoded latent (e.g. /encode's `mean`) and the edit to apply
+            to it.
+
+    Raises:
+        errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
+        httpx.TimeoutException: If the request takes longer than Client.timeout.
+
+    Returns:
+        ErrorBody | File
+     """
+
+
+    return (await asyncio_detailed(
+        client=client,
+body=body,
+model=model,
+
+    )).parsed

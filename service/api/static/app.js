@@ -201,6 +201,7 @@ async function encodeImage() {
   try {
     const encoded = await (await postImage(withModel("encode"), state.image)).json();
     state.z = encoded.mean;
+    showDomain(encoded.typicality);
     const recon = await (await postJson(withModel("decode"), { z: encoded.mean })).blob();
     showBlob($("reconstruction"), recon);
     showError(null);
@@ -211,6 +212,22 @@ async function encodeImage() {
     delete document.body.dataset.busy;
   }
   detectFaces(state.image);
+}
+
+// The model's own verdict on the upload (/encode's `typicality`): a model of drawn faces
+// answers a photo too, so say plainly when the edit is of something it never learned.
+function showDomain(typicality) {
+  const note = $("domain");
+  if (!typicality) {
+    note.hidden = true;
+    return;
+  }
+  note.hidden = false;
+  note.dataset.inDistribution = String(typicality.in_distribution);
+  note.textContent = typicality.in_distribution
+    ? `This image is typical of what the model was trained on (percentile ${typicality.percentile.toFixed(1)}).`
+    : "This image is outside what the model was trained on (it is less typical than 99.9% of its " +
+      "held-out training images): its edits and probabilities mean little.";
 }
 
 function scheduleEdit() {

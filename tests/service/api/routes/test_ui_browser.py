@@ -106,7 +106,8 @@ def test_upload_then_slider_shows_what_the_api_returns_for_that_delta(page, serv
 
     with _api(server) as api:
         image = {"image": (SAMPLE.name, SAMPLE.read_bytes(), "image/png")}
-        mean = api.post("/encode", files=image).json()["mean"]
+        encoded = api.post("/encode", files=image).json()
+        mean = encoded["mean"]
         expected = api.post("/edit/latent", json={"z": mean, "attribute": ["eyeglasses"], "delta": [float(delta)]})
         assert expected.status_code == 200, expected.text
         assert shown == expected.content
@@ -115,6 +116,10 @@ def test_upload_then_slider_shows_what_the_api_returns_for_that_delta(page, serv
         reconstruction = api.post("/reconstruct", files=image).content
     assert (png_pixels(shown_image_bytes(page, "#reconstruction")) == png_pixels(reconstruction)).all()
 
+    # The page states the model's out-of-domain verdict on the upload (tiny is calibrated).
+    verdict = encoded["typicality"]["in_distribution"]
+    assert page.get_attribute("#domain", "data-in-distribution") == str(verdict).lower()
+    assert ("outside what the model was trained on" in page.inner_text("#domain")) is (not verdict)
     assert requests.count("/encode") == 1, "moving the slider must not re-upload the image"
     edits = requests.count("/edit/latent")
     assert 2 <= edits < KEY_PRESSES, f"{edits} edit requests for {KEY_PRESSES} slider steps: not debounced"

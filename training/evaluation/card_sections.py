@@ -153,4 +153,37 @@ def limits_section(m: Manifest) -> str:
             "Fréchet distances are in the oracle's feature space, not Inception FID: compare ratios with the "
             "paper, not values."
         ),
+        typicality_limit(m),
+    )
+
+
+def typicality_limit(m: Manifest) -> str:
+    """What the service says about images unlike the training data (``Manifest.typicality``)."""
+    if m.typicality is None:
+        return "No typicality calibration: responses carry no out-of-domain signal (`fit-prior` adds one)."
+    t = m.typicality
+    return (
+        f"**Out-of-domain images are flagged.** `/encode` and `/edit` report `typicality` and `X-In-Distribution`: "
+        f"the {t.prior} prior's log-density of the encoder mean and the reconstruction error, as percentiles of "
+        f"{t.n_images} held-out `{t.split}` images; below percentile {t.threshold_percentile:g} an image is out of "
+        'the model\'s domain (measured separation: benchmarks/RESULTS.md, "Out-of-domain signal").'
+    )
+
+
+def licence_section(m: Manifest) -> str:
+    """The licences a user of the exported model must know: the model's, and the weights it relies on."""
+    data = (
+        "synthfaces are drawn by this project's own renderer, so no third-party image licence applies"
+        if m.provenance.dataset == "synthfaces"
+        else "CelebA is for non-commercial research only (its agreement binds models trained on it)"
+    )
+    return bullets(
+        f"The model (weights, ONNX and TorchScript files, prior and manifest) is released under Apache-2.0, the "
+        f"licence of this repository (`LICENSE`); its training data: {data}.",
+        "The service detects faces with dlib's HOG detector and the 5-point landmark model "
+        "(`shape_predictor_5_face_landmarks.dat` from the `face-recognition-models` package): dlib is under the "
+        "Boost Software License; its author released that model into the public domain, trained on images he "
+        "annotated himself (the 68-point model, whose training data excludes commercial use, is not used).",
+        "The evaluation oracle (`training/evaluation/weights/`) is trained by this project on synthfaces "
+        "(Apache-2.0). ONNX Runtime (MIT), PyTorch (BSD-3-Clause) and the other dependencies keep their own licences.",
     )

@@ -82,8 +82,11 @@ def test_card_has_every_section_the_numbers_and_still_validates(model_dir: Path,
         "## VAC vs IntroVAC",
         "### The VAC model",
         "## Limits",
+        "## Licence",
     ):
         assert f"\n{heading}\n" in card, heading
+    assert "Apache-2.0" in card and "shape_predictor_5_face_landmarks.dat" in card
+    assert "Out-of-domain images are flagged" in card  # tiny's fit-prior calibrated its typicality
     # the metrics table of the shipped model, and the other model's figures too
     r = intro["reconstruction"]
     assert card.count(f"| L1 | {fmt(r['l1'], 4)} |\n") == 2  # one row in each model's table

@@ -25,9 +25,10 @@ from fastapi.routing import APIRoute
 from service.api.deps import ServiceState, require_api_key
 from service.api.errors import BodyLimitMiddleware, CatchAllMiddleware, install_error_handlers
 from service.api.metrics import Metrics, MetricsMiddleware
-from service.api.routes import editing, generation, ops
+from service.api.routes import editing, faces, generation, ops
 from service.artifact import ArtifactError
 from service.latent.edit import LinearClassifier
+from service.runtime.face_pool import FacePool
 from service.runtime.registry import ModelRegistry, discover
 from service.settings import SHIPPED_MODEL, Settings
 
@@ -44,6 +45,8 @@ EXPOSED_HEADERS = [
     "X-Samples-Requested",
     "X-Samples-Returned",
     "Retry-After",
+    "X-Alignment",
+    "X-Alignment-Reason",
 ]
 DESCRIPTION = """Attribute editing and conditional generation of faces with an IntroVAC
 (Introspective Variational Classifier). Every error has the body
@@ -94,6 +97,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             entry["device"],
             " (default)" if entry["default"] else "",
         )
+    state.faces = await anyio.to_thread.run_sync(FacePool.from_settings, state.settings)
     await registry.start()
     state.registry = registry
     state.ready = True
@@ -104,6 +108,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         state.ready = False
         state.metrics.ready.set(0)
         await registry.stop()
+        if state.faces is not None:
+            state.faces.stop()
 
 
 def _operation_id(route: APIRoute) -> str:
@@ -163,6 +169,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(ops.protected, dependencies=guarded)
     app.include_router(editing.router, dependencies=guarded)
     app.include_router(generation.router, dependencies=guarded)
+    app.include_router(faces.router, dependencies=guarded)
 
     # add_middleware wraps what is already there: the LAST added runs first.
     app.add_middleware(BodyLimitMiddleware, max_body_bytes=settings.max_upload_bytes + MULTIPART_SLACK_BYTES)

@@ -57,6 +57,24 @@ class FacePool:
         if not future.cancelled():
             future.exception()  # seen: an abandoned detection's error must not be logged as lost
 
+    @classmethod
+    def from_settings(cls, settings) -> FacePool | None:
+        """Load the detector per :class:`service.settings.Settings` (blocking; None when switched off)."""
+        if not settings.face_detection:
+            return None
+        detector = FaceDetector.load(
+            max_side=settings.face_max_side,
+            max_faces=settings.face_max_faces,
+            min_face_px=settings.face_min_px,
+            min_score=settings.face_min_score,
+        )
+        return cls(
+            detector,
+            workers=settings.face_workers,
+            max_queue=settings.max_queue_depth,
+            timeout_s=settings.request_timeout_s,
+        )
+
     def stop(self) -> None:
         if self._executor is not None:
             self._executor.shutdown(wait=False, cancel_futures=True)

@@ -22,6 +22,7 @@ service stays fast and a build without the detector still serves centre crops.
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 import threading
 from dataclasses import dataclass
@@ -91,6 +92,23 @@ def predictor_path() -> Path:
     return path
 
 
+_LOCKS: dict[int, threading.Lock] = {}
+
+
+def _lock_of(detector: object) -> threading.Lock:
+    return _LOCKS.setdefault(id(detector), threading.Lock())
+
+
+@functools.cache
+def _dlib_models() -> tuple[object, object]:
+    """dlib's HOG detector and the 5-point predictor, read once per process (read-only afterwards)."""
+    try:
+        import dlib
+    except ImportError as exc:
+        raise DetectorUnavailable(f"dlib is not installed (pip install dlib-bin): {exc}") from exc
+    return dlib.get_frontal_face_detector(), dlib.shape_predictor(str(predictor_path()))
+
+
 class FaceDetector:
     """Loaded once (:meth:`load`); :meth:`detect` is blocking CPU work: call it from a worker thread."""
 
@@ -109,23 +127,19 @@ class FaceDetector:
             raise ValueError(f"max_side must be >= {HOG_WINDOW}, max_faces and min_face_px >= 1")
         self._detector = detector
         self._predictor = predictor
+        # dlib's detector keeps per-call scratch buffers: one lock per dlib model pair keeps
+        # concurrent calls safe, also across detectors sharing the cached pair (several apps).
+        self._lock = _lock_of(detector)
         self.max_side = max_side
         self.upsample_below = upsample_below
         self.max_faces = max_faces
         self.min_face_px = min_face_px
         self.min_score = min_score
-        # dlib's detector keeps per-call scratch buffers; one lock keeps concurrent calls safe
-        # (the pool in service.runtime.face_pool runs one detection per worker thread anyway).
-        self._lock = threading.Lock()
 
     @classmethod
     def load(cls, **options) -> FaceDetector:
-        """Import dlib and read the landmark model (about 0.7 s); raises DetectorUnavailable."""
-        try:
-            import dlib
-        except ImportError as exc:
-            raise DetectorUnavailable(f"dlib is not installed (pip install dlib-bin): {exc}") from exc
-        return cls(dlib.get_frontal_face_detector(), dlib.shape_predictor(str(predictor_path())), **options)
+        """Import dlib and read the landmark model (about 0.7 s, once per process); raises DetectorUnavailable."""
+        return cls(*_dlib_models(), **options)
 
     def _working_copy(self, rgb: np.ndarray) -> tuple[np.ndarray, float, int]:
         """(image searched, upload pixels per working pixel, upsample count)."""

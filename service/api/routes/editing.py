@@ -13,12 +13,22 @@ import numpy as np
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, Response
 
+from service.api.alignment_params import ALIGNMENT_HEADERS, AlignPlan, align_plan, alignment_headers, single_face_plan
 from service.api.deps import ClassifierDep, DecodedImageDep, ModelDep, SettingsDep
 from service.api.errors import ApiError
 from service.api.params import EditPlan, edit_plan
 from service.api.routes.common import b64, kv_header, wants_json
-from service.api.schemas import DecodeRequest, EditResponse, EncodeResponse, errors, header, png_response
-from service.runtime import pipeline
+from service.api.schemas import (
+    DecodeRequest,
+    EditResponse,
+    EncodeResponse,
+    FaceEditInfo,
+    errors,
+    header,
+    png_response,
+)
+from service.runtime import photo, pipeline
+from service.runtime.placement import place
 
 router = APIRouter(tags=["editing"])
 
@@ -27,8 +37,11 @@ _EDIT_HEADERS = {
     "X-Delta-Used": header("Delta applied per attribute, e.g. `eyeglasses=3,facial_hair=-1.2`."),
     "X-Probabilities-Before": header("Classifier probabilities of the encoded image, `name=p` comma list."),
     "X-Probabilities-After": header("Classifier probabilities of the edited latent, `name=p` comma list."),
+    **ALIGNMENT_HEADERS,
 }
 EditPlanDep = Annotated[EditPlan, Depends(edit_plan)]
+AlignPlanDep = Annotated[AlignPlan, Depends(align_plan)]
+SingleFacePlanDep = Annotated[AlignPlan, Depends(single_face_plan)]
 
 
 def _png(data: bytes, headers: dict[str, str] | None = None) -> Response:
@@ -42,15 +55,24 @@ def _png(data: bytes, headers: dict[str, str] | None = None) -> Response:
     response_model=EncodeResponse,
     responses=_UPLOAD_ERRORS,
 )
-async def encode(decoded: DecodedImageDep, model: ModelDep, classifier: ClassifierDep) -> EncodeResponse:
-    """Latent mean and log-variance, attribute probabilities and realness of the uploaded image."""
-    encoded = await pipeline.encode(model, classifier, decoded)
+async def encode(
+    aligning: SingleFacePlanDep, decoded: DecodedImageDep, model: ModelDep, classifier: ClassifierDep
+) -> EncodeResponse:
+    """Latent mean and log-variance, attribute probabilities and realness of the uploaded image
+    (of its face, aligned to the model's training crop, unless `align=centre`)."""
+    placed = await place(decoded, model.manifest, aligning.pool, align=aligning.align, face=aligning.face)
+    if placed.alignment == "centre":
+        encoded = await pipeline.encode(model, classifier, decoded)
+    else:
+        encoded = await photo.encode(model, classifier, placed)
     return EncodeResponse(
         model=model.name,
         mean=[float(v) for v in encoded.mean[0]],
         logvar=[float(v) for v in encoded.logvar[0]],
         attributes=encoded.attributes,
         realness=encoded.realness,
+        alignment=placed.alignment,
+        alignment_reason=placed.reason,
     )
 
 
@@ -59,10 +81,18 @@ async def encode(decoded: DecodedImageDep, model: ModelDep, classifier: Classifi
     name="reconstruct",
     summary="Encode and decode an image",
     response_class=Response,
-    responses={**png_response("The reconstruction D(mean(E(x))) at the model's resolution."), **_UPLOAD_ERRORS},
+    responses={
+        **png_response("D(mean(E(x))) at the model's resolution (a grid for face=all).", None, ALIGNMENT_HEADERS),
+        **_UPLOAD_ERRORS,
+    },
 )
-async def reconstruct(decoded: DecodedImageDep, model: ModelDep) -> Response:
-    return _png(await pipeline.reconstruct(model, decoded))
+async def reconstruct(aligning: AlignPlanDep, decoded: DecodedImageDep, model: ModelDep) -> Response:
+    placed = await place(decoded, model.manifest, aligning.pool, align=aligning.align, face=aligning.face)
+    if placed.alignment == "centre":
+        data = await pipeline.reconstruct(model, decoded)
+    else:
+        data = await photo.reconstruct(model, placed)
+    return _png(data, alignment_headers(placed.alignment, placed.reason))
 
 
 @router.post(
@@ -78,18 +108,26 @@ async def reconstruct(decoded: DecodedImageDep, model: ModelDep) -> Response:
 async def edit_image(
     request: Request,
     plan: EditPlanDep,
+    aligning: AlignPlanDep,
     decoded: DecodedImageDep,
     model: ModelDep,
     classifier: ClassifierDep,
 ) -> Response:
-    """Move the encoder mean along attribute directions and decode."""
-    edited = await pipeline.edit(
-        model, classifier, decoded, pairs=plan.pairs, target=plan.target, preserve=plan.preserve, detail=plan.detail
-    )
+    """Move the encoder mean along attribute directions and decode. A face found in the photo is
+    aligned to the model's training crop first (`align`); `detail=residual` pastes the edit back
+    into the photo at its own size, changing only the face's box and only where the edit acts."""
+    placed = await place(decoded, model.manifest, aligning.pool, align=aligning.align, face=aligning.face)
+    face_edits: list[photo.FaceEdit] = []
+    edit_args = {"pairs": plan.pairs, "target": plan.target, "preserve": plan.preserve, "detail": plan.detail}
+    if placed.alignment == "centre":
+        edited = await pipeline.edit(model, classifier, decoded, **edit_args)
+    else:
+        edited, face_edits = await photo.edit(model, classifier, decoded, placed, **edit_args)
     headers = {
         "X-Delta-Used": kv_header(edited.deltas),
         "X-Probabilities-Before": kv_header(edited.before),
         "X-Probabilities-After": kv_header(edited.after),
+        **alignment_headers(placed.alignment, placed.reason),
     }
     if not wants_json(request, plan.format):
         return _png(edited.png, headers)
@@ -101,6 +139,13 @@ async def edit_image(
         deltas=edited.deltas,
         probabilities_before=edited.before,
         probabilities_after=edited.after,
+        alignment=placed.alignment,
+        alignment_reason=placed.reason,
+        faces=[
+            FaceEditInfo(index=f.index, deltas=f.deltas, probabilities_before=f.before, probabilities_after=f.after)
+            for f in face_edits
+            if f.index is not None
+        ],
     )
     return JSONResponse(body.model_dump(), headers=headers)
 

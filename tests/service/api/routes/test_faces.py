@@ -9,10 +9,12 @@ from __future__ import annotations
 import base64
 import json
 import shutil
+from io import BytesIO
 
 import numpy as np
 import pytest
 from fastapi.testclient import TestClient
+from PIL import Image
 
 from service.app import create_app
 from service.settings import DEFAULT_MODELS_DIR, SHIPPED_MODEL
@@ -161,3 +163,16 @@ def test_shipped_model_residual_edit_changes_only_the_face(photo):
     inside[int(box["top"]) : int(np.ceil(box["bottom"])), int(box["left"]) : int(np.ceil(box["right"]))] = True
     assert diff.shape == (512, 512) and (diff[~inside] == 0).all() and (diff[inside] > 10).any()
     assert (diff > 10).mean() < 0.1 * (old > 10).mean()  # measured: 1.5% of the photo vs 45% (centre)
+
+
+def test_faces_are_in_the_coordinates_of_the_exif_oriented_photo(client, faces):
+    """Stored rotated with EXIF orientation 6 ("rotate 90 clockwise to display"): same face, same place."""
+    stored = Image.fromarray(astronaut()).transpose(Image.Transpose.ROTATE_90)  # counter-clockwise
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    buffer = BytesIO()
+    stored.save(buffer, format="JPEG", quality=95, exif=exif.tobytes())
+    body = client.post("/faces", files=upload(buffer.getvalue(), name="r.jpg", mime="image/jpeg")).json()
+    assert len(body["faces"]) == 1
+    found, expected = body["faces"][0]["left_eye"], faces["faces"][0]["left_eye"]
+    np.testing.assert_allclose(found, expected, atol=3.0)

@@ -25,10 +25,11 @@ from service.api.errors import BodyLimitMiddleware, CatchAllMiddleware, install_
 from service.api.logs import REQUEST_ID_HEADER, configure_logging, install_request_ids
 from service.api.metrics import Metrics, MetricsMiddleware
 from service.api.openapi import operation_id, sdk_friendly_openapi
-from service.api.routes import editing, generation, latent_edit, ops
+from service.api.routes import editing, faces, generation, latent_edit, ops
 from service.api.routes.ui import install_ui
 from service.artifact import ArtifactError
 from service.latent.edit import LinearClassifier
+from service.runtime.face_pool import FacePool
 from service.runtime.registry import ModelRegistry, discover
 from service.settings import SHIPPED_MODEL, Settings
 
@@ -46,6 +47,10 @@ EXPOSED_HEADERS = [
     "X-Samples-Returned",
     "Retry-After",
     REQUEST_ID_HEADER,
+    "X-Alignment",
+    "X-Alignment-Reason",
+    "X-In-Distribution",
+    "X-Typicality-Percentile",
 ]
 DESCRIPTION = """Attribute editing and conditional generation of faces with an IntroVAC
 (Introspective Variational Classifier). Every error has the body
@@ -96,6 +101,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             entry["device"],
             " (default)" if entry["default"] else "",
         )
+    state.faces = await anyio.to_thread.run_sync(FacePool.from_settings, state.settings)
     await registry.start()
     state.registry = registry
     state.ready = True
@@ -106,6 +112,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         state.ready = False
         state.metrics.ready.set(0)
         await registry.stop()
+        if state.faces is not None:
+            state.faces.stop()
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -131,6 +139,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(editing.router, dependencies=guarded)
     app.include_router(latent_edit.router, dependencies=guarded)
     app.include_router(generation.router, dependencies=guarded)
+    app.include_router(faces.router, dependencies=guarded)
     install_ui(app)
     install_docs(app)
 

@@ -120,6 +120,34 @@ class TypicalityInfo(_Strict):
         return self
 
 
+Point = tuple[float, float]
+
+
+class AlignmentTemplate(_Strict):
+    """Where the face's landmarks sit in the model's input image (the training crop).
+
+    Coordinates are FRACTIONS of the input side, ``(x, y)``, x to the right and y down, with
+    ``(0, 0)`` the top-left corner of the top-left pixel, so one template serves any
+    ``image_size``. ``left_eye`` is the eye centre on the image's left (the subject's right
+    eye). The service maps a detected face onto these points with a similarity transform, so
+    that a photo looks like a training image before it is encoded.
+    """
+
+    method: str = Field(pattern=r"^[a-z0-9][a-z0-9._-]*$")  # how the training data was aligned
+    left_eye: Point
+    right_eye: Point
+    description: str = ""
+
+    @model_validator(mode="after")
+    def _plausible(self) -> AlignmentTemplate:
+        for x, y in (self.left_eye, self.right_eye):
+            if not (0.0 < x < 1.0 and 0.0 < y < 1.0):
+                raise ValueError(f"template points must lie inside the image (fractions in (0, 1)), got {(x, y)}")
+        if self.right_eye[0] - self.left_eye[0] <= 0.01:
+            raise ValueError("right_eye must lie to the right of left_eye")
+        return self
+
+
 class Manifest(_Strict):
     """Everything the service needs to serve a model, and nothing that needs torch."""
 
@@ -137,6 +165,7 @@ class Manifest(_Strict):
     evaluation: dict = Field(default_factory=dict)
     latent_prior: LatentPriorInfo | None = None  # absent: generation can only use N(0, I)
     typicality: TypicalityInfo | None = None  # absent: responses carry no out-of-domain signal
+    alignment: AlignmentTemplate | None = None  # absent: photos are centre-cropped, never face-aligned
 
     @field_validator("format_version")
     @classmethod

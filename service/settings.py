@@ -93,6 +93,22 @@ class Settings(BaseSettings):
     )
     max_langevin_steps: int = Field(20_000, ge=1, le=1_000_000, description="Most Langevin steps per /generate call.")
 
+    # --- faces in photos (service.runtime.faces: dlib HOG detector + 5-point landmarks)
+    face_detection: bool = Field(
+        True, description="Load the face detector at start-up (off: every photo is centre-cropped, /faces is 503)."
+    )
+    face_max_side: int = Field(
+        1024, ge=80, le=8192, description="Photos are searched for faces on a copy whose long side is at most this."
+    )
+    face_max_faces: int = Field(16, ge=1, le=256, description="Most faces reported or edited per photo.")
+    face_min_px: int = Field(
+        40, ge=1, description="Narrowest face box (upload pixels) that is aligned; smaller faces are `too_small`."
+    )
+    face_min_score: float = Field(
+        0.3, ge=-2, le=5, allow_inf_nan=False, description="Detector score below which a detection is ignored."
+    )
+    face_workers: int = Field(1, ge=1, le=64, description="Threads running face detection.")
+
     # --- HTTP
     api_key: SecretStr | None = Field(
         None, description="When set, every route except /health, /ready and /metrics needs header X-API-Key."

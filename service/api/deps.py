@@ -20,6 +20,7 @@ from service.api.errors import RETRY_AFTER_S, ApiError
 from service.api.metrics import Metrics
 from service.imaging.decode import ALLOWED_MIME_TYPES, DecodedImage, decode_image, read_upload
 from service.latent.edit import LinearClassifier
+from service.runtime.face_pool import FacePool
 from service.runtime.registry import LoadedModel, ModelRegistry
 from service.settings import Settings
 
@@ -34,6 +35,7 @@ class ServiceState:
     metrics: Metrics
     registry: ModelRegistry | None = None
     classifiers: dict[str, LinearClassifier] = field(default_factory=dict)
+    faces: FacePool | None = None  # face detection (None: off, every photo is centre-cropped)
     ready: bool = False
 
 

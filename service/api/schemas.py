@@ -66,6 +66,15 @@ class EncodeResponse(BaseModel):
     typicality: TypicalityReport | None = Field(
         default=None, description="Out-of-domain signal; null when the model has no typicality calibration."
     )
+    alignment: str = Field("centre", description="`face` (aligned to the training crop) or `centre`.")
+    alignment_reason: str = Field("", description="Why that alignment, e.g. `face 0` or `no face found (...)`.")
+
+
+class FaceEditInfo(BaseModel):
+    index: int = Field(description="Position of the face in POST /faces.")
+    deltas: dict[str, float] = Field(description="Delta applied to this face per attribute.")
+    probabilities_before: dict[str, float]
+    probabilities_after: dict[str, float]
 
 
 class EditResponse(BaseModel):
@@ -79,6 +88,47 @@ class EditResponse(BaseModel):
     typicality: TypicalityReport | None = Field(
         default=None, description="Out-of-domain signal of the upload; null when the model has no calibration."
     )
+    alignment: str = Field("centre", description="`face` (aligned to the training crop) or `centre`.")
+    alignment_reason: str = Field("", description="Why that alignment, e.g. `face 0` or `no face found (...)`.")
+    faces: list[FaceEditInfo] = Field(
+        default_factory=list, description="Per edited face (`face=all` edits several); empty for the centre square."
+    )
+
+
+class FaceBox(BaseModel):
+    left: float
+    top: float
+    right: float
+    bottom: float
+
+
+class Landmark(BaseModel):
+    name: str = Field(
+        description="`right_eye_outer`, `right_eye_inner`, `left_eye_outer`, `left_eye_inner`, `nose_base`."
+    )
+    x: float
+    y: float
+
+
+class DetectedFace(BaseModel):
+    index: int = Field(description="Pass as `face=<index>` to /edit, /encode, /reconstruct.")
+    box: FaceBox = Field(description="Face box in the upload's pixels (after EXIF orientation).")
+    landmarks: list[Landmark] = Field(description="dlib's 5 points; left/right as seen in the image.")
+    left_eye: list[float] = Field(description="Centre [x, y] of the eye on the image's left.")
+    right_eye: list[float] = Field(description="Centre [x, y] of the eye on the image's right.")
+    score: float = Field(description="Detector confidence (HOG; higher is surer).")
+    too_small: bool = Field(description="Narrower than `min_face_px`: found but not aligned.")
+    cut_by_border: bool = Field(description="The box reaches past the photo's edge (edges are repeated to fill).")
+
+
+class FacesResponse(BaseModel):
+    width: int = Field(description="Upload width after EXIF orientation.")
+    height: int
+    faces: list[DetectedFace] = Field(description="Largest first, at most `max_faces`.")
+    total_found: int = Field(description="Faces found before the cap.")
+    max_faces: int = Field(description="The cap on faces per photo (INTROVAC_FACE_MAX_FACES).")
+    min_face_px: int = Field(description="Narrowest face box that is aligned (INTROVAC_FACE_MIN_PX).")
+    smallest_detectable_px: int = Field(description="Faces narrower than this are not found at this photo size.")
 
 
 class GeneratedSample(BaseModel):
@@ -118,6 +168,11 @@ class ModelInfo(BaseModel):
         default=None, description="Origin of the fitted latent prior /generate uses by default; null: N(0, I) only."
     )
     evaluation: dict[str, Any] = Field(description="Evaluation figures recorded at export.")
+    alignment: dict[str, Any] | None = Field(
+        default=None,
+        description="Where faces are placed in the model input (eye centres as fractions of the side) and how "
+        "the training data was aligned; null: no template, photos are centre-cropped.",
+    )
 
 
 class ModelList(BaseModel):

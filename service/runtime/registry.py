@@ -96,6 +96,7 @@ class LoadedModel:
             "export": m.export.model_dump(),
             "latent_prior": m.latent_prior.model_dump() if m.latent_prior is not None else None,
             "evaluation": m.evaluation,
+            "alignment": m.alignment.model_dump() if m.alignment is not None else None,
         }
 
 

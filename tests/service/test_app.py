@@ -23,6 +23,7 @@ OPERATION_IDS = {
     *("encode", "reconstruct", "edit", "edit_json", "edit_latent", "decode", "generate", "generate_json"),
     *("list_models", "health", "ready", "metrics"),
 }
+OPERATION_IDS |= {"detect_faces"}  # POST /faces (issue 11)
 
 
 # ----------------------------------------------------------------------------- start-up

@@ -61,6 +61,7 @@ from service.artifact import (
     write_manifest,
 )
 from training.config import ModelConfig
+from training.export.alignment import alignment_for
 from training.export.errors import ExportError
 from training.export.parity import check_onnx_file, check_parity
 from training.model import VAC
@@ -153,6 +154,7 @@ def export_model(
                 ),
                 provenance=prov,
                 evaluation=dict(evaluation or {}),
+                alignment=alignment_for(prov.model_dump()),
             )
         except ValidationError as exc:
             raise ExportError(f"the exported model does not fit the manifest schema: {exc}") from exc

@@ -7,20 +7,32 @@ and turns its result into a response.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Annotated
 
 import numpy as np
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, Response
 
+from service.api.alignment_params import ALIGNMENT_HEADERS, AlignPlan, align_plan, alignment_headers, single_face_plan
 from service.api.deps import ClassifierDep, DecodedImageDep, ModelDep, SettingsDep
 from service.api.errors import ApiError
 from service.api.params import EditPlan, edit_plan
 from service.api.routes.common import b64, kv_header, typicality_headers, typicality_report, wants_json
-from service.api.schemas import DecodeRequest, EditResponse, EncodeResponse, errors, header, json_response, png_response
+from service.api.schemas import (
+    DecodeRequest,
+    EditResponse,
+    EncodeResponse,
+    FaceEditInfo,
+    errors,
+    header,
+    json_response,
+    png_response,
+)
 from service.imaging.decode import DecodedImage
 from service.latent.edit import LinearClassifier
-from service.runtime import pipeline
+from service.runtime import photo, pipeline
+from service.runtime.placement import Placement, place
 from service.runtime.registry import LoadedModel
 
 router = APIRouter(tags=["editing"])
@@ -30,6 +42,7 @@ _EDIT_HEADERS = {
     "X-Delta-Used": header("Delta applied per attribute, e.g. `eyeglasses=3,facial_hair=-1.2`."),
     "X-Probabilities-Before": header("Classifier probabilities of the encoded image, `name=p` comma list."),
     "X-Probabilities-After": header("Classifier probabilities of the edited latent, `name=p` comma list."),
+    **ALIGNMENT_HEADERS,
 }
 _TYPICALITY_HEADERS = {
     "X-In-Distribution": header("`true`/`false`: is the upload typical for the model (absent: no calibration)."),
@@ -37,6 +50,8 @@ _TYPICALITY_HEADERS = {
 }
 _EDIT_HEADERS.update(_TYPICALITY_HEADERS)
 EditPlanDep = Annotated[EditPlan, Depends(edit_plan)]
+AlignPlanDep = Annotated[AlignPlan, Depends(align_plan)]
+SingleFacePlanDep = Annotated[AlignPlan, Depends(single_face_plan)]
 
 
 def _png(data: bytes, headers: dict[str, str] | None = None) -> Response:
@@ -48,21 +63,34 @@ def _png(data: bytes, headers: dict[str, str] | None = None) -> Response:
     name="encode",
     summary="Encode an image into the latent space",
     response_model=EncodeResponse,
-    responses={200: {"headers": _TYPICALITY_HEADERS}, **_UPLOAD_ERRORS},
+    responses={200: {"headers": {**_TYPICALITY_HEADERS, **ALIGNMENT_HEADERS}}, **_UPLOAD_ERRORS},
 )
-async def encode(decoded: DecodedImageDep, model: ModelDep, classifier: ClassifierDep) -> Response:
-    """Latent mean and log-variance, attribute probabilities, realness and typicality of the image."""
-    encoded = await pipeline.encode(model, classifier, decoded)
-    threshold = model.manifest.typicality.threshold_percentile if model.manifest.typicality else None
+async def encode(
+    aligning: SingleFacePlanDep, decoded: DecodedImageDep, model: ModelDep, classifier: ClassifierDep
+) -> Response:
+    """Latent mean and log-variance, attribute probabilities, realness and typicality of the uploaded
+    image (of its face, aligned to the model's training crop, unless `align=centre`)."""
+    placed = await place(decoded, model.manifest, aligning.pool, align=aligning.align, face=aligning.face)
+    if placed.alignment == "centre":
+        encoded = await pipeline.encode(model, classifier, decoded)
+    else:
+        encoded = await photo.encode(model, classifier, placed)
     body = EncodeResponse(
         model=model.name,
         mean=[float(v) for v in encoded.mean[0]],
         logvar=[float(v) for v in encoded.logvar[0]],
         attributes=encoded.attributes,
         realness=encoded.realness,
-        typicality=typicality_report(encoded.typicality, threshold),
+        typicality=typicality_report(encoded.typicality, _threshold(model)),
+        alignment=placed.alignment,
+        alignment_reason=placed.reason,
     )
-    return JSONResponse(body.model_dump(), headers=typicality_headers(encoded.typicality))
+    headers = {**typicality_headers(encoded.typicality), **alignment_headers(placed.alignment, placed.reason)}
+    return JSONResponse(body.model_dump(), headers=headers)
+
+
+def _threshold(model: LoadedModel) -> float | None:
+    return model.manifest.typicality.threshold_percentile if model.manifest.typicality else None
 
 
 @router.post(
@@ -70,29 +98,51 @@ async def encode(decoded: DecodedImageDep, model: ModelDep, classifier: Classifi
     name="reconstruct",
     summary="Encode and decode an image",
     response_class=Response,
-    responses={**png_response("The reconstruction D(mean(E(x))) at the model's resolution."), **_UPLOAD_ERRORS},
+    responses={
+        **png_response("D(mean(E(x))) at the model's resolution (a grid for face=all).", headers=ALIGNMENT_HEADERS),
+        **_UPLOAD_ERRORS,
+    },
 )
-async def reconstruct(decoded: DecodedImageDep, model: ModelDep) -> Response:
-    return _png(await pipeline.reconstruct(model, decoded))
+async def reconstruct(aligning: AlignPlanDep, decoded: DecodedImageDep, model: ModelDep) -> Response:
+    placed = await place(decoded, model.manifest, aligning.pool, align=aligning.align, face=aligning.face)
+    if placed.alignment == "centre":
+        data = await pipeline.reconstruct(model, decoded)
+    else:
+        data = await photo.reconstruct(model, placed)
+    return _png(data, alignment_headers(placed.alignment, placed.reason))
+
+
+@dataclass(frozen=True)
+class _EditOutcome:
+    edited: pipeline.Edited
+    faces: list[photo.FaceEdit]
+    placed: Placement
+    headers: dict[str, str]  # what both /edit and /edit/json send
 
 
 async def _edit(
-    plan: EditPlan, decoded: DecodedImage, model: LoadedModel, classifier: LinearClassifier
-) -> tuple[pipeline.Edited, dict[str, str]]:
-    """Run the edit; the ``X-Delta-Used`` / ``X-Probabilities-*`` headers both variants send."""
-    edited = await pipeline.edit(
-        model, classifier, decoded, pairs=plan.pairs, target=plan.target, preserve=plan.preserve, detail=plan.detail
-    )
+    plan: EditPlan, aligning: AlignPlan, decoded: DecodedImage, model: LoadedModel, classifier: LinearClassifier
+) -> _EditOutcome:
+    """Place the face (or the centre square), run the edit, and build the shared headers."""
+    placed = await place(decoded, model.manifest, aligning.pool, align=aligning.align, face=aligning.face)
+    face_edits: list[photo.FaceEdit] = []
+    edit_args = {"pairs": plan.pairs, "target": plan.target, "preserve": plan.preserve, "detail": plan.detail}
+    if placed.alignment == "centre":
+        edited = await pipeline.edit(model, classifier, decoded, **edit_args)
+    else:
+        edited, face_edits = await photo.edit(model, classifier, decoded, placed, **edit_args)
     headers = {
         "X-Delta-Used": kv_header(edited.deltas),
         "X-Probabilities-Before": kv_header(edited.before),
         "X-Probabilities-After": kv_header(edited.after),
         **typicality_headers(edited.typicality),
+        **alignment_headers(placed.alignment, placed.reason),
     }
-    return edited, headers
+    return _EditOutcome(edited=edited, faces=face_edits, placed=placed, headers=headers)
 
 
-def _edit_body(model: LoadedModel, edited: pipeline.Edited) -> EditResponse:
+def _edit_body(model: LoadedModel, out: _EditOutcome) -> EditResponse:
+    edited = out.edited
     return EditResponse(
         model=model.name,
         image_png_base64=b64(edited.png),
@@ -101,9 +151,14 @@ def _edit_body(model: LoadedModel, edited: pipeline.Edited) -> EditResponse:
         deltas=edited.deltas,
         probabilities_before=edited.before,
         probabilities_after=edited.after,
-        typicality=typicality_report(
-            edited.typicality, model.manifest.typicality.threshold_percentile if model.manifest.typicality else None
-        ),
+        typicality=typicality_report(edited.typicality, _threshold(model)),
+        alignment=out.placed.alignment,
+        alignment_reason=out.placed.reason,
+        faces=[
+            FaceEditInfo(index=f.index, deltas=f.deltas, probabilities_before=f.before, probabilities_after=f.after)
+            for f in out.faces
+            if f.index is not None
+        ],
     )
 
 
@@ -115,15 +170,22 @@ def _edit_body(model: LoadedModel, edited: pipeline.Edited) -> EditResponse:
     responses={**png_response("The edited image (PNG).", headers=_EDIT_HEADERS), **_UPLOAD_ERRORS},
 )
 async def edit_image(
-    request: Request, plan: EditPlanDep, decoded: DecodedImageDep, model: ModelDep, classifier: ClassifierDep
+    request: Request,
+    plan: EditPlanDep,
+    aligning: AlignPlanDep,
+    decoded: DecodedImageDep,
+    model: ModelDep,
+    classifier: ClassifierDep,
 ) -> Response:
-    """Move the encoder mean along attribute directions and decode. `POST /edit/json` answers the
-    same edit as JSON (base64 PNG, deltas used, probabilities)."""
-    edited, headers = await _edit(plan, decoded, model, classifier)
+    """Move the encoder mean along attribute directions and decode. A face found in the photo is
+    aligned to the model's training crop first (`align`); `detail=residual` pastes the edit back
+    into the photo at its own size, changing only the face's box and only where the edit acts.
+    `POST /edit/json` answers the same edit as JSON (base64 PNG, deltas used, probabilities)."""
+    out = await _edit(plan, aligning, decoded, model, classifier)
     # Undocumented, kept for curl users: `format=json` / `Accept: application/json` answer /edit/json.
     if wants_json(request, plan.format):
-        return JSONResponse(_edit_body(model, edited).model_dump(), headers=headers)
-    return _png(edited.png, headers)
+        return JSONResponse(_edit_body(model, out).model_dump(), headers=out.headers)
+    return _png(out.edited.png, out.headers)
 
 
 @router.post(
@@ -137,12 +199,17 @@ async def edit_image(
     },
 )
 async def edit_json(
-    response: Response, plan: EditPlanDep, decoded: DecodedImageDep, model: ModelDep, classifier: ClassifierDep
+    response: Response,
+    plan: EditPlanDep,
+    aligning: AlignPlanDep,
+    decoded: DecodedImageDep,
+    model: ModelDep,
+    classifier: ClassifierDep,
 ) -> EditResponse:
     """What ``POST /edit`` does, answered as JSON: the PNG (base64), deltas used and probabilities."""
-    edited, headers = await _edit(plan, decoded, model, classifier)
-    response.headers.update(headers)
-    return _edit_body(model, edited)
+    out = await _edit(plan, aligning, decoded, model, classifier)
+    response.headers.update(out.headers)
+    return _edit_body(model, out)
 
 
 @router.post(

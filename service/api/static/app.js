@@ -294,6 +294,8 @@ function boxOf(face) {
 
 async function detectFaces(blob) {
   const img = $("original");
+  const seq = (state.facesSeq = (state.facesSeq || 0) + 1); // a late answer for an older image is dropped
+  $("faces-note").textContent = "";
   try {
     const response = await fetch(withModel("faces"), { method: "POST", headers: headers(), body: formOf(blob) });
     if (response.status === 404 || response.status === 405) return; // this server has no face detection
@@ -301,9 +303,11 @@ async function detectFaces(blob) {
     const body = await response.json();
     const faces = Array.isArray(body) ? body : body.faces || [];
     await img.decode().catch(() => {});
+    if (seq !== state.facesSeq) return;
     drawFaces(faces, img.naturalWidth, img.naturalHeight);
     $("faces-note").textContent = `(${faces.length} face${faces.length === 1 ? "" : "s"})`;
   } catch (err) {
+    if (seq !== state.facesSeq) return;
     $("faces-note").textContent = `(faces: ${err.message})`; // e.g. the server's "no face found"
   }
 }

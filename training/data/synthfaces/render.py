@@ -52,6 +52,7 @@ __all__ = [
     "NUISANCE_SPEC",
     "SYNTH_ATTRIBUTES",
     "SynthFace",
+    "eye_centres",
     "render_face",
 ]
 
@@ -159,6 +160,17 @@ class _Geometry:
             beard_top=0.5 + 0.3 * fh,
             male=bool(attributes["male"]),
         )
+
+
+def eye_centres(attributes: Mapping, nuisance: Mapping) -> tuple[tuple[float, float], tuple[float, float]]:
+    """Centres of the left and right eye (as seen in the image), in fractions of the image side.
+
+    The same geometry :func:`render_face` draws with (``_Geometry`` placed by ``_Painter`` on a
+    unit canvas), so the exporter's alignment template is the renderer's own, not a guess.
+    """
+    g = _Geometry.of(attributes, nuisance)
+    p = _Painter(None, 1, nuisance)  # type: ignore[arg-type]  # a unit canvas: pt() only, no drawing
+    return p.pt(0.5 - g.eye_dx, g.eye_y), p.pt(0.5 + g.eye_dx, g.eye_y)
 
 
 def _lower_face(p: _Painter, g: _Geometry, top: float, fill) -> None:

@@ -15,6 +15,7 @@ if TYPE_CHECKING:
   from ..models.edit_response_deltas import EditResponseDeltas
   from ..models.edit_response_probabilities_after import EditResponseProbabilitiesAfter
   from ..models.edit_response_probabilities_before import EditResponseProbabilitiesBefore
+  from ..models.face_edit_info import FaceEditInfo
   from ..models.typicality_report import TypicalityReport
 
 
@@ -38,6 +39,9 @@ class EditResponse:
             probabilities_after (EditResponseProbabilitiesAfter): Classifier probabilities of the edited latent.
             typicality (None | TypicalityReport | Unset): Out-of-domain signal of the upload; null when the model has no
                 calibration.
+            alignment (str | Unset): `face` (aligned to the training crop) or `centre`. Default: 'centre'.
+            alignment_reason (str | Unset): Why that alignment, e.g. `face 0` or `no face found (...)`. Default: ''.
+            faces (list[FaceEditInfo] | Unset): Per edited face (`face=all` edits several); empty for the centre square.
      """
 
     model: str
@@ -48,6 +52,9 @@ class EditResponse:
     probabilities_before: EditResponseProbabilitiesBefore
     probabilities_after: EditResponseProbabilitiesAfter
     typicality: None | TypicalityReport | Unset = UNSET
+    alignment: str | Unset = 'centre'
+    alignment_reason: str | Unset = ''
+    faces: list[FaceEditInfo] | Unset = UNSET
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
 
@@ -58,6 +65,7 @@ class EditResponse:
         from ..models.edit_response_deltas import EditResponseDeltas # noqa: PLC0415
         from ..models.edit_response_probabilities_after import EditResponseProbabilitiesAfter # noqa: PLC0415
         from ..models.edit_response_probabilities_before import EditResponseProbabilitiesBefore # noqa: PLC0415
+        from ..models.face_edit_info import FaceEditInfo # noqa: PLC0415
         from ..models.typicality_report import TypicalityReport # noqa: PLC0415
         model = self.model
 
@@ -81,6 +89,19 @@ class EditResponse:
         else:
             typicality = self.typicality
 
+        alignment = self.alignment
+
+        alignment_reason = self.alignment_reason
+
+        faces: list[dict[str, Any]] | Unset = UNSET
+        if not isinstance(self.faces, Unset):
+            faces = []
+            for faces_item_data in self.faces:
+                faces_item = faces_item_data.to_dict()
+                faces.append(faces_item)
+
+
+
 
         field_dict: dict[str, Any] = {}
         field_dict.update(self.additional_properties)
@@ -95,6 +116,12 @@ class EditResponse:
         })
         if typicality is not UNSET:
             field_dict["typicality"] = typicality
+        if alignment is not UNSET:
+            field_dict["alignment"] = alignment
+        if alignment_reason is not UNSET:
+            field_dict["alignment_reason"] = alignment_reason
+        if faces is not UNSET:
+            field_dict["faces"] = faces
 
         return field_dict
 
@@ -105,6 +132,7 @@ class EditResponse:
         from ..models.edit_response_deltas import EditResponseDeltas # noqa: PLC0415
         from ..models.edit_response_probabilities_after import EditResponseProbabilitiesAfter # noqa: PLC0415
         from ..models.edit_response_probabilities_before import EditResponseProbabilitiesBefore # noqa: PLC0415
+        from ..models.face_edit_info import FaceEditInfo # noqa: PLC0415
         from ..models.typicality_report import TypicalityReport # noqa: PLC0415
         d = dict(src_dict)
         model = d.pop("model")
@@ -150,6 +178,22 @@ class EditResponse:
         typicality = _parse_typicality(d.pop("typicality", UNSET))
 
 
+        alignment = d.pop("alignment", UNSET)
+
+        alignment_reason = d.pop("alignment_reason", UNSET)
+
+        _faces = d.pop("faces", UNSET)
+        faces: list[FaceEditInfo] | Unset = UNSET
+        if _faces is not UNSET:
+            faces = []
+            for faces_item_data in _faces:
+                faces_item = FaceEditInfo.from_dict(faces_item_data)
+
+
+
+                faces.append(faces_item)
+
+
         edit_response = cls(
             model=model,
             image_png_base64=image_png_base64,
@@ -159,6 +203,9 @@ class EditResponse:
             probabilities_before=probabilities_before,
             probabilities_after=probabilities_after,
             typicality=typicality,
+            alignment=alignment,
+            alignment_reason=alignment_reason,
+            faces=faces,
         )
 
 

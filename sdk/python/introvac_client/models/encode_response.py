@@ -34,6 +34,8 @@ class EncodeResponse:
             realness (float): 1 - sigmoid(fake logit): how real the encoder judges the image.
             typicality (None | TypicalityReport | Unset): Out-of-domain signal; null when the model has no typicality
                 calibration.
+            alignment (str | Unset): `face` (aligned to the training crop) or `centre`. Default: 'centre'.
+            alignment_reason (str | Unset): Why that alignment, e.g. `face 0` or `no face found (...)`. Default: ''.
      """
 
     model: str
@@ -42,6 +44,8 @@ class EncodeResponse:
     attributes: EncodeResponseAttributes
     realness: float
     typicality: None | TypicalityReport | Unset = UNSET
+    alignment: str | Unset = 'centre'
+    alignment_reason: str | Unset = ''
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
 
@@ -73,6 +77,10 @@ class EncodeResponse:
         else:
             typicality = self.typicality
 
+        alignment = self.alignment
+
+        alignment_reason = self.alignment_reason
+
 
         field_dict: dict[str, Any] = {}
         field_dict.update(self.additional_properties)
@@ -85,6 +93,10 @@ class EncodeResponse:
         })
         if typicality is not UNSET:
             field_dict["typicality"] = typicality
+        if alignment is not UNSET:
+            field_dict["alignment"] = alignment
+        if alignment_reason is not UNSET:
+            field_dict["alignment_reason"] = alignment_reason
 
         return field_dict
 
@@ -130,6 +142,10 @@ class EncodeResponse:
         typicality = _parse_typicality(d.pop("typicality", UNSET))
 
 
+        alignment = d.pop("alignment", UNSET)
+
+        alignment_reason = d.pop("alignment_reason", UNSET)
+
         encode_response = cls(
             model=model,
             mean=mean,
@@ -137,6 +153,8 @@ class EncodeResponse:
             attributes=attributes,
             realness=realness,
             typicality=typicality,
+            alignment=alignment,
+            alignment_reason=alignment_reason,
         )
 
 

@@ -14,6 +14,7 @@ from typing import cast
 if TYPE_CHECKING:
   from ..models.attribute_info import AttributeInfo
   from ..models.latent_prior_origin import LatentPriorOrigin
+  from ..models.model_info_alignment_type_0 import ModelInfoAlignmentType0
   from ..models.model_info_evaluation import ModelInfoEvaluation
   from ..models.model_info_export import ModelInfoExport
   from ..models.model_info_provenance import ModelInfoProvenance
@@ -43,6 +44,8 @@ class ModelInfo:
             evaluation (ModelInfoEvaluation): Evaluation figures recorded at export.
             latent_prior (LatentPriorOrigin | None | Unset): Origin of the fitted latent prior /generate uses by default;
                 null: N(0, I) only.
+            alignment (ModelInfoAlignmentType0 | None | Unset): Where faces are placed in the model input (eye centres as
+                fractions of the side) and how the training data was aligned; null: no template, photos are centre-cropped.
      """
 
     name: str
@@ -57,6 +60,7 @@ class ModelInfo:
     export: ModelInfoExport
     evaluation: ModelInfoEvaluation
     latent_prior: LatentPriorOrigin | None | Unset = UNSET
+    alignment: ModelInfoAlignmentType0 | None | Unset = UNSET
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
 
@@ -66,6 +70,7 @@ class ModelInfo:
     def to_dict(self) -> dict[str, Any]:
         from ..models.attribute_info import AttributeInfo # noqa: PLC0415
         from ..models.latent_prior_origin import LatentPriorOrigin # noqa: PLC0415
+        from ..models.model_info_alignment_type_0 import ModelInfoAlignmentType0 # noqa: PLC0415
         from ..models.model_info_evaluation import ModelInfoEvaluation # noqa: PLC0415
         from ..models.model_info_export import ModelInfoExport # noqa: PLC0415
         from ..models.model_info_provenance import ModelInfoProvenance # noqa: PLC0415
@@ -106,6 +111,14 @@ class ModelInfo:
         else:
             latent_prior = self.latent_prior
 
+        alignment: dict[str, Any] | None | Unset
+        if isinstance(self.alignment, Unset):
+            alignment = UNSET
+        elif isinstance(self.alignment, ModelInfoAlignmentType0):
+            alignment = self.alignment.to_dict()
+        else:
+            alignment = self.alignment
+
 
         field_dict: dict[str, Any] = {}
         field_dict.update(self.additional_properties)
@@ -124,6 +137,8 @@ class ModelInfo:
         })
         if latent_prior is not UNSET:
             field_dict["latent_prior"] = latent_prior
+        if alignment is not UNSET:
+            field_dict["alignment"] = alignment
 
         return field_dict
 
@@ -133,6 +148,7 @@ class ModelInfo:
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
         from ..models.attribute_info import AttributeInfo # noqa: PLC0415
         from ..models.latent_prior_origin import LatentPriorOrigin # noqa: PLC0415
+        from ..models.model_info_alignment_type_0 import ModelInfoAlignmentType0 # noqa: PLC0415
         from ..models.model_info_evaluation import ModelInfoEvaluation # noqa: PLC0415
         from ..models.model_info_export import ModelInfoExport # noqa: PLC0415
         from ..models.model_info_provenance import ModelInfoProvenance # noqa: PLC0415
@@ -197,6 +213,26 @@ class ModelInfo:
         latent_prior = _parse_latent_prior(d.pop("latent_prior", UNSET))
 
 
+        def _parse_alignment(data: object) -> ModelInfoAlignmentType0 | None | Unset:
+            if data is None:
+                return data
+            if isinstance(data, Unset):
+                return data
+            try:
+                if not isinstance(data, dict):
+                    raise TypeError()
+                alignment_type_0 = ModelInfoAlignmentType0.from_dict(data)
+
+
+
+                return alignment_type_0
+            except (TypeError, ValueError, AttributeError, KeyError):
+                pass
+            return cast(ModelInfoAlignmentType0 | None | Unset, data)
+
+        alignment = _parse_alignment(d.pop("alignment", UNSET))
+
+
         model_info = cls(
             name=name,
             default=default,
@@ -210,6 +246,7 @@ class ModelInfo:
             export=export,
             evaluation=evaluation,
             latent_prior=latent_prior,
+            alignment=alignment,
         )
 
 

@@ -2,7 +2,7 @@
 
 import { client } from './client.gen.js';
 import { type Client, formDataBodySerializer, type Options as Options2, type TDataShape } from './client/index.js';
-import type { DecodeData, DecodeErrors, DecodeResponses, EditData, EditErrors, EditJsonData, EditJsonErrors, EditJsonResponses, EditLatentData, EditLatentErrors, EditLatentResponses, EditResponses, EncodeData, EncodeErrors, EncodeResponses, GenerateData, GenerateErrors, GenerateJsonData, GenerateJsonErrors, GenerateJsonResponses, GenerateResponses, HealthData, HealthErrors, HealthResponses, ListModelsData, ListModelsErrors, ListModelsResponses, MetricsData, MetricsErrors, MetricsResponses, ReadyData, ReadyErrors, ReadyResponses, ReconstructData, ReconstructErrors, ReconstructResponses } from './types.gen.js';
+import type { DecodeData, DecodeErrors, DecodeResponses, DetectFacesData, DetectFacesErrors, DetectFacesResponses, EditData, EditErrors, EditJsonData, EditJsonErrors, EditJsonResponses, EditLatentData, EditLatentErrors, EditLatentResponses, EditResponses, EncodeData, EncodeErrors, EncodeResponses, GenerateData, GenerateErrors, GenerateJsonData, GenerateJsonErrors, GenerateJsonResponses, GenerateResponses, HealthData, HealthErrors, HealthResponses, ListModelsData, ListModelsErrors, ListModelsResponses, MetricsData, MetricsErrors, MetricsResponses, ReadyData, ReadyErrors, ReadyResponses, ReconstructData, ReconstructErrors, ReconstructResponses } from './types.gen.js';
 
 export type Options<TData extends TDataShape = TDataShape, ThrowOnError extends boolean = boolean, TResponse = unknown> = Options2<TData, ThrowOnError, TResponse> & {
     /**
@@ -51,7 +51,8 @@ export const listModels = <ThrowOnError extends boolean = false>(options?: Optio
 /**
  * Encode an image into the latent space
  *
- * Latent mean and log-variance, attribute probabilities, realness and typicality of the image.
+ * Latent mean and log-variance, attribute probabilities, realness and typicality of the uploaded
+ * image (of its face, aligned to the model's training crop, unless `align=centre`).
  */
 export const encode = <ThrowOnError extends boolean = false>(options: Options<EncodeData, ThrowOnError>) => (options.client ?? client).post<EncodeResponses, EncodeErrors, ThrowOnError>({
     ...formDataBodySerializer,
@@ -81,8 +82,10 @@ export const reconstruct = <ThrowOnError extends boolean = false>(options: Optio
 /**
  * Edit attributes of an image
  *
- * Move the encoder mean along attribute directions and decode. `POST /edit/json` answers the
- * same edit as JSON (base64 PNG, deltas used, probabilities).
+ * Move the encoder mean along attribute directions and decode. A face found in the photo is
+ * aligned to the model's training crop first (`align`); `detail=residual` pastes the edit back
+ * into the photo at its own size, changing only the face's box and only where the edit acts.
+ * `POST /edit/json` answers the same edit as JSON (base64 PNG, deltas used, probabilities).
  */
 export const edit = <ThrowOnError extends boolean = false>(options: Options<EditData, ThrowOnError>) => (options.client ?? client).post<EditResponses, EditErrors, ThrowOnError>({
     ...formDataBodySerializer,
@@ -160,4 +163,21 @@ export const generateJson = <ThrowOnError extends boolean = false>(options?: Opt
     security: [{ name: 'X-API-Key', type: 'apiKey' }],
     url: '/generate/json',
     ...options
+});
+
+/**
+ * Find the faces in a photo
+ *
+ * Boxes, dlib's 5 landmarks and scores, largest face first, in the upload's pixels (after EXIF
+ * orientation). Upright frontal faces only (profiles are not found); at most `max_faces`.
+ */
+export const detectFaces = <ThrowOnError extends boolean = false>(options: Options<DetectFacesData, ThrowOnError>) => (options.client ?? client).post<DetectFacesResponses, DetectFacesErrors, ThrowOnError>({
+    ...formDataBodySerializer,
+    security: [{ name: 'X-API-Key', type: 'apiKey' }],
+    url: '/faces',
+    ...options,
+    headers: {
+        'Content-Type': null,
+        ...options.headers
+    }
 });

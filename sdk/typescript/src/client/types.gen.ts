@@ -37,6 +37,58 @@ export type DecodeRequest = {
 };
 
 /**
+ * DetectedFace
+ */
+export type DetectedFace = {
+    /**
+     * Index
+     *
+     * Pass as `face=<index>` to /edit, /encode, /reconstruct.
+     */
+    index: number;
+    /**
+     * Face box in the upload's pixels (after EXIF orientation).
+     */
+    box: FaceBox;
+    /**
+     * Landmarks
+     *
+     * dlib's 5 points; left/right as seen in the image.
+     */
+    landmarks: Array<Landmark>;
+    /**
+     * Left Eye
+     *
+     * Centre [x, y] of the eye on the image's left.
+     */
+    left_eye: Array<number>;
+    /**
+     * Right Eye
+     *
+     * Centre [x, y] of the eye on the image's right.
+     */
+    right_eye: Array<number>;
+    /**
+     * Score
+     *
+     * Detector confidence (HOG; higher is surer).
+     */
+    score: number;
+    /**
+     * Too Small
+     *
+     * Narrower than `min_face_px`: found but not aligned.
+     */
+    too_small: boolean;
+    /**
+     * Cut By Border
+     *
+     * The box reaches past the photo's edge (edges are repeated to fill).
+     */
+    cut_by_border: boolean;
+};
+
+/**
  * EditDetail
  *
  * `full`: the model's output. `residual`: the upload at its resolution plus only the change.
@@ -131,6 +183,24 @@ export type EditResponse = {
      * Out-of-domain signal of the upload; null when the model has no calibration.
      */
     typicality?: TypicalityReport | null;
+    /**
+     * Alignment
+     *
+     * `face` (aligned to the training crop) or `centre`.
+     */
+    alignment?: string;
+    /**
+     * Alignment Reason
+     *
+     * Why that alignment, e.g. `face 0` or `no face found (...)`.
+     */
+    alignment_reason?: string;
+    /**
+     * Faces
+     *
+     * Per edited face (`face=all` edits several); empty for the centre square.
+     */
+    faces?: Array<FaceEditInfo>;
 };
 
 /**
@@ -173,6 +243,18 @@ export type EncodeResponse = {
      * Out-of-domain signal; null when the model has no typicality calibration.
      */
     typicality?: TypicalityReport | null;
+    /**
+     * Alignment
+     *
+     * `face` (aligned to the training crop) or `centre`.
+     */
+    alignment?: string;
+    /**
+     * Alignment Reason
+     *
+     * Why that alignment, e.g. `face 0` or `no face found (...)`.
+     */
+    alignment_reason?: string;
 };
 
 /**
@@ -212,6 +294,106 @@ export type ErrorDetail = {
      * The request's X-Request-ID: quote it when reporting a problem.
      */
     request_id?: string;
+};
+
+/**
+ * FaceBox
+ */
+export type FaceBox = {
+    /**
+     * Left
+     */
+    left: number;
+    /**
+     * Top
+     */
+    top: number;
+    /**
+     * Right
+     */
+    right: number;
+    /**
+     * Bottom
+     */
+    bottom: number;
+};
+
+/**
+ * FaceEditInfo
+ */
+export type FaceEditInfo = {
+    /**
+     * Index
+     *
+     * Position of the face in POST /faces.
+     */
+    index: number;
+    /**
+     * Deltas
+     *
+     * Delta applied to this face per attribute.
+     */
+    deltas: {
+        [key: string]: number;
+    };
+    /**
+     * Probabilities Before
+     */
+    probabilities_before: {
+        [key: string]: number;
+    };
+    /**
+     * Probabilities After
+     */
+    probabilities_after: {
+        [key: string]: number;
+    };
+};
+
+/**
+ * FacesResponse
+ */
+export type FacesResponse = {
+    /**
+     * Width
+     *
+     * Upload width after EXIF orientation.
+     */
+    width: number;
+    /**
+     * Height
+     */
+    height: number;
+    /**
+     * Faces
+     *
+     * Largest first, at most `max_faces`.
+     */
+    faces: Array<DetectedFace>;
+    /**
+     * Total Found
+     *
+     * Faces found before the cap.
+     */
+    total_found: number;
+    /**
+     * Max Faces
+     *
+     * The cap on faces per photo (INTROVAC_FACE_MAX_FACES).
+     */
+    max_faces: number;
+    /**
+     * Min Face Px
+     *
+     * Narrowest face box that is aligned (INTROVAC_FACE_MIN_PX).
+     */
+    min_face_px: number;
+    /**
+     * Smallest Detectable Px
+     *
+     * Faces narrower than this are not found at this photo size.
+     */
+    smallest_detectable_px: number;
 };
 
 /**
@@ -299,6 +481,26 @@ export type ImageUpload = {
 };
 
 /**
+ * Landmark
+ */
+export type Landmark = {
+    /**
+     * Name
+     *
+     * `right_eye_outer`, `right_eye_inner`, `left_eye_outer`, `left_eye_inner`, `nose_base`.
+     */
+    name: string;
+    /**
+     * X
+     */
+    x: number;
+    /**
+     * Y
+     */
+    y: number;
+};
+
+/**
  * LatentPrior
  *
  * `fitted`: the model's fitted latent prior. `standard`: N(0, I), as in the paper.
@@ -381,6 +583,14 @@ export type ModelInfo = {
     evaluation: {
         [key: string]: unknown;
     };
+    /**
+     * Alignment
+     *
+     * Where faces are placed in the model input (eye centres as fractions of the side) and how the training data was aligned; null: no template, photos are centre-cropped.
+     */
+    alignment?: {
+        [key: string]: unknown;
+    } | null;
 };
 
 /**
@@ -607,6 +817,18 @@ export type EncodeData = {
     path?: never;
     query?: {
         /**
+         * Align
+         *
+         * `auto`: align the face to the model's training crop when one is found, else the centre square. `face`: the face or a 422 (`no_face_found`, `face_too_small`, `no_alignment_template`). `centre`: the largest centred square. The choice is reported in `X-Alignment`.
+         */
+        align?: 'auto' | 'face' | 'centre';
+        /**
+         * Face
+         *
+         * `largest`, `all` (every face, batched; not for /encode) or an index from POST /faces.
+         */
+        face?: string;
+        /**
          * Model
          *
          * Model to use (see GET /models); default: the service's default model.
@@ -671,6 +893,18 @@ export type ReconstructData = {
     path?: never;
     query?: {
         /**
+         * Align
+         *
+         * `auto`: align the face to the model's training crop when one is found, else the centre square. `face`: the face or a 422 (`no_face_found`, `face_too_small`, `no_alignment_template`). `centre`: the largest centred square. The choice is reported in `X-Alignment`.
+         */
+        align?: 'auto' | 'face' | 'centre';
+        /**
+         * Face
+         *
+         * `largest`, `all` (every face, batched; not for /encode) or an index from POST /faces.
+         */
+        face?: string;
+        /**
          * Model
          *
          * Model to use (see GET /models); default: the service's default model.
@@ -723,7 +957,7 @@ export type ReconstructError = ReconstructErrors[keyof ReconstructErrors];
 
 export type ReconstructResponses = {
     /**
-     * The reconstruction D(mean(E(x))) at the model's resolution.
+     * D(mean(E(x))) at the model's resolution (a grid for face=all).
      */
     200: Blob | File;
 };
@@ -768,6 +1002,18 @@ export type EditData = {
          * Model to use (see GET /models); default: the service's default model.
          */
         model?: string;
+        /**
+         * Align
+         *
+         * `auto`: align the face to the model's training crop when one is found, else the centre square. `face`: the face or a 422 (`no_face_found`, `face_too_small`, `no_alignment_template`). `centre`: the largest centred square. The choice is reported in `X-Alignment`.
+         */
+        align?: 'auto' | 'face' | 'centre';
+        /**
+         * Face
+         *
+         * `largest`, `all` (every face, batched; not for /encode) or an index from POST /faces.
+         */
+        face?: string;
     };
     url: '/edit';
 };
@@ -860,6 +1106,18 @@ export type EditJsonData = {
          * Model to use (see GET /models); default: the service's default model.
          */
         model?: string;
+        /**
+         * Align
+         *
+         * `auto`: align the face to the model's training crop when one is found, else the centre square. `face`: the face or a 422 (`no_face_found`, `face_too_small`, `no_alignment_template`). `centre`: the largest centred square. The choice is reported in `X-Alignment`.
+         */
+        align?: 'auto' | 'face' | 'centre';
+        /**
+         * Face
+         *
+         * `largest`, `all` (every face, batched; not for /encode) or an index from POST /faces.
+         */
+        face?: string;
     };
     url: '/edit/json';
 };
@@ -1221,3 +1479,56 @@ export type GenerateJsonResponses = {
 };
 
 export type GenerateJsonResult = GenerateJsonResponses[keyof GenerateJsonResponses];
+
+export type DetectFacesData = {
+    body: ImageUpload;
+    path?: never;
+    query?: never;
+    url: '/faces';
+};
+
+export type DetectFacesErrors = {
+    /**
+     * Malformed request body.
+     */
+    400: ErrorBody;
+    /**
+     * Missing or wrong X-API-Key.
+     */
+    401: ErrorBody;
+    /**
+     * Upload or image too large.
+     */
+    413: ErrorBody;
+    /**
+     * Not a supported image format.
+     */
+    415: ErrorBody;
+    /**
+     * Invalid parameters or image (see `error.code`).
+     */
+    422: ErrorBody;
+    /**
+     * Server bug (logged).
+     */
+    500: ErrorBody;
+    /**
+     * Overloaded (queue full) or not ready; see Retry-After.
+     */
+    503: ErrorBody;
+    /**
+     * Inference did not finish within the request timeout.
+     */
+    504: ErrorBody;
+};
+
+export type DetectFacesError = DetectFacesErrors[keyof DetectFacesErrors];
+
+export type DetectFacesResponses = {
+    /**
+     * Successful Response
+     */
+    200: FacesResponse;
+};
+
+export type DetectFacesResult = DetectFacesResponses[keyof DetectFacesResponses];

@@ -158,19 +158,21 @@ def test_generate_panel_matches_the_api_for_a_seed(page, server):
 
 
 def test_face_boxes_are_drawn_when_the_server_detects_faces(page, server):
-    """The service has no /faces yet (404: the page shows no boxes and no error); with one,
-    the page draws each box. The answer is mocked in the browser with the issue's shape."""
+    """The page asks POST /faces for every image and draws each box it returns. The served
+    answer for a drawn face is whatever dlib finds; then an answer with one known box is mocked
+    in the browser (two faces, so its note differs from any real one), and must be drawn where it says."""
     _open_with_key(page, server)
     page.set_input_files("#file", str(SAMPLE))
     _wait_edit_for_slider(page)
-    assert page.inner_text("#faces-note") == "" and page.is_hidden("#error")
+    page.wait_for_function("() => /^\\(\\d+ faces?\\)$/.test(document.getElementById('faces-note').textContent)")
+    assert page.is_hidden("#error")
 
     page.route(
         "**/faces?*",
-        lambda route: route.fulfill(json={"faces": [{"box": [20, 30, 100, 110], "score": 0.99}]}),
+        lambda route: route.fulfill(json={"faces": [{"box": [20, 30, 100, 110], "score": 0.99}] * 2}),
     )
     page.click("#samples button[data-sample=synthface-plain]")
-    page.wait_for_function("() => document.getElementById('faces-note').textContent === '(1 face)'")
+    page.wait_for_function("() => document.getElementById('faces-note').textContent === '(2 faces)'")
     green = page.eval_on_selector("#faces", "c => Array.from(c.getContext('2d').getImageData(20, 30, 1, 1).data)")
     assert green[1] > 200 and green[3] == 255, green
 

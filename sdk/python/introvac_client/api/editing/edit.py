@@ -8,6 +8,8 @@ from ...client import AuthenticatedClient, Client
 from ...types import Response, UNSET
 from ... import errors
 
+from ...models.edit_align import check_edit_align
+from ...models.edit_align import EditAlign
 from ...models.edit_detail import check_edit_detail
 from ...models.edit_detail import EditDetail
 from ...models.error_body import ErrorBody
@@ -29,6 +31,8 @@ def _get_kwargs(
     preserve: list[str] | Unset = UNSET,
     detail: EditDetail | Unset = UNSET,
     model: str | Unset = UNSET,
+    align: EditAlign | Unset = 'auto',
+    face: str | Unset = 'largest',
 
 ) -> dict[str, Any]:
     headers: dict[str, Any] = {}
@@ -70,6 +74,14 @@ def _get_kwargs(
     params["detail"] = json_detail
 
     params["model"] = model
+
+    json_align: str | Unset = UNSET
+    if not isinstance(align, Unset):
+        json_align = align
+
+    params["align"] = json_align
+
+    params["face"] = face
 
 
     params = {k: v for k, v in params.items() if v is not UNSET and v is not None}
@@ -188,12 +200,16 @@ def sync_detailed(
     preserve: list[str] | Unset = UNSET,
     detail: EditDetail | Unset = UNSET,
     model: str | Unset = UNSET,
+    align: EditAlign | Unset = 'auto',
+    face: str | Unset = 'largest',
 
 ) -> Response[ErrorBody | File]:
     """ Edit attributes of an image
 
-     Move the encoder mean along attribute directions and decode. `POST /edit/json` answers the
-    same edit as JSON (base64 PNG, deltas used, probabilities).
+     Move the encoder mean along attribute directions and decode. A face found in the photo is
+    aligned to the model's training crop first (`align`); `detail=residual` pastes the edit back
+    into the photo at its own size, changing only the face's box and only where the edit acts.
+    `POST /edit/json` answers the same edit as JSON (base64 PNG, deltas used, probabilities).
 
     Args:
         attribute (list[str]): Attribute to edit; repeat for several.
@@ -206,6 +222,12 @@ def sync_detailed(
         detail (EditDetail | Unset): `full`: the model's output. `residual`: the upload at its
             resolution plus only the change.
         model (str | Unset): Model to use (see GET /models); default: the service's default model.
+        align (EditAlign | Unset): `auto`: align the face to the model's training crop when one is
+            found, else the centre square. `face`: the face or a 422 (`no_face_found`,
+            `face_too_small`, `no_alignment_template`). `centre`: the largest centred square. The
+            choice is reported in `X-Alignment`. Default: 'auto'.
+        face (str | Unset): `largest`, `all` (every face, batched; not for /encode) or an index
+            from POST /faces. Default: 'largest'.
         body (ImageUpload):
 
     Raises:
@@ -225,6 +247,8 @@ target=target,
 preserve=preserve,
 detail=detail,
 model=model,
+align=align,
+face=face,
 
     )
 
@@ -244,12 +268,16 @@ def sync(
     preserve: list[str] | Unset = UNSET,
     detail: EditDetail | Unset = UNSET,
     model: str | Unset = UNSET,
+    align: EditAlign | Unset = 'auto',
+    face: str | Unset = 'largest',
 
 ) -> ErrorBody | File | None:
     """ Edit attributes of an image
 
-     Move the encoder mean along attribute directions and decode. `POST /edit/json` answers the
-    same edit as JSON (base64 PNG, deltas used, probabilities).
+     Move the encoder mean along attribute directions and decode. A face found in the photo is
+    aligned to the model's training crop first (`align`); `detail=residual` pastes the edit back
+    into the photo at its own size, changing only the face's box and only where the edit acts.
+    `POST /edit/json` answers the same edit as JSON (base64 PNG, deltas used, probabilities).
 
     Args:
         attribute (list[str]): Attribute to edit; repeat for several.
@@ -262,6 +290,12 @@ def sync(
         detail (EditDetail | Unset): `full`: the model's output. `residual`: the upload at its
             resolution plus only the change.
         model (str | Unset): Model to use (see GET /models); default: the service's default model.
+        align (EditAlign | Unset): `auto`: align the face to the model's training crop when one is
+            found, else the centre square. `face`: the face or a 422 (`no_face_found`,
+            `face_too_small`, `no_alignment_template`). `centre`: the largest centred square. The
+            choice is reported in `X-Alignment`. Default: 'auto'.
+        face (str | Unset): `largest`, `all` (every face, batched; not for /encode) or an index
+            from POST /faces. Default: 'largest'.
         body (ImageUpload):
 
     Raises:
@@ -282,6 +316,8 @@ target=target,
 preserve=preserve,
 detail=detail,
 model=model,
+align=align,
+face=face,
 
     ).parsed
 
@@ -295,12 +331,16 @@ async def asyncio_detailed(
     preserve: list[str] | Unset = UNSET,
     detail: EditDetail | Unset = UNSET,
     model: str | Unset = UNSET,
+    align: EditAlign | Unset = 'auto',
+    face: str | Unset = 'largest',
 
 ) -> Response[ErrorBody | File]:
     """ Edit attributes of an image
 
-     Move the encoder mean along attribute directions and decode. `POST /edit/json` answers the
-    same edit as JSON (base64 PNG, deltas used, probabilities).
+     Move the encoder mean along attribute directions and decode. A face found in the photo is
+    aligned to the model's training crop first (`align`); `detail=residual` pastes the edit back
+    into the photo at its own size, changing only the face's box and only where the edit acts.
+    `POST /edit/json` answers the same edit as JSON (base64 PNG, deltas used, probabilities).
 
     Args:
         attribute (list[str]): Attribute to edit; repeat for several.
@@ -313,6 +353,12 @@ async def asyncio_detailed(
         detail (EditDetail | Unset): `full`: the model's output. `residual`: the upload at its
             resolution plus only the change.
         model (str | Unset): Model to use (see GET /models); default: the service's default model.
+        align (EditAlign | Unset): `auto`: align the face to the model's training crop when one is
+            found, else the centre square. `face`: the face or a 422 (`no_face_found`,
+            `face_too_small`, `no_alignment_template`). `centre`: the largest centred square. The
+            choice is reported in `X-Alignment`. Default: 'auto'.
+        face (str | Unset): `largest`, `all` (every face, batched; not for /encode) or an index
+            from POST /faces. Default: 'largest'.
         body (ImageUpload):
 
     Raises:
@@ -332,6 +378,8 @@ target=target,
 preserve=preserve,
 detail=detail,
 model=model,
+align=align,
+face=face,
 
     )
 
@@ -351,12 +399,16 @@ async def asyncio(
     preserve: list[str] | Unset = UNSET,
     detail: EditDetail | Unset = UNSET,
     model: str | Unset = UNSET,
+    align: EditAlign | Unset = 'auto',
+    face: str | Unset = 'largest',
 
 ) -> ErrorBody | File | None:
     """ Edit attributes of an image
 
-     Move the encoder mean along attribute directions and decode. `POST /edit/json` answers the
-    same edit as JSON (base64 PNG, deltas used, probabilities).
+     Move the encoder mean along attribute directions and decode. A face found in the photo is
+    aligned to the model's training crop first (`align`); `detail=residual` pastes the edit back
+    into the photo at its own size, changing only the face's box and only where the edit acts.
+    `POST /edit/json` answers the same edit as JSON (base64 PNG, deltas used, probabilities).
 
     Args:
         attribute (list[str]): Attribute to edit; repeat for several.
@@ -369,6 +421,12 @@ async def asyncio(
         detail (EditDetail | Unset): `full`: the model's output. `residual`: the upload at its
             resolution plus only the change.
         model (str | Unset): Model to use (see GET /models); default: the service's default model.
+        align (EditAlign | Unset): `auto`: align the face to the model's training crop when one is
+            found, else the centre square. `face`: the face or a 422 (`no_face_found`,
+            `face_too_small`, `no_alignment_template`). `centre`: the largest centred square. The
+            choice is reported in `X-Alignment`. Default: 'auto'.
+        face (str | Unset): `largest`, `all` (every face, batched; not for /encode) or an index
+            from POST /faces. Default: 'largest'.
         body (ImageUpload):
 
     Raises:
@@ -389,5 +447,7 @@ target=target,
 preserve=preserve,
 detail=detail,
 model=model,
+align=align,
+face=face,
 
     )).parsed

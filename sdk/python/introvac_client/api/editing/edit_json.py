@@ -10,6 +10,8 @@ from ... import errors
 
 from ...models.edit_detail import check_edit_detail
 from ...models.edit_detail import EditDetail
+from ...models.edit_json_align import check_edit_json_align
+from ...models.edit_json_align import EditJsonAlign
 from ...models.edit_response import EditResponse
 from ...models.error_body import ErrorBody
 from ...models.image_upload import ImageUpload
@@ -28,6 +30,8 @@ def _get_kwargs(
     preserve: list[str] | Unset = UNSET,
     detail: EditDetail | Unset = UNSET,
     model: str | Unset = UNSET,
+    align: EditJsonAlign | Unset = 'auto',
+    face: str | Unset = 'largest',
 
 ) -> dict[str, Any]:
     headers: dict[str, Any] = {}
@@ -69,6 +73,14 @@ def _get_kwargs(
     params["detail"] = json_detail
 
     params["model"] = model
+
+    json_align: str | Unset = UNSET
+    if not isinstance(align, Unset):
+        json_align = align
+
+    params["align"] = json_align
+
+    params["face"] = face
 
 
     params = {k: v for k, v in params.items() if v is not UNSET and v is not None}
@@ -185,6 +197,8 @@ def sync_detailed(
     preserve: list[str] | Unset = UNSET,
     detail: EditDetail | Unset = UNSET,
     model: str | Unset = UNSET,
+    align: EditJsonAlign | Unset = 'auto',
+    face: str | Unset = 'largest',
 
 ) -> Response[EditResponse | ErrorBody]:
     """ Edit attributes of an image (JSON answer)
@@ -202,6 +216,12 @@ def sync_detailed(
         detail (EditDetail | Unset): `full`: the model's output. `residual`: the upload at its
             resolution plus only the change.
         model (str | Unset): Model to use (see GET /models); default: the service's default model.
+        align (EditJsonAlign | Unset): `auto`: align the face to the model's training crop when
+            one is found, else the centre square. `face`: the face or a 422 (`no_face_found`,
+            `face_too_small`, `no_alignment_template`). `centre`: the largest centred square. The
+            choice is reported in `X-Alignment`. Default: 'auto'.
+        face (str | Unset): `largest`, `all` (every face, batched; not for /encode) or an index
+            from POST /faces. Default: 'largest'.
         body (ImageUpload):
 
     Raises:
@@ -221,6 +241,8 @@ target=target,
 preserve=preserve,
 detail=detail,
 model=model,
+align=align,
+face=face,
 
     )
 
@@ -240,6 +262,8 @@ def sync(
     preserve: list[str] | Unset = UNSET,
     detail: EditDetail | Unset = UNSET,
     model: str | Unset = UNSET,
+    align: EditJsonAlign | Unset = 'auto',
+    face: str | Unset = 'largest',
 
 ) -> EditResponse | ErrorBody | None:
     """ Edit attributes of an image (JSON answer)
@@ -257,6 +281,12 @@ def sync(
         detail (EditDetail | Unset): `full`: the model's output. `residual`: the upload at its
             resolution plus only the change.
         model (str | Unset): Model to use (see GET /models); default: the service's default model.
+        align (EditJsonAlign | Unset): `auto`: align the face to the model's training crop when
+            one is found, else the centre square. `face`: the face or a 422 (`no_face_found`,
+            `face_too_small`, `no_alignment_template`). `centre`: the largest centred square. The
+            choice is reported in `X-Alignment`. Default: 'auto'.
+        face (str | Unset): `largest`, `all` (every face, batched; not for /encode) or an index
+            from POST /faces. Default: 'largest'.
         body (ImageUpload):
 
     Raises:
@@ -277,6 +307,8 @@ target=target,
 preserve=preserve,
 detail=detail,
 model=model,
+align=align,
+face=face,
 
     ).parsed
 
@@ -290,6 +322,8 @@ async def asyncio_detailed(
     preserve: list[str] | Unset = UNSET,
     detail: EditDetail | Unset = UNSET,
     model: str | Unset = UNSET,
+    align: EditJsonAlign | Unset = 'auto',
+    face: str | Unset = 'largest',
 
 ) -> Response[EditResponse | ErrorBody]:
     """ Edit attributes of an image (JSON answer)
@@ -307,6 +341,12 @@ async def asyncio_detailed(
         detail (EditDetail | Unset): `full`: the model's output. `residual`: the upload at its
             resolution plus only the change.
         model (str | Unset): Model to use (see GET /models); default: the service's default model.
+        align (EditJsonAlign | Unset): `auto`: align the face to the model's training crop when
+            one is found, else the centre square. `face`: the face or a 422 (`no_face_found`,
+            `face_too_small`, `no_alignment_template`). `centre`: the largest centred square. The
+            choice is reported in `X-Alignment`. Default: 'auto'.
+        face (str | Unset): `largest`, `all` (every face, batched; not for /encode) or an index
+            from POST /faces. Default: 'largest'.
         body (ImageUpload):
 
     Raises:
@@ -326,6 +366,8 @@ target=target,
 preserve=preserve,
 detail=detail,
 model=model,
+align=align,
+face=face,
 
     )
 
@@ -345,6 +387,8 @@ async def asyncio(
     preserve: list[str] | Unset = UNSET,
     detail: EditDetail | Unset = UNSET,
     model: str | Unset = UNSET,
+    align: EditJsonAlign | Unset = 'auto',
+    face: str | Unset = 'largest',
 
 ) -> EditResponse | ErrorBody | None:
     """ Edit attributes of an image (JSON answer)
@@ -362,6 +406,12 @@ async def asyncio(
         detail (EditDetail | Unset): `full`: the model's output. `residual`: the upload at its
             resolution plus only the change.
         model (str | Unset): Model to use (see GET /models); default: the service's default model.
+        align (EditJsonAlign | Unset): `auto`: align the face to the model's training crop when
+            one is found, else the centre square. `face`: the face or a 422 (`no_face_found`,
+            `face_too_small`, `no_alignment_template`). `centre`: the largest centred square. The
+            choice is reported in `X-Alignment`. Default: 'auto'.
+        face (str | Unset): `largest`, `all` (every face, batched; not for /encode) or an index
+            from POST /faces. Default: 'largest'.
         body (ImageUpload):
 
     Raises:
@@ -382,5 +432,7 @@ target=target,
 preserve=preserve,
 detail=detail,
 model=model,
+align=align,
+face=face,
 
     )).parsed

@@ -8,6 +8,8 @@ from ...client import AuthenticatedClient, Client
 from ...types import Response, UNSET
 from ... import errors
 
+from ...models.encode_align import check_encode_align
+from ...models.encode_align import EncodeAlign
 from ...models.encode_response import EncodeResponse
 from ...models.error_body import ErrorBody
 from ...models.image_upload import ImageUpload
@@ -19,6 +21,8 @@ from typing import cast
 def _get_kwargs(
     *,
     body: ImageUpload,
+    align: EncodeAlign | Unset = 'auto',
+    face: str | Unset = 'largest',
     model: str | Unset = UNSET,
 
 ) -> dict[str, Any]:
@@ -28,6 +32,14 @@ def _get_kwargs(
     
 
     params: dict[str, Any] = {}
+
+    json_align: str | Unset = UNSET
+    if not isinstance(align, Unset):
+        json_align = align
+
+    params["align"] = json_align
+
+    params["face"] = face
 
     params["model"] = model
 
@@ -140,14 +152,23 @@ def sync_detailed(
     *,
     client: AuthenticatedClient,
     body: ImageUpload,
+    align: EncodeAlign | Unset = 'auto',
+    face: str | Unset = 'largest',
     model: str | Unset = UNSET,
 
 ) -> Response[EncodeResponse | ErrorBody]:
     """ Encode an image into the latent space
 
-     Latent mean and log-variance, attribute probabilities, realness and typicality of the image.
+     Latent mean and log-variance, attribute probabilities, realness and typicality of the uploaded
+    image (of its face, aligned to the model's training crop, unless `align=centre`).
 
     Args:
+        align (EncodeAlign | Unset): `auto`: align the face to the model's training crop when one
+            is found, else the centre square. `face`: the face or a 422 (`no_face_found`,
+            `face_too_small`, `no_alignment_template`). `centre`: the largest centred square. The
+            choice is reported in `X-Alignment`. Default: 'auto'.
+        face (str | Unset): `largest`, `all` (every face, batched; not for /encode) or an index
+            from POST /faces. Default: 'largest'.
         model (str | Unset): Model to use (see GET /models); default: the service's default model.
         body (ImageUpload):
 
@@ -162,6 +183,8 @@ def sync_detailed(
 
     kwargs = _get_kwargs(
         body=body,
+align=align,
+face=face,
 model=model,
 
     )
@@ -176,14 +199,23 @@ def sync(
     *,
     client: AuthenticatedClient,
     body: ImageUpload,
+    align: EncodeAlign | Unset = 'auto',
+    face: str | Unset = 'largest',
     model: str | Unset = UNSET,
 
 ) -> EncodeResponse | ErrorBody | None:
     """ Encode an image into the latent space
 
-     Latent mean and log-variance, attribute probabilities, realness and typicality of the image.
+     Latent mean and log-variance, attribute probabilities, realness and typicality of the uploaded
+    image (of its face, aligned to the model's training crop, unless `align=centre`).
 
     Args:
+        align (EncodeAlign | Unset): `auto`: align the face to the model's training crop when one
+            is found, else the centre square. `face`: the face or a 422 (`no_face_found`,
+            `face_too_small`, `no_alignment_template`). `centre`: the largest centred square. The
+            choice is reported in `X-Alignment`. Default: 'auto'.
+        face (str | Unset): `largest`, `all` (every face, batched; not for /encode) or an index
+            from POST /faces. Default: 'largest'.
         model (str | Unset): Model to use (see GET /models); default: the service's default model.
         body (ImageUpload):
 
@@ -199,6 +231,8 @@ def sync(
     return sync_detailed(
         client=client,
 body=body,
+align=align,
+face=face,
 model=model,
 
     ).parsed
@@ -207,14 +241,23 @@ async def asyncio_detailed(
     *,
     client: AuthenticatedClient,
     body: ImageUpload,
+    align: EncodeAlign | Unset = 'auto',
+    face: str | Unset = 'largest',
     model: str | Unset = UNSET,
 
 ) -> Response[EncodeResponse | ErrorBody]:
     """ Encode an image into the latent space
 
-     Latent mean and log-variance, attribute probabilities, realness and typicality of the image.
+     Latent mean and log-variance, attribute probabilities, realness and typicality of the uploaded
+    image (of its face, aligned to the model's training crop, unless `align=centre`).
 
     Args:
+        align (EncodeAlign | Unset): `auto`: align the face to the model's training crop when one
+            is found, else the centre square. `face`: the face or a 422 (`no_face_found`,
+            `face_too_small`, `no_alignment_template`). `centre`: the largest centred square. The
+            choice is reported in `X-Alignment`. Default: 'auto'.
+        face (str | Unset): `largest`, `all` (every face, batched; not for /encode) or an index
+            from POST /faces. Default: 'largest'.
         model (str | Unset): Model to use (see GET /models); default: the service's default model.
         body (ImageUpload):
 
@@ -229,6 +272,8 @@ async def asyncio_detailed(
 
     kwargs = _get_kwargs(
         body=body,
+align=align,
+face=face,
 model=model,
 
     )
@@ -243,14 +288,23 @@ async def asyncio(
     *,
     client: AuthenticatedClient,
     body: ImageUpload,
+    align: EncodeAlign | Unset = 'auto',
+    face: str | Unset = 'largest',
     model: str | Unset = UNSET,
 
 ) -> EncodeResponse | ErrorBody | None:
     """ Encode an image into the latent space
 
-     Latent mean and log-variance, attribute probabilities, realness and typicality of the image.
+     Latent mean and log-variance, attribute probabilities, realness and typicality of the uploaded
+    image (of its face, aligned to the model's training crop, unless `align=centre`).
 
     Args:
+        align (EncodeAlign | Unset): `auto`: align the face to the model's training crop when one
+            is found, else the centre square. `face`: the face or a 422 (`no_face_found`,
+            `face_too_small`, `no_alignment_template`). `centre`: the largest centred square. The
+            choice is reported in `X-Alignment`. Default: 'auto'.
+        face (str | Unset): `largest`, `all` (every face, batched; not for /encode) or an index
+            from POST /faces. Default: 'largest'.
         model (str | Unset): Model to use (see GET /models); default: the service's default model.
         body (ImageUpload):
 
@@ -266,6 +320,8 @@ async def asyncio(
     return (await asyncio_detailed(
         client=client,
 body=body,
+align=align,
+face=face,
 model=model,
 
     )).parsed

@@ -10,6 +10,8 @@ from ... import errors
 
 from ...models.error_body import ErrorBody
 from ...models.image_upload import ImageUpload
+from ...models.reconstruct_align import check_reconstruct_align
+from ...models.reconstruct_align import ReconstructAlign
 from ...types import File, FileTypes
 from ...types import UNSET, Unset
 from io import BytesIO
@@ -20,6 +22,8 @@ from typing import cast
 def _get_kwargs(
     *,
     body: ImageUpload,
+    align: ReconstructAlign | Unset = 'auto',
+    face: str | Unset = 'largest',
     model: str | Unset = UNSET,
 
 ) -> dict[str, Any]:
@@ -29,6 +33,14 @@ def _get_kwargs(
     
 
     params: dict[str, Any] = {}
+
+    json_align: str | Unset = UNSET
+    if not isinstance(align, Unset):
+        json_align = align
+
+    params["align"] = json_align
+
+    params["face"] = face
 
     params["model"] = model
 
@@ -143,12 +155,20 @@ def sync_detailed(
     *,
     client: AuthenticatedClient,
     body: ImageUpload,
+    align: ReconstructAlign | Unset = 'auto',
+    face: str | Unset = 'largest',
     model: str | Unset = UNSET,
 
 ) -> Response[ErrorBody | File]:
     """ Encode and decode an image
 
     Args:
+        align (ReconstructAlign | Unset): `auto`: align the face to the model's training crop when
+            one is found, else the centre square. `face`: the face or a 422 (`no_face_found`,
+            `face_too_small`, `no_alignment_template`). `centre`: the largest centred square. The
+            choice is reported in `X-Alignment`. Default: 'auto'.
+        face (str | Unset): `largest`, `all` (every face, batched; not for /encode) or an index
+            from POST /faces. Default: 'largest'.
         model (str | Unset): Model to use (see GET /models); default: the service's default model.
         body (ImageUpload):
 
@@ -163,6 +183,8 @@ def sync_detailed(
 
     kwargs = _get_kwargs(
         body=body,
+align=align,
+face=face,
 model=model,
 
     )
@@ -177,12 +199,20 @@ def sync(
     *,
     client: AuthenticatedClient,
     body: ImageUpload,
+    align: ReconstructAlign | Unset = 'auto',
+    face: str | Unset = 'largest',
     model: str | Unset = UNSET,
 
 ) -> ErrorBody | File | None:
     """ Encode and decode an image
 
     Args:
+        align (ReconstructAlign | Unset): `auto`: align the face to the model's training crop when
+            one is found, else the centre square. `face`: the face or a 422 (`no_face_found`,
+            `face_too_small`, `no_alignment_template`). `centre`: the largest centred square. The
+            choice is reported in `X-Alignment`. Default: 'auto'.
+        face (str | Unset): `largest`, `all` (every face, batched; not for /encode) or an index
+            from POST /faces. Default: 'largest'.
         model (str | Unset): Model to use (see GET /models); default: the service's default model.
         body (ImageUpload):
 
@@ -198,6 +228,8 @@ def sync(
     return sync_detailed(
         client=client,
 body=body,
+align=align,
+face=face,
 model=model,
 
     ).parsed
@@ -206,12 +238,20 @@ async def asyncio_detailed(
     *,
     client: AuthenticatedClient,
     body: ImageUpload,
+    align: ReconstructAlign | Unset = 'auto',
+    face: str | Unset = 'largest',
     model: str | Unset = UNSET,
 
 ) -> Response[ErrorBody | File]:
     """ Encode and decode an image
 
     Args:
+        align (ReconstructAlign | Unset): `auto`: align the face to the model's training crop when
+            one is found, else the centre square. `face`: the face or a 422 (`no_face_found`,
+            `face_too_small`, `no_alignment_template`). `centre`: the largest centred square. The
+            choice is reported in `X-Alignment`. Default: 'auto'.
+        face (str | Unset): `largest`, `all` (every face, batched; not for /encode) or an index
+            from POST /faces. Default: 'largest'.
         model (str | Unset): Model to use (see GET /models); default: the service's default model.
         body (ImageUpload):
 
@@ -226,6 +266,8 @@ async def asyncio_detailed(
 
     kwargs = _get_kwargs(
         body=body,
+align=align,
+face=face,
 model=model,
 
     )
@@ -240,12 +282,20 @@ async def asyncio(
     *,
     client: AuthenticatedClient,
     body: ImageUpload,
+    align: ReconstructAlign | Unset = 'auto',
+    face: str | Unset = 'largest',
     model: str | Unset = UNSET,
 
 ) -> ErrorBody | File | None:
     """ Encode and decode an image
 
     Args:
+        align (ReconstructAlign | Unset): `auto`: align the face to the model's training crop when
+            one is found, else the centre square. `face`: the face or a 422 (`no_face_found`,
+            `face_too_small`, `no_alignment_template`). `centre`: the largest centred square. The
+            choice is reported in `X-Alignment`. Default: 'auto'.
+        face (str | Unset): `largest`, `all` (every face, batched; not for /encode) or an index
+            from POST /faces. Default: 'largest'.
         model (str | Unset): Model to use (see GET /models); default: the service's default model.
         body (ImageUpload):
 
@@ -261,6 +311,8 @@ async def asyncio(
     return (await asyncio_detailed(
         client=client,
 body=body,
+align=align,
+face=face,
 model=model,
 
     )).parsed

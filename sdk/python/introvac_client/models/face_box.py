@@ -1,0 +1,100 @@
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, TypeVar, BinaryIO, TextIO, TYPE_CHECKING, Generator
+
+from attrs import define as _attrs_define
+from attrs import field as _attrs_field
+
+from ..types import UNSET, Unset
+
+
+
+
+
+
+
+T = TypeVar("T", bound="FaceBox")
+
+
+
+@_attrs_define
+class FaceBox:
+    """ 
+        Attributes:
+            left (float):
+            top (float):
+            right (float):
+            bottom (float):
+     """
+
+    left: float
+    top: float
+    right: float
+    bottom: float
+    additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
+
+
+
+
+
+    def to_dict(self) -> dict[str, Any]:
+        left = self.left
+
+        top = self.top
+
+        right = self.right
+
+        bottom = self.bottom
+
+
+        field_dict: dict[str, Any] = {}
+        field_dict.update(self.additional_properties)
+        field_dict.update({
+            "left": left,
+            "top": top,
+            "right": right,
+            "bottom": bottom,
+        })
+
+        return field_dict
+
+
+
+    @classmethod
+    def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
+        d = dict(src_dict)
+        left = d.pop("left")
+
+        top = d.pop("top")
+
+        right = d.pop("right")
+
+        bottom = d.pop("bottom")
+
+        face_box = cls(
+            left=left,
+            top=top,
+            right=right,
+            bottom=bottom,
+        )
+
+
+        face_box.additional_properties = d
+        return face_box
+
+    @property
+    def additional_keys(self) -> list[str]:
+        return list(self.additional_properties.keys())
+
+    def __getitem__(self, key: str) -> Any:
+        return self.additional_properties[key]
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        self.additional_properties[key] = value
+
+    def __delitem__(self, key: str) -> None:
+        del self.additional_properties[key]
+
+    def __contains__(self, key: str) -> bool:
+        return key in self.additional_properties

@@ -19,7 +19,18 @@ from service.settings import SHIPPED_MODEL
 from tests.support import images
 from tests.support.api import IsolatedSettings, assert_error, make_settings, upload
 
-OPERATION_IDS = {"encode", "reconstruct", "edit", "decode", "generate", "list_models", "health", "ready", "metrics"}
+OPERATION_IDS = {
+    "encode",
+    "reconstruct",
+    "edit",
+    "decode",
+    "generate",
+    "list_models",
+    "health",
+    "ready",
+    "metrics",
+    "reload_models",
+}
 
 
 # ----------------------------------------------------------------------------- start-up

@@ -13,7 +13,7 @@ import numpy as np
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, Response
 
-from service.api.deps import ClassifierDep, DecodedImageDep, ModelDep, SettingsDep
+from service.api.deps import ClassifierDep, CpuWorkDep, DecodedImageDep, ModelDep, SettingsDep
 from service.api.errors import ApiError
 from service.api.params import EditPlan, edit_plan
 from service.api.routes.common import b64, kv_header, wants_json
@@ -81,10 +81,18 @@ async def edit_image(
     decoded: DecodedImageDep,
     model: ModelDep,
     classifier: ClassifierDep,
+    work: CpuWorkDep,
 ) -> Response:
     """Move the encoder mean along attribute directions and decode."""
     edited = await pipeline.edit(
-        model, classifier, decoded, pairs=plan.pairs, target=plan.target, preserve=plan.preserve, detail=plan.detail
+        model,
+        classifier,
+        decoded,
+        pairs=plan.pairs,
+        target=plan.target,
+        preserve=plan.preserve,
+        detail=plan.detail,
+        work=work,
     )
     headers = {
         "X-Delta-Used": kv_header(edited.deltas),
@@ -112,7 +120,7 @@ async def edit_image(
     response_class=Response,
     responses={
         **png_response("One image, or a grid when several latents were sent."),
-        **errors(401, 404, 422, 500, 503, 504),
+        **errors(400, 401, 404, 422, 500, 503, 504),
     },
 )
 async def decode(body: DecodeRequest, model: ModelDep, settings: SettingsDep) -> Response:

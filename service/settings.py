@@ -22,6 +22,7 @@ DEFAULT_MODELS_DIR = Path(__file__).resolve().parent.parent / "models"
 SHIPPED_MODEL = "synthfaces-introvac-64"
 
 MiB = 1024 * 1024
+GiB = 1024 * MiB
 
 StrList = Annotated[list[str], NoDecode]
 
@@ -88,11 +89,14 @@ class Settings(BaseSettings):
     )
 
     # --- memory budget and CPU work queues (service/runtime/budget.py, cpu_queue.py)
-    # Peak memory of one decode is ~8 bytes per declared pixel (1-bit PNG bomb, measured in
-    # benchmarks/RESULTS.md "Reliability"), so the default 80 M pixels bounds decoding to
-    # about 0.7 GB at once: two images at the 40 M-pixel cap, or hundreds of photos.
-    decode_budget_pixels: int = Field(
-        80_000_000, ge=1, description="Pixels (declared in image headers) that may be decoded and held at once."
+    # Decoding costs 11 bytes per declared pixel at its peak for 8-bit opaque images, 21 with
+    # transparency (service.imaging.decode.decode_cost_bytes, measured), so 1 GiB lets two
+    # opaque images at the 40 M-pixel cap, or hundreds of photos, decode at once.
+    decode_budget_bytes: int = Field(
+        GiB,
+        ge=1,
+        description="Memory that decoding uploads may use at once (estimated from each image header "
+        "before decoding); uploads beyond it wait for room or get 503.",
     )
     decode_workers: int = Field(2, ge=1, le=64, description="Threads that decode uploads.")
     decode_queue_depth: int = Field(
@@ -148,10 +152,13 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _budget_holds_one_image(self) -> Settings:
-        if self.decode_budget_pixels < self.max_pixels:
+        from service.imaging.decode import WORST_COST_BYTES_PER_PIXEL
+
+        needed = self.max_pixels * WORST_COST_BYTES_PER_PIXEL
+        if self.decode_budget_bytes < needed:
             raise ValueError(
-                f"decode_budget_pixels ({self.decode_budget_pixels}) must be >= max_pixels ({self.max_pixels}): "
-                "an image the service accepts must fit in the decode budget"
+                f"decode_budget_bytes ({self.decode_budget_bytes}) must be >= {needed}: the decoding cost of "
+                f"an image at max_pixels ({self.max_pixels}) x {WORST_COST_BYTES_PER_PIXEL} bytes"
             )
         return self
 

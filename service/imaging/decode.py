@@ -266,6 +266,28 @@ def open_image(data: bytes, max_pixels: int, *, draft_size: int | None = None) -
     return image
 
 
+# Peak bytes per pixel of decode_opened, measured with VmHWM on 6300x6300 PNGs of zeros
+# (benchmarks/RESULTS.md, "Reliability"): the decoded frame, its RGB conversion, the crop
+# and the uint8 `original` are alive together. 8-bit opaque images measured 10, 16-bit grey 14,
+# images with transparency (composited over white) 20; one byte of margin each.
+COST_BYTES_PER_PIXEL = 11
+COST_BYTES_PER_PIXEL_WIDE = 15  # 16-bit and float modes (I;16*, I, F)
+COST_BYTES_PER_PIXEL_ALPHA = 21  # RGBA, LA, PA, palette or colour-key transparency
+WORST_COST_BYTES_PER_PIXEL = max(COST_BYTES_PER_PIXEL, COST_BYTES_PER_PIXEL_WIDE, COST_BYTES_PER_PIXEL_ALPHA)
+
+
+def decode_cost_bytes(image: Image.Image) -> int:
+    """Estimated peak memory of :func:`decode_opened` for an image from :func:`open_image`
+    (header read, pixels not yet decoded; a JPEG draft already applied to ``image.size``)."""
+    if image.mode in _SIXTEEN_BIT_MODES or image.mode == "F":
+        per_pixel = COST_BYTES_PER_PIXEL_WIDE
+    elif image.mode in ("RGBA", "LA", "PA") or "transparency" in image.info:
+        per_pixel = COST_BYTES_PER_PIXEL_ALPHA
+    else:
+        per_pixel = COST_BYTES_PER_PIXEL
+    return image.width * image.height * per_pixel
+
+
 def load_opened(image: Image.Image) -> tuple[Image.Image, str]:
     """Decode the first frame of an image from :func:`open_image` and apply EXIF orientation."""
     fmt = image.format or "unknown"

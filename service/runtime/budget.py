@@ -1,10 +1,11 @@
 """A memory budget for decoding: an async weighted semaphore with a bounded, FIFO wait queue.
 
 Decoding is where one small upload becomes a large allocation: a 115 KB PNG of zeros can
-declare 6300x6300 pixels and decode to ~300 MB. Counting requests (the batcher's queue) does
-not bound that; counting *pixels* does. Each request reserves the pixels its image declares
-in its header (read before any pixel data is decoded) and holds them until its response is
-built, so the images alive at once never sum past ``capacity``. Requests that do not fit
+declare 6300x6300 pixels and decode to ~400 MB. Counting requests (the batcher's queue) does
+not bound that; counting *bytes* does. Each request reserves the bytes its image will take,
+estimated from the size its header declares (read before any pixel data is decoded), and
+holds them until its response is built, so the images alive at once never sum past
+``capacity``. Requests that do not fit
 wait in arrival order (a big image is not starved by a stream of small ones), at most
 ``max_waiters`` of them and never past their deadline: a full wait queue raises
 :class:`QueueFull` (HTTP 503 + Retry-After) at once and a wait past the deadline raises
@@ -31,8 +32,8 @@ class _Waiter:
     future: asyncio.Future = field(repr=False)
 
 
-class PixelBudget:
-    """At most ``capacity`` units (pixels) reserved at once; ``reserve`` is the only way in."""
+class MemoryBudget:
+    """At most ``capacity`` bytes reserved at once; ``reserve`` is the only way in."""
 
     def __init__(
         self, capacity: int, *, max_waiters: int, name: str = "decode budget", on_idle: Callable[[], None] | None = None
@@ -53,7 +54,7 @@ class PixelBudget:
 
     @property
     def peak(self) -> int:
-        """Most units ever reserved at once (what a test or a benchmark compares to capacity)."""
+        """Most bytes ever reserved at once (what a test or a benchmark compares to capacity)."""
         return self._peak
 
     @property
@@ -72,7 +73,7 @@ class PixelBudget:
 
     @asynccontextmanager
     async def reserve(self, amount: int, *, timeout_s: float) -> AsyncIterator[int]:
-        """Hold ``cost(amount)`` units for the ``async with`` body; wait FIFO for room."""
+        """Hold ``cost(amount)`` bytes for the ``async with`` body; wait FIFO for room."""
         cost = self.cost(amount)
         await self._acquire(cost, timeout_s)
         try:
@@ -85,7 +86,7 @@ class PixelBudget:
             self._take(cost)
             return
         if len(self._waiters) >= self.max_waiters:
-            raise QueueFull(f"{self.name}: {self._in_use} of {self.capacity} pixels in use and {self.waiting} waiting")
+            raise QueueFull(f"{self.name}: {self._in_use} of {self.capacity} bytes in use and {self.waiting} waiting")
         waiter = _Waiter(cost, asyncio.get_running_loop().create_future())
         self._waiters.append(waiter)
         try:
@@ -97,7 +98,7 @@ class PixelBudget:
             if granted:
                 self._release(cost)  # granted just as the deadline or a cancellation hit: give it back
             if isinstance(exc, TimeoutError):
-                raise RequestTimeout(f"{self.name}: no room for {cost} pixels within {timeout_s:.3g}s") from None
+                raise RequestTimeout(f"{self.name}: no room for {cost} bytes within {timeout_s:.3g}s") from None
             raise
 
     def _forget(self, waiter: _Waiter) -> None:

@@ -5,7 +5,7 @@ expensive step of a request outside the engine goes through it, under the reques
 :class:`~service.runtime.cpu_queue.Deadline`:
 
 * decoding: the header is read first (cheap, on the loop), the declared pixels are reserved
-  in the :class:`~service.runtime.budget.PixelBudget`, then the pixels are decoded by the
+  in the :class:`~service.runtime.budget.MemoryBudget`, then the pixels are decoded by the
   ``decode`` queue; the reservation lasts until the request is done with the image;
 * latent sampling (``/generate``), residual paste-back and the PNG encoding of a
   full-resolution result: the ``cpu`` queue.
@@ -22,8 +22,8 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from service.imaging.decode import DecodedImage, decode_opened, open_image
-from service.runtime.budget import PixelBudget
+from service.imaging.decode import DecodedImage, decode_cost_bytes, decode_opened, open_image
+from service.runtime.budget import MemoryBudget
 from service.runtime.cpu_queue import CpuQueue, Deadline
 from service.runtime.memory import release_memory, tune_allocator
 
@@ -43,7 +43,7 @@ class CpuWork:
 
 @dataclass
 class WorkLimits:
-    budget: PixelBudget
+    budget: MemoryBudget
     decode: CpuQueue
     cpu: CpuQueue
     timeout_s: float
@@ -53,8 +53,8 @@ class WorkLimits:
         """Build from :class:`service.settings.Settings` (field names mapped here, in one place)."""
         timeout = settings.request_timeout_s
         return cls(
-            budget=PixelBudget(
-                settings.decode_budget_pixels, max_waiters=settings.decode_queue_depth, on_idle=_trim_in_background
+            budget=MemoryBudget(
+                settings.decode_budget_bytes, max_waiters=settings.decode_queue_depth, on_idle=_trim_in_background
             ),
             decode=CpuQueue(
                 "decode", workers=settings.decode_workers, capacity=settings.decode_queue_depth, timeout_s=timeout
@@ -95,10 +95,9 @@ class WorkLimits:
         """Decode ``data`` within the budget; the reservation ends when the block exits.
 
         ``draft``: only the model input is needed, so a JPEG may decode at reduced scale
-        (and reserves only the reduced pixels)."""
+        (and reserves only what the reduced image takes)."""
         image = open_image(data, max_pixels, draft_size=size if draft else None)  # header only
-        pixels = image.width * image.height
-        async with self.budget.reserve(pixels, timeout_s=deadline.check("decode budget")):
+        async with self.budget.reserve(decode_cost_bytes(image), timeout_s=deadline.check("decode budget")):
             decoded = await self.decode.run(decode_opened, image, size, value_range, deadline=deadline)
             del image
             yield decoded

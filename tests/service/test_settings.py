@@ -73,11 +73,11 @@ def test_the_api_key_is_stripped(monkeypatch):
 
 def test_the_decode_budget_must_hold_one_accepted_image(monkeypatch):
     monkeypatch.setenv("INTROVAC_MAX_PIXELS", "1000")
-    monkeypatch.setenv("INTROVAC_DECODE_BUDGET_PIXELS", "999")
-    with pytest.raises(ValidationError, match="decode_budget_pixels"):
+    monkeypatch.setenv("INTROVAC_DECODE_BUDGET_BYTES", "20999")
+    with pytest.raises(ValidationError, match="decode_budget_bytes"):
         Settings()
-    monkeypatch.setenv("INTROVAC_DECODE_BUDGET_PIXELS", "1000")
-    assert Settings().decode_budget_pixels == 1000
+    monkeypatch.setenv("INTROVAC_DECODE_BUDGET_BYTES", "21000")
+    assert Settings().decode_budget_bytes == 21000
 
 
 @pytest.mark.parametrize(
@@ -99,7 +99,7 @@ def test_the_decode_budget_must_hold_one_accepted_image(monkeypatch):
         ("log_level", "chatty"),
         ("models", "[]"),
         ("providers", "[not json"),
-        ("decode_budget_pixels", "0"),
+        ("decode_budget_bytes", "0"),
         ("decode_workers", "0"),
         ("cpu_workers", "0"),
         ("cpu_queue_depth", "-1"),

@@ -57,10 +57,14 @@ class AdmissionMiddleware:
             return error_response(err.status, err.code, err.message, None, err.headers)
         if not state.ready or state.registry is None or state.limits is None:
             return error_response(503, "not_ready", "models are still loading; retry shortly", None, RETRY)
+        model = _model_of(state, scope)
+        name = model.name if model is not None else "unknown"
         if state.limits.saturated:
+            state.metrics.rejections.labels(name, "decode", "queue_full").inc()
             return error_response(503, "overloaded", "the decode stage is at capacity; retry shortly", None, RETRY)
-        encoder = _encoder_of(state, scope)
+        encoder = model.encoder if model is not None else None
         if encoder is not None and encoder.queue_depth >= encoder.config.max_queue:
+            state.metrics.rejections.labels(name, "encode", "queue_full").inc()
             return error_response(503, "overloaded", f"{encoder.name}: queue is full; retry shortly", None, RETRY)
         return None
 
@@ -72,11 +76,11 @@ def _is_multipart(scope: Scope) -> bool:
     return False
 
 
-def _encoder_of(state: ServiceState, scope: Scope):
-    """The encoder batcher of the model the query names (default model without one)."""
+def _model_of(state: ServiceState, scope: Scope):
+    """The model the query names (the default model without one); None for an unknown name."""
     query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
     name = query.get("model", [None])[0]
     try:
-        return state.registry.get(name).encoder
+        return state.registry.get(name)
     except UnknownModelError:
         return None  # the route answers 404 with the list of models

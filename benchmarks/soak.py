@@ -3,8 +3,9 @@
 Starts its own uvicorn on 127.0.0.1 (bench_server.py), then --clients concurrent clients
 send requests for --seconds: /edit of scikit-image's astronaut photo (PNG, detail=full and
 detail=residual), the worst images under the caps (a 6300x6300 PNG of zeros, the same in
-RGBA, a 36-megapixel JPEG at detail=full and at detail=residual) and GET /generate at the
-paper's settings. A client that gets 503 waits its Retry-After, as a polite client does.
+RGBA, a 36-megapixel JPEG at detail=full, and at detail=residual the largest JPEG whose
+paste-back fits the decode budget: 4100x4100 for 1 GiB) and GET /generate at the paper's
+settings. A client that gets 503 waits its Retry-After, as a polite client does.
 A separate prober calls /health every 100 ms. Prints status counts per kind, p50/p99 of each
 (kind, status), /health and 503 latency, connection errors, and the server's RSS at start
 (models loaded), after the warm-up, at its peak and at the end, with the targets of issue 12:
@@ -23,6 +24,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import math
 import os
 import random
 import sys
@@ -38,6 +40,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_server import uvicorn_server  # noqa: E402  (benchmarks/ is not a package)
 from load_tools import RssSampler, Tally, mib, monotonic_ms, photo, read_status, zeros_png  # noqa: E402
 
+from service.imaging.decode import COST_BYTES_PER_PIXEL  # noqa: E402
+from service.runtime.limits import PASTE_BACK_COST_BYTES_PER_PIXEL  # noqa: E402
 from service.settings import GiB  # noqa: E402
 
 ALLOWED = {"200", "503", "504"}
@@ -45,10 +49,18 @@ FULL = {"clients": 64, "seconds": 60.0, "warmup_s": 10.0, "bomb_side": 6300, "bi
 QUICK = {"clients": 8, "seconds": 4.0, "warmup_s": 1.0, "bomb_side": 600, "big_side": 800, "steps": 50}
 
 
+def residual_side(budget_bytes: int) -> int:
+    """The largest square photo (in 100s) whose detail=residual edit fits the decode budget:
+    bigger ones are refused with 413 by design (service.runtime.limits.WorkLimits.cost_bytes)."""
+    per_pixel = COST_BYTES_PER_PIXEL + PASTE_BACK_COST_BYTES_PER_PIXEL
+    return int(math.isqrt(budget_bytes // per_pixel) // 100 * 100)
+
+
 def request_mix(args: argparse.Namespace) -> list[tuple[str, float, dict]]:
     """(kind, weight, request) for every kind of request the clients send."""
     astronaut = photo(512, "PNG")
     big = photo(args.big_side, "JPEG", quality=90)
+    big_residual = photo(min(args.big_side, residual_side(args.budget_bytes)), "JPEG", quality=90)
     bomb, alpha_bomb = zeros_png(args.bomb_side), zeros_png(args.bomb_side, alpha=True)
     edit = "/edit?attribute=" + args.attribute
 
@@ -63,7 +75,7 @@ def request_mix(args: argparse.Namespace) -> list[tuple[str, float, dict]]:
         ("edit bomb", 10, post(edit, bomb, "image/png")),
         ("edit rgba bomb", 5, post(edit, alpha_bomb, "image/png")),
         ("edit big jpeg", 10, post(edit, big, "image/jpeg")),
-        ("edit big jpeg residual", 5, post(edit + "&detail=residual", big, "image/jpeg")),
+        ("edit big jpeg residual", 5, post(edit + "&detail=residual", big_residual, "image/jpeg")),
     ]
 
 

@@ -170,7 +170,7 @@ async def get_decoded_image(
         size=m.image_size,
         max_pixels=settings.max_pixels,
         value_range=m.value_range,
-        draft=request.query_params.get("detail") != "residual",
+        paste_back=request.query_params.get("detail") == "residual",
         deadline=request_deadline(request, limits),
     ) as decoded:
         del data

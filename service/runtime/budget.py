@@ -11,8 +11,8 @@ wait in arrival order (a big image is not starved by a stream of small ones), at
 :class:`QueueFull` (HTTP 503 + Retry-After) at once and a wait past the deadline raises
 :class:`RequestTimeout` (HTTP 504), the batcher's own errors, so the API maps them unchanged.
 
-Event-loop only (not thread-safe), no HTTP; ``on_idle`` lets the app hand freed memory back
-to the OS (:func:`service.runtime.memory.release_memory`) when the last reservation ends.
+Event-loop only (not thread-safe), no HTTP; ``on_release`` lets the app hand freed memory
+back to the OS (:func:`service.runtime.memory.release_memory`) after big or last releases.
 """
 
 from __future__ import annotations
@@ -36,14 +36,19 @@ class MemoryBudget:
     """At most ``capacity`` bytes reserved at once; ``reserve`` is the only way in."""
 
     def __init__(
-        self, capacity: int, *, max_waiters: int, name: str = "decode budget", on_idle: Callable[[], None] | None = None
+        self,
+        capacity: int,
+        *,
+        max_waiters: int,
+        name: str = "decode budget",
+        on_release: Callable[[int, int], None] | None = None,
     ) -> None:
         if capacity < 1 or max_waiters < 0:
             raise ValueError(f"capacity must be >= 1 and max_waiters >= 0, got {capacity}, {max_waiters}")
         self.capacity = capacity
         self.max_waiters = max_waiters
         self.name = name
-        self._on_idle = on_idle
+        self._on_release = on_release  # (bytes released, bytes still in use)
         self._in_use = 0
         self._peak = 0
         self._waiters: deque[_Waiter] = deque()
@@ -117,8 +122,8 @@ class MemoryBudget:
     def _release(self, cost: int) -> None:
         self._in_use -= cost
         self._grant()
-        if self._in_use == 0 and self._on_idle is not None:
-            self._on_idle()
+        if self._on_release is not None:
+            self._on_release(cost, self._in_use)
 
     def _grant(self) -> None:
         """Wake waiters in arrival order while the head fits (no overtaking)."""

@@ -22,12 +22,21 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from service.imaging.decode import DecodedImage, decode_cost_bytes, decode_opened, open_image
+from PIL import Image
+
+from service.imaging.decode import DecodedImage, ImageTooLarge, decode_cost_bytes, decode_opened, open_image
 from service.runtime.budget import MemoryBudget
 from service.runtime.cpu_queue import CpuQueue, Deadline
 from service.runtime.memory import release_memory, tune_allocator
 
 T = TypeVar("T")
+MiB = 1024 * 1024
+# Peak bytes per pixel of the crop box for detail=residual: service.imaging.residual.residual_edit
+# works in float32 on the full-resolution crop, then encode_png (measured 51 on a 6000x6000 image,
+# benchmarks/RESULTS.md "Reliability").
+PASTE_BACK_COST_BYTES_PER_PIXEL = 52
+# Releasing at least this much hands free heap pages back to the OS (malloc_trim) right away.
+TRIM_AFTER_BYTES = 64 * MiB
 
 
 @dataclass(frozen=True)
@@ -54,7 +63,7 @@ class WorkLimits:
         timeout = settings.request_timeout_s
         return cls(
             budget=MemoryBudget(
-                settings.decode_budget_bytes, max_waiters=settings.decode_queue_depth, on_idle=_trim_in_background
+                settings.decode_budget_bytes, max_waiters=settings.decode_queue_depth, on_release=_trim_after
             ),
             decode=CpuQueue(
                 "decode", workers=settings.decode_workers, capacity=settings.decode_queue_depth, timeout_s=timeout
@@ -81,6 +90,22 @@ class WorkLimits:
         """The request deadline: ``timeout_s`` after ``started`` (monotonic), default now."""
         return Deadline.after(self.timeout_s) if started is None else Deadline(started + self.timeout_s)
 
+    def cost_bytes(self, image: Image.Image, *, paste_back: bool) -> int:
+        """What decoding ``image`` (and pasting an edit back into it) reserves; 413 when that
+        can never fit in the budget, instead of letting it run past the budget."""
+        cost = decode_cost_bytes(image)
+        if paste_back:
+            side = min(image.size)
+            cost += side * side * PASTE_BACK_COST_BYTES_PER_PIXEL
+        if cost > self.budget.capacity:
+            raise ImageTooLarge(
+                f"a {image.width}x{image.height} image needs about {cost // MiB} MiB to decode"
+                + (" and paste an edit back (detail=residual)" if paste_back else "")
+                + f", more than this server's decode budget of {self.budget.capacity // MiB} MiB; "
+                + ("use detail=full or send a smaller image" if paste_back else "send a smaller image")
+            )
+        return cost
+
     @asynccontextmanager
     async def decoded(
         self,
@@ -89,21 +114,29 @@ class WorkLimits:
         size: int,
         max_pixels: int,
         value_range: tuple[float, float],
-        draft: bool,
+        paste_back: bool,
         deadline: Deadline,
     ) -> AsyncIterator[DecodedImage]:
         """Decode ``data`` within the budget; the reservation ends when the block exits.
 
-        ``draft``: only the model input is needed, so a JPEG may decode at reduced scale
-        (and reserves only what the reduced image takes)."""
-        image = open_image(data, max_pixels, draft_size=size if draft else None)  # header only
-        async with self.budget.reserve(decode_cost_bytes(image), timeout_s=deadline.check("decode budget")):
+        ``paste_back=False``: only the model input is needed, so a JPEG may decode at reduced
+        scale (reserving only what the reduced image takes). ``True`` (detail=residual): full
+        resolution, and the reservation also covers the paste-back of the edit."""
+        image = open_image(data, max_pixels, draft_size=None if paste_back else size)  # header only
+        cost = self.cost_bytes(image, paste_back=paste_back)
+        async with self.budget.reserve(cost, timeout_s=deadline.check("decode budget")):
             decoded = await self.decode.run(decode_opened, image, size, value_range, deadline=deadline)
             del image
             yield decoded
 
 
 _trim_lock = threading.Lock()
+
+
+def _trim_after(released: int, in_use: int) -> None:
+    """After a big image (or the last one of a burst) is done, give its memory back."""
+    if released >= TRIM_AFTER_BYTES or in_use == 0:
+        _trim_in_background()
 
 
 def _trim_in_background() -> None:

@@ -11,8 +11,11 @@ them):
 * :func:`tune_allocator` pins the mmap threshold (which turns the dynamic adjustment off):
   every allocation of at least ``mmap_threshold`` bytes (an image row block, a numpy array
   of a big image) is its own mmap and goes back to the OS the moment it is freed.
+* the number of arenas is capped (``M_ARENA_MAX``, as ``MALLOC_ARENA_MAX=2``): each thread
+  of the decode, CPU and engine pools would otherwise get an arena of its own, and each
+  keeps its own free memory;
 * :func:`release_memory` calls ``malloc_trim(0)`` to return free heap pages of every arena;
-  the decode budget calls it when its last reservation ends (after a burst, not per request).
+  the decode budget calls it after a big reservation ends and when its last one does.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import logging
+import os
 import sys
 from functools import cache
 
@@ -27,6 +31,8 @@ log = logging.getLogger(__name__)
 
 M_TRIM_THRESHOLD = -1  # glibc's mallopt parameter numbers (malloc.h)
 M_MMAP_THRESHOLD = -3
+M_ARENA_MAX = -8
+DEFAULT_ARENA_MAX = 2  # like MALLOC_ARENA_MAX=2: many worker threads, few arenas to fragment
 DEFAULT_MMAP_THRESHOLD = 1024 * 1024  # 1 MiB: small objects stay on the fast heap path
 
 
@@ -43,13 +49,16 @@ def _libc() -> ctypes.CDLL | None:
     return libc
 
 
-def tune_allocator(mmap_threshold: int = DEFAULT_MMAP_THRESHOLD) -> bool:
-    """Pin glibc's mmap and trim thresholds; True when applied (False: not glibc)."""
+def tune_allocator(mmap_threshold: int = DEFAULT_MMAP_THRESHOLD, arena_max: int = DEFAULT_ARENA_MAX) -> bool:
+    """Pin glibc's mmap and trim thresholds and cap its arenas; True when applied (False: not
+    glibc). An operator's own ``MALLOC_ARENA_MAX`` wins over ``arena_max``."""
     libc = _libc()
     if libc is None:
         return False
     applied = bool(libc.mallopt(M_MMAP_THRESHOLD, int(mmap_threshold)))
     applied &= bool(libc.mallopt(M_TRIM_THRESHOLD, int(2 * mmap_threshold)))
+    if "MALLOC_ARENA_MAX" not in os.environ:
+        applied &= bool(libc.mallopt(M_ARENA_MAX, int(arena_max)))
     if not applied:
         log.warning("mallopt refused mmap threshold %d; memory may stay held after bursts", mmap_threshold)
     return applied

@@ -98,16 +98,16 @@ def test_a_cancelled_waiter_leaves_nothing_behind():
     run(main())
 
 
-def test_on_idle_fires_when_the_last_reservation_ends():
+def test_on_release_reports_what_was_released_and_what_is_left():
     calls = []
 
     async def main():
-        budget = MemoryBudget(10, max_waiters=4, on_idle=lambda: calls.append(budget.in_use))
+        budget = MemoryBudget(10, max_waiters=4, on_release=lambda released, left: calls.append((released, left)))
         async with budget.reserve(4, timeout_s=1):
-            async with budget.reserve(4, timeout_s=1):
+            async with budget.reserve(3, timeout_s=1):
                 pass
-            assert calls == []
-        assert calls == [0]
+            assert calls == [(3, 4)]
+        assert calls == [(3, 4), (4, 0)]
 
     run(main())
 

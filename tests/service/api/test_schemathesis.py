@@ -15,6 +15,7 @@ is repeatable; marked slow (about a minute on 2 cores).
 from __future__ import annotations
 
 import copy
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -111,4 +112,5 @@ def test_real_values_reach_the_schema():
 def test_the_runs_covered_enough_cases():
     if not CASES:
         pytest.skip("run together with the schemathesis tests above")
+    print(f"\nschemathesis: {len(CASES)} cases", dict(Counter(CASES)))
     assert len(CASES) >= MIN_CASES, f"only {len(CASES)} cases"

@@ -140,6 +140,11 @@ def get_cpu_work(request: Request, limits: LimitsDep) -> CpuWork:
     return CpuWork(limits.cpu, request_deadline(request, limits))
 
 
+def cpu_work(request: Request) -> CpuWork:
+    """:func:`get_cpu_work` for a route that already has the request (503 before start-up)."""
+    return get_cpu_work(request, get_limits(get_state(request)))
+
+
 CpuWorkDep = Annotated[CpuWork, Depends(get_cpu_work)]
 
 

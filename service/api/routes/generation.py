@@ -20,7 +20,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from service.api.deps import ClassifierDep, CpuWorkDep, ModelDep, SettingsDep
+from service.api.deps import ClassifierDep, ModelDep, SettingsDep, cpu_work
 from service.api.errors import ApiError
 from service.api.routes.common import b64, check_attributes, wants_json
 from service.api.schemas import GeneratedSample, GenerateResponse, errors, header, png_response
@@ -138,7 +138,6 @@ async def generate(
     model: ModelDep,
     classifier: ClassifierDep,
     settings: SettingsDep,
-    work: CpuWorkDep,
     attribute: PresentQuery = None,
     absent: AbsentQuery = None,
     n: CountQuery = 1,
@@ -164,7 +163,7 @@ async def generate(
         steps=steps,
         step_size=step_size,
         prior=fitted,
-        work=work,
+        work=cpu_work(request),
     )
     result = out.result
     headers = {

@@ -65,14 +65,18 @@ class Lifecycle:
     async def _load_or_exit(self) -> None:
         try:
             await self.load_now()
-        except ArtifactError as exc:
-            log.error("start-up failed: %s", exc)
-            self._on_failure(exc)
+        except Exception as exc:  # noqa: BLE001 - any failure must end the process, not leave it never ready
+            error = _as_artifact_error(exc)
+            log.error("start-up failed: %s", error)
+            self._on_failure(error)
 
     async def reload(self) -> ModelRegistry:
         """Replace the registry by a freshly loaded one; on ArtifactError nothing changes."""
         async with self._lock:
-            new = await self._build()
+            try:
+                new = await self._build()
+            except Exception as exc:  # noqa: BLE001 - a runtime's own error is a bad folder too
+                raise _as_artifact_error(exc) from exc
             old = self.state.registry
             self._install(new)
             log.info("reloaded models: %s (default %s)", ", ".join(new.names), new.default)
@@ -121,7 +125,15 @@ class Lifecycle:
         finally:
             await old.stop(drain=True)
 
-    def _spawn(self, coro) -> None:
+    def _spawn(self, coro) -> None:  # keeps a reference: the loop holds tasks only weakly
         task = asyncio.create_task(coro)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+
+
+def _as_artifact_error(exc: Exception) -> ArtifactError:
+    """ArtifactErrors name the bad file already; anything else (a runtime's own exception) is
+    reported with its type, still on one line."""
+    if isinstance(exc, ArtifactError):
+        return exc
+    return ArtifactError(f"{type(exc).__name__}: {exc}".replace("\n", " "))

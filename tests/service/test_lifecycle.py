@@ -157,3 +157,25 @@ def test_reload_needs_an_api_key_on_the_server(tiny_models_root):
 async def _model_names(client) -> list[str]:
     response = await client.get("/models", headers=KEY)
     return sorted(m["name"] for m in response.json()["models"])
+
+
+def test_any_background_load_failure_is_one_line_and_the_failure_action(tiny_models_root, monkeypatch, caplog):
+    def broken(settings, metrics):
+        raise RuntimeError("runtime exploded\nwith a second line")
+
+    monkeypatch.setattr(app_module, "load_registry", broken)
+    failures = []
+
+    async def main():
+        app = create_app(make_settings(tiny_models_root, background_load=True), on_startup_failure=failures.append)
+        async with running(app) as client:
+            for _ in range(100):
+                if failures:
+                    break
+                await asyncio.sleep(0.02)
+            assert_error(await client.get("/ready"), 503, "not_ready")
+
+    asyncio.run(main())
+    assert len(failures) == 1 and "RuntimeError: runtime exploded with a second line" in str(failures[0])
+    lines = [r.getMessage() for r in caplog.records if "start-up failed" in r.getMessage()]
+    assert len(lines) == 1 and "\n" not in lines[0] and not any(r.exc_info for r in caplog.records), lines

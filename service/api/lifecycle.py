@@ -52,7 +52,7 @@ class Lifecycle:
         self.state = state
         self._load = load
         self._on_failure = on_failure
-        self._lock = asyncio.Lock()
+        self._lock: asyncio.Lock | None = None  # made in the running loop (tests run several loops)
         self._tasks: set[asyncio.Task] = set()
 
     async def load_now(self) -> None:
@@ -72,6 +72,7 @@ class Lifecycle:
 
     async def reload(self) -> ModelRegistry:
         """Replace the registry by a freshly loaded one; on ArtifactError nothing changes."""
+        self._lock = self._lock or asyncio.Lock()
         async with self._lock:
             try:
                 new = await self._build()

@@ -8,8 +8,8 @@ once, without calling ``receive``, when the request would be refused anyway:
 
 * 401 when the API key is configured and the header is missing or wrong;
 * 503 ``not_ready`` while models are loading;
-* 503 ``overloaded`` + Retry-After when the decode stage (budget and decode threads) or the
-  named model's encoder queue is full.
+* 503 ``overloaded`` + Retry-After when the decode stage (budget and decode threads), the
+  named model's encoder queue, or (``detail=residual``) the paste-back queue is full.
 
 (Content-Length above the byte cap is refused the same way by ``BodyLimitMiddleware``.)
 Uvicorn discards the unread body and keeps the connection open. It also stamps every HTTP
@@ -57,9 +57,10 @@ class AdmissionMiddleware:
             return error_response(err.status, err.code, err.message, None, err.headers)
         if not state.ready or state.registry is None or state.limits is None:
             return error_response(503, "not_ready", "models are still loading; retry shortly", None, RETRY)
-        model = _model_of(state, scope)
+        query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
+        model = _model_of(state, query)
         name = model.name if model is not None else "unknown"
-        if state.limits.saturated:
+        if state.limits.saturated or (query.get("detail") == ["residual"] and state.limits.cpu.full):
             state.metrics.rejections.labels(name, "decode", "queue_full").inc()
             return error_response(503, "overloaded", "the decode stage is at capacity; retry shortly", None, RETRY)
         encoder = model.encoder if model is not None else None
@@ -76,9 +77,8 @@ def _is_multipart(scope: Scope) -> bool:
     return False
 
 
-def _model_of(state: ServiceState, scope: Scope):
+def _model_of(state: ServiceState, query: dict[str, list[str]]):
     """The model the query names (the default model without one); None for an unknown name."""
-    query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
     name = query.get("model", [None])[0]
     try:
         return state.registry.get(name)

@@ -24,7 +24,9 @@ async def started(settings):
             yield app, client
 
 
-async def raw_upload(app, *, headers: list[tuple[bytes, bytes]], body: bytes) -> tuple[int, dict, bool]:
+async def raw_upload(
+    app, *, headers: list[tuple[bytes, bytes]], body: bytes, query: bytes = b"attribute=eyeglasses"
+) -> tuple[int, dict, bool]:
     """One multipart POST /edit straight through ASGI; returns (status, headers, body_was_read)."""
     read = False
     sent: list[dict] = []
@@ -45,7 +47,7 @@ async def raw_upload(app, *, headers: list[tuple[bytes, bytes]], body: bytes) ->
         "scheme": "http",
         "path": "/edit",
         "raw_path": b"/edit",
-        "query_string": b"attribute=eyeglasses",
+        "query_string": query,
         "headers": [(b"host", b"test"), (b"content-type", b"multipart/form-data; boundary=b"), *headers],
         "client": ("127.0.0.1", 1),
         "server": ("test", 80),
@@ -152,9 +154,11 @@ def test_residual_paste_back_runs_in_the_bounded_cpu_queue(tiny_models_root):
             data = images.png_bytes((64, 48))
             residual = await client.post("/edit?attribute=eyeglasses&detail=residual", files=upload(data))
             full = await client.post("/edit?attribute=eyeglasses&detail=full", files=upload(data))
+            raw = await raw_upload(app, headers=[], body=BODY, query=b"attribute=eyeglasses&detail=residual")
             gate.set()
             await blocker
             assert_error(residual, 503, "overloaded")
             assert full.status_code == 200  # detail=full has no paste-back
+            assert raw[::2] == (503, False)  # a residual edit is refused before its body is read
 
     asyncio.run(main())

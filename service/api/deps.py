@@ -136,8 +136,12 @@ def get_limits(state: StateDep) -> WorkLimits:
 LimitsDep = Annotated[WorkLimits, Depends(get_limits)]
 
 
+HOLD_SCOPE_KEY = "introvac.hold"  # the decoded upload's budget hold, for the jobs that use the image
+
+
 def get_cpu_work(request: Request, limits: LimitsDep) -> CpuWork:
-    return CpuWork(limits.cpu, request_deadline(request, limits))
+    """Declare it after the image (FastAPI resolves in order), so paste-back jobs extend its hold."""
+    return CpuWork(limits.cpu, request_deadline(request, limits), request.scope.get(HOLD_SCOPE_KEY))
 
 
 def cpu_work(request: Request) -> CpuWork:
@@ -177,8 +181,9 @@ async def get_decoded_image(
         value_range=m.value_range,
         paste_back=request.query_params.get("detail") == "residual",
         deadline=request_deadline(request, limits),
-    ) as decoded:
+    ) as (decoded, hold):
         del data
+        request.scope[HOLD_SCOPE_KEY] = hold
         yield decoded
 
 

@@ -79,12 +79,21 @@ class MemoryBudget:
     @asynccontextmanager
     async def reserve(self, amount: int, *, timeout_s: float) -> AsyncIterator[int]:
         """Hold ``cost(amount)`` bytes for the ``async with`` body; wait FIFO for room."""
-        cost = self.cost(amount)
-        await self._acquire(cost, timeout_s)
+        cost = await self.acquire(amount, timeout_s=timeout_s)
         try:
             yield cost
         finally:
-            self._release(cost)
+            self.release(cost)
+
+    async def acquire(self, amount: int, *, timeout_s: float) -> int:
+        """Take ``cost(amount)`` bytes (waiting FIFO for room) and return that cost; the caller
+        must :meth:`release` exactly it, once (for holds that outlive one block)."""
+        cost = self.cost(amount)
+        await self._acquire(cost, timeout_s)
+        return cost
+
+    def release(self, cost: int) -> None:
+        self._release(cost)
 
     async def _acquire(self, cost: int, timeout_s: float) -> None:
         if not self._waiters and self._in_use + cost <= self.capacity:

@@ -89,17 +89,36 @@ class CpuQueue:
             self._executor.shutdown(wait=False, cancel_futures=True)
             self._executor = None
 
-    async def run(self, fn: Callable[..., T], /, *args: object, deadline: Deadline | None = None) -> T:
-        """``fn(*args)`` in a worker thread; QueueFull, RequestTimeout or BatcherStopped otherwise."""
-        if self._executor is None:
-            raise BatcherStopped(f"{self.name} is not running")
-        timeout = self.timeout_s if deadline is None else deadline.check(self.name)
-        if self.full:
-            raise QueueFull(f"{self.name}: {self.workers} jobs running and {self.capacity} waiting")
-        loop = asyncio.get_running_loop()
-        job: Future = self._executor.submit(fn, *args)
+    async def run(
+        self,
+        fn: Callable[..., T],
+        /,
+        *args: object,
+        deadline: Deadline | None = None,
+        on_finish: Callable[[], None] | None = None,
+    ) -> T:
+        """``fn(*args)`` in a worker thread; QueueFull, RequestTimeout or BatcherStopped otherwise.
+
+        ``on_finish`` is called exactly once, on the event loop, when the job is over: refused,
+        skipped, or done running, which after a RequestTimeout can be much later. Whoever keeps
+        memory for the job (the decode budget) releases it there, not when the caller gives up."""
+        try:
+            if self._executor is None:
+                raise BatcherStopped(f"{self.name} is not running")
+            timeout = self.timeout_s if deadline is None else deadline.check(self.name)
+            if self.full:
+                raise QueueFull(f"{self.name}: {self.workers} jobs running and {self.capacity} waiting")
+            job: Future = self._executor.submit(fn, *args)
+        except BaseException:
+            if on_finish is not None:
+                on_finish()
+            raise
         self._pending += 1
-        job.add_done_callback(lambda _: self._finished_from_thread(loop))
+        loop = asyncio.get_running_loop()
+        job.add_done_callback(lambda _: self._finished_from_thread(loop, on_finish))
+        return await self._wait(job, timeout)
+
+    async def _wait(self, job: Future, timeout: float):
         scope = asyncio.timeout(timeout)
         try:
             async with scope:
@@ -113,11 +132,13 @@ class CpuQueue:
             job.cancel()  # the client went away: a job that has not started is skipped
             raise
 
-    def _finished_from_thread(self, loop: asyncio.AbstractEventLoop) -> None:
+    def _finished_from_thread(self, loop: asyncio.AbstractEventLoop, on_finish: Callable[[], None] | None) -> None:
         try:
-            loop.call_soon_threadsafe(self._finished)
+            loop.call_soon_threadsafe(self._finished, on_finish)
         except RuntimeError:
             pass  # the loop is closed (shutdown): nobody counts any more
 
-    def _finished(self) -> None:
+    def _finished(self, on_finish: Callable[[], None] | None) -> None:
         self._pending -= 1
+        if on_finish is not None:
+            on_finish()

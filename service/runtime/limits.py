@@ -39,15 +39,39 @@ PASTE_BACK_COST_BYTES_PER_PIXEL = 52
 TRIM_AFTER_BYTES = 64 * MiB
 
 
+class Hold:
+    """A budget reservation shared by a request and the jobs it started: released when the
+    last of them lets go. A job that outlives its request (a 504 while a thread still decodes
+    or pastes back) keeps its memory counted until its thread is really done with it."""
+
+    def __init__(self, budget: MemoryBudget, cost: int) -> None:
+        self.budget = budget
+        self.cost = cost
+        self._holders = 1  # the request itself
+
+    def extend(self) -> Callable[[], None]:
+        """One more holder (a job); returns its release, for ``CpuQueue.run(on_finish=...)``."""
+        self._holders += 1
+        return self.drop
+
+    def drop(self) -> None:
+        self._holders -= 1
+        if self._holders == 0:
+            self.budget.release(self.cost)
+
+
 @dataclass(frozen=True)
 class CpuWork:
-    """Where one request runs its CPU-heavy steps (sampling, paste-back) and by when."""
+    """Where one request runs its CPU-heavy steps (sampling, paste-back), by when, and the
+    budget reservation (if any) its jobs keep alive while they run."""
 
     queue: CpuQueue
     deadline: Deadline
+    hold: Hold | None = None
 
     async def run(self, fn: Callable[..., T], /, *args: object) -> T:
-        return await self.queue.run(fn, *args, deadline=self.deadline)
+        on_finish = self.hold.extend() if self.hold is not None else None
+        return await self.queue.run(fn, *args, deadline=self.deadline, on_finish=on_finish)
 
 
 @dataclass
@@ -116,18 +140,26 @@ class WorkLimits:
         value_range: tuple[float, float],
         paste_back: bool,
         deadline: Deadline,
-    ) -> AsyncIterator[DecodedImage]:
-        """Decode ``data`` within the budget; the reservation ends when the block exits.
+    ) -> AsyncIterator[tuple[DecodedImage, Hold]]:
+        """Decode ``data`` within the budget; yields the image and its :class:`Hold`, which
+        ends when the block exits and every job holding it has finished.
 
         ``paste_back=False``: only the model input is needed, so a JPEG may decode at reduced
         scale (reserving only what the reduced image takes). ``True`` (detail=residual): full
         resolution, and the reservation also covers the paste-back of the edit."""
         image = open_image(data, max_pixels, draft_size=None if paste_back else size)  # header only
-        cost = self.cost_bytes(image, paste_back=paste_back)
-        async with self.budget.reserve(cost, timeout_s=deadline.check("decode budget")):
-            decoded = await self.decode.run(decode_opened, image, size, value_range, deadline=deadline)
+        cost = await self.budget.acquire(
+            self.cost_bytes(image, paste_back=paste_back), timeout_s=deadline.check("decode budget")
+        )
+        hold = Hold(self.budget, cost)
+        try:
+            decoded = await self.decode.run(
+                decode_opened, image, size, value_range, deadline=deadline, on_finish=hold.extend()
+            )
             del image
-            yield decoded
+            yield decoded, hold
+        finally:
+            hold.drop()
 
 
 _trim_lock = threading.Lock()

@@ -91,3 +91,25 @@ def test_the_jobs_own_errors_pass_through_and_a_stopped_queue_refuses():
 def test_bad_configuration_is_refused(kwargs):
     with pytest.raises(ValueError):
         CpuQueue("bad", **{"workers": 1, "capacity": 1, "timeout_s": 1, **kwargs})
+
+
+def test_on_finish_runs_once_when_the_job_is_really_over():
+    async def main():
+        queue = started(workers=1, capacity=0)
+        gate = threading.Event()
+        finished = []
+        blocker = asyncio.create_task(
+            queue.run(gate.wait, deadline=Deadline.after(0.05), on_finish=lambda: finished.append("blocker"))
+        )
+        await asyncio.sleep(0.01)
+        with pytest.raises(QueueFull):
+            await queue.run(lambda: None, on_finish=lambda: finished.append("refused"))
+        with pytest.raises(RequestTimeout):
+            await blocker
+        assert finished == ["refused"]  # the timed-out job still runs in its thread
+        gate.set()
+        await asyncio.sleep(0.05)
+        assert finished == ["refused", "blocker"]
+        queue.stop()
+
+    asyncio.run(main())

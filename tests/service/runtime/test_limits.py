@@ -23,7 +23,7 @@ async def reserved_while_decoding(work: WorkLimits, data: bytes, *, paste_back: 
     try:
         async with work.decoded(
             data, size=8, max_pixels=10**6, value_range=(0.0, 1.0), paste_back=paste_back, deadline=Deadline.after(5)
-        ) as decoded:
+        ) as (decoded, _):
             assert decoded.model_input.shape == (3, 8, 8)
             return work.budget.in_use
     finally:
@@ -46,3 +46,44 @@ def test_a_residual_edit_that_cannot_fit_the_budget_is_413_before_decoding():
     with pytest.raises(ImageTooLarge, match="detail=residual.*use detail=full"):
         asyncio.run(reserved_while_decoding(work, data, paste_back=True))
     assert asyncio.run(reserved_while_decoding(work, data, paste_back=False)) > 0  # detail=full still works
+
+
+def test_a_decode_that_outlives_its_deadline_keeps_its_memory_counted(monkeypatch):
+    import threading
+
+    import service.runtime.limits as limits_mod
+    from service.runtime.batcher import RequestTimeout
+
+    gate = threading.Event()
+    real = limits_mod.decode_opened
+
+    def slow_decode(*args):
+        gate.wait(5)
+        return real(*args)
+
+    monkeypatch.setattr(limits_mod, "decode_opened", slow_decode)
+
+    async def main():
+        work = limits(10**6)
+        work.start()
+        with pytest.raises(RequestTimeout):
+            async with work.decoded(
+                images.png_bytes((40, 30)),
+                size=8,
+                max_pixels=10**6,
+                value_range=(0.0, 1.0),
+                paste_back=False,
+                deadline=Deadline.after(0.05),
+            ):
+                pass
+        held_after_504 = work.budget.in_use  # the thread is still decoding
+        gate.set()
+        for _ in range(100):
+            if work.budget.in_use == 0:
+                break
+            await asyncio.sleep(0.01)
+        work.stop()
+        return held_after_504, work.budget.in_use
+
+    held, after = asyncio.run(main())
+    assert held == 40 * 30 * COST_BYTES_PER_PIXEL and after == 0

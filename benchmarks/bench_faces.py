@@ -101,7 +101,11 @@ def main(argv=None) -> int:
     args = parse_args(argv)
     repeats = 3 if args.quick else args.repeats
     settings = Settings(
-        models_dir=args.models_dir, default_model=args.model, models=[args.model], providers=["CPUExecutionProvider"]
+        models_dir=args.models_dir,
+        default_model=args.model,
+        models=[args.model],
+        providers=["CPUExecutionProvider"],
+        background_load=False,
     )
     rows = []
     with TestClient(create_app(settings)) as client:

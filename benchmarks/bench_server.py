@@ -31,7 +31,8 @@ def _tail(path: Path, chars: int = 3000) -> str:
 
 
 def wait_ready(proc: subprocess.Popen, url: str, timeout_s: float, log_path: Path) -> dict:
-    """Poll /ready until 200; fail fast if the process dies, give up after ``timeout_s``."""
+    """Poll /ready until 200 (503 while the models load in the background); fail fast if the
+    process dies, give up after ``timeout_s``."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if proc.poll() is not None:
@@ -77,6 +78,10 @@ def uvicorn_server(env: dict[str, str], log_path: Path, startup_timeout_s: float
         "--log-level",
         "warning",
         "--no-access-log",
+        # Longer than common load-balancer idle timeouts: uvicorn's 5 s default races pooled
+        # clients into connection resets (issue 12).
+        "--timeout-keep-alive",
+        "75",
     ]
     with open(log_path, "wb") as log:
         proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)

@@ -42,7 +42,9 @@ def main() -> None:
     buffer = io.BytesIO()
     original.save(buffer, format="PNG")
     photo = buffer.getvalue()
-    settings = Settings(models_dir=DEFAULT_MODELS_DIR, default_model=SHIPPED_MODEL, models=[SHIPPED_MODEL])
+    settings = Settings(
+        models_dir=DEFAULT_MODELS_DIR, default_model=SHIPPED_MODEL, models=[SHIPPED_MODEL], background_load=False
+    )
     with TestClient(create_app(settings)) as client:
         residual = post(client, "/edit?attribute=eyeglasses&delta=3&detail=residual", photo)
         crop = post(client, "/edit?attribute=eyeglasses&delta=3", photo)

@@ -1,16 +1,17 @@
 """The FastAPI app factory: ``uvicorn --factory service.app:create_app``.
 
 ``create_app`` wires settings, routes, error handlers, middleware and metrics; the lifespan
-loads, validates and warms up every model BEFORE the server accepts traffic, so a missing
-or corrupt model stops start-up with one message naming the file (uvicorn then exits
-non-zero) instead of failing on the first request. ``/ready`` turns 200 only after that.
+starts loading, validating and warming up every model in the background
+(:mod:`service.api.lifecycle`) while the server already listens; ``/ready`` turns 200 only
+after that, and a missing or corrupt model stops the process with one message naming the
+file (exit code 3) instead of failing on the first request.
 The OpenAPI document is post-processed for SDK generators (:mod:`service.api.openapi`).
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from functools import partial
 from importlib import metadata
@@ -19,17 +20,19 @@ import anyio
 from fastapi import Depends, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
+from service.api.admission import AdmissionMiddleware
 from service.api.deps import ServiceState, require_api_key
 from service.api.docs import install_docs
 from service.api.errors import BodyLimitMiddleware, CatchAllMiddleware, install_error_handlers
+from service.api.lifecycle import Lifecycle, exit_process
 from service.api.logs import REQUEST_ID_HEADER, configure_logging, install_request_ids
 from service.api.metrics import Metrics, MetricsMiddleware
 from service.api.openapi import operation_id, sdk_friendly_openapi
-from service.api.routes import editing, faces, generation, latent_edit, ops
+from service.api.routes import admin, editing, faces, generation, latent_edit, ops
 from service.api.routes.ui import install_ui
 from service.artifact import ArtifactError
-from service.latent.edit import LinearClassifier
 from service.runtime.face_pool import FacePool
+from service.runtime.limits import WorkLimits
 from service.runtime.registry import ModelRegistry, discover
 from service.settings import SHIPPED_MODEL, Settings
 
@@ -83,41 +86,38 @@ def load_registry(settings: Settings, metrics: Metrics) -> ModelRegistry:
 
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    """Start the work queues, then the models: in the background (default; the server listens
+    at once and /ready is 503 until they are in) or before listening (``background_load=False``)."""
     state: ServiceState = app.state.service
+    lifecycle: Lifecycle = state.lifecycle
+    state.limits.start()
     try:
-        registry = await anyio.to_thread.run_sync(load_registry, state.settings, state.metrics)
-    except ArtifactError as exc:
-        log.error("start-up failed: %s", exc)
-        raise
-    state.classifiers = {name: LinearClassifier.from_manifest(registry.get(name).manifest) for name in registry.names}
-    for entry in registry.describe():
-        state.metrics.model_info.labels(entry["name"]).info(
-            {"backend": entry["backend"], "device": entry["device"], "default": str(entry["default"]).lower()}
-        )
-        log.info(
-            "serving model %s with %s on %s%s",
-            entry["name"],
-            entry["backend"],
-            entry["device"],
-            " (default)" if entry["default"] else "",
-        )
-    state.faces = await anyio.to_thread.run_sync(FacePool.from_settings, state.settings)
-    await registry.start()
-    state.registry = registry
-    state.ready = True
-    state.metrics.ready.set(1)
-    try:
+        # The face detector (dlib's models, about a second) loads before the models: /faces and
+        # align=face need it, and it never changes on a model reload.
+        state.faces = await anyio.to_thread.run_sync(FacePool.from_settings, state.settings)
+        if state.settings.background_load:
+            lifecycle.load_in_background()
+        else:
+            try:
+                await lifecycle.load_now()
+            except ArtifactError as exc:
+                log.error("start-up failed: %s", exc)
+                raise
         yield
     finally:
-        state.ready = False
-        state.metrics.ready.set(0)
-        await registry.stop()
+        await lifecycle.stop()
+        state.limits.stop()
         if state.faces is not None:
             state.faces.stop()
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
-    """Build the app; models load when the lifespan starts (uvicorn start-up, TestClient context)."""
+def create_app(
+    settings: Settings | None = None, *, on_startup_failure: Callable[[ArtifactError], None] | None = None
+) -> FastAPI:
+    """Build the app; models load when the lifespan starts (uvicorn start-up, TestClient context).
+
+    ``on_startup_failure``: what a failed background load does after its one log line (default:
+    exit the process with code 3; tests pass their own)."""
     settings = settings or Settings()
     configure_logging(settings.log_level, settings.log_format)
     metrics = Metrics()
@@ -130,7 +130,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         docs_url=None,  # install_docs serves /docs and /redoc from local assets (no CDN)
         redoc_url=None,
     )
-    app.state.service = ServiceState(settings=settings, metrics=metrics)
+    state = ServiceState(settings=settings, metrics=metrics, limits=WorkLimits.from_settings(settings))
+    state.lifecycle = Lifecycle(
+        state, partial(load_registry, settings, metrics), on_failure=on_startup_failure or exit_process
+    )
+    app.state.service = state
     install_error_handlers(app)
 
     guarded = [Depends(require_api_key)]
@@ -142,8 +146,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(faces.router, dependencies=guarded)
     install_ui(app)
     install_docs(app)
+    app.include_router(admin.router, dependencies=guarded)
 
     # add_middleware wraps what is already there: the LAST added runs first.
+    app.add_middleware(AdmissionMiddleware, state=state)
     app.add_middleware(BodyLimitMiddleware, max_body_bytes=settings.max_upload_bytes + MULTIPART_SLACK_BYTES)
     app.add_middleware(CatchAllMiddleware)
     app.add_middleware(MetricsMiddleware, metrics=metrics)

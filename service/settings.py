@@ -12,7 +12,7 @@ import json
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 # The repository's models/ folder, found relative to this package (not the working directory),
@@ -22,6 +22,7 @@ DEFAULT_MODELS_DIR = Path(__file__).resolve().parent.parent / "models"
 SHIPPED_MODEL = "synthfaces-introvac-64"
 
 MiB = 1024 * 1024
+GiB = 1024 * MiB
 
 StrList = Annotated[list[str], NoDecode]
 
@@ -87,6 +88,30 @@ class Settings(BaseSettings):
         30.0, gt=0, le=3600, allow_inf_nan=False, description="Per-request inference deadline (504)."
     )
 
+    # --- memory budget and CPU work queues (service/runtime/budget.py, cpu_queue.py)
+    # Decoding costs 11 bytes per declared pixel at its peak for 8-bit opaque images, 21 with
+    # transparency (service.imaging.decode.decode_cost_bytes, measured), so 1 GiB lets two
+    # opaque images at the 40 M-pixel cap, or hundreds of photos, decode at once.
+    decode_budget_bytes: int = Field(
+        GiB,
+        ge=1,
+        description="Memory that decoding uploads may use at once (estimated from each image header "
+        "before decoding); uploads beyond it wait for room or get 503.",
+    )
+    decode_workers: int = Field(2, ge=1, le=64, description="Threads that decode uploads.")
+    decode_queue_depth: int = Field(
+        32, ge=0, description="Uploads that may wait for the decode budget or a decode thread before 503."
+    )
+    cpu_workers: int = Field(2, ge=1, le=64, description="Threads for latent sampling (/generate) and paste-back.")
+    cpu_queue_depth: int = Field(
+        8, ge=0, description="Sampling / paste-back jobs that may wait for a thread before new ones get 503."
+    )
+    background_load: bool = Field(
+        True,
+        description="Listen at once and load models in the background (/ready 503 until loaded); "
+        "false: load before listening (a failure raises from the lifespan).",
+    )
+
     # --- generation limits
     max_generate_n: int = Field(
         16, ge=1, le=256, description="Most samples (grid cells) per /generate or /decode call."
@@ -132,9 +157,30 @@ class Settings(BaseSettings):
 
     @field_validator("api_key", mode="before")
     @classmethod
-    def _empty_key_is_none(cls, value: object) -> object:
-        # `INTROVAC_API_KEY=` (empty) must not mean "the key is the empty string".
-        return None if isinstance(value, str) and not value.strip() else value
+    def _strip_key(cls, value: object) -> object:
+        # A key of only spaces used to turn authentication off silently, and one with a trailing
+        # space (a shell or .env artefact) could never match: refuse the first, strip the second.
+        if isinstance(value, SecretStr):
+            value = value.get_secret_value()
+        if isinstance(value, str):
+            if not value.strip():
+                raise ValueError(
+                    "must not be empty or whitespace; leave INTROVAC_API_KEY unset to turn authentication off"
+                )
+            return value.strip()
+        return value
+
+    @model_validator(mode="after")
+    def _budget_holds_one_image(self) -> Settings:
+        from service.imaging.decode import WORST_COST_BYTES_PER_PIXEL
+
+        needed = self.max_pixels * WORST_COST_BYTES_PER_PIXEL
+        if self.decode_budget_bytes < needed:
+            raise ValueError(
+                f"decode_budget_bytes ({self.decode_budget_bytes}) must be >= {needed}: the decoding cost of "
+                f"an image at max_pixels ({self.max_pixels}) x {WORST_COST_BYTES_PER_PIXEL} bytes"
+            )
+        return self
 
     @field_validator("default_model", mode="before")
     @classmethod

@@ -9,8 +9,9 @@ and the app factory build the :class:`ServiceState` these read.
 from __future__ import annotations
 
 import secrets
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, File, Query, Request, Security, UploadFile
 from fastapi.security import APIKeyHeader
@@ -20,7 +21,9 @@ from service.api.errors import RETRY_AFTER_S, ApiError
 from service.api.metrics import Metrics
 from service.imaging.decode import ALLOWED_MIME_TYPES, DecodedImage, decode_image, read_upload
 from service.latent.edit import LinearClassifier
+from service.runtime.cpu_queue import Deadline
 from service.runtime.face_pool import FacePool
+from service.runtime.limits import CpuWork, WorkLimits
 from service.runtime.registry import LoadedModel, ModelRegistry
 from service.settings import Settings
 
@@ -37,6 +40,8 @@ class ServiceState:
     classifiers: dict[str, LinearClassifier] = field(default_factory=dict)
     faces: FacePool | None = None  # face detection (None: off, every photo is centre-cropped)
     ready: bool = False
+    limits: WorkLimits | None = None  # decode budget and CPU work queues (service.runtime.limits)
+    lifecycle: Any = None  # background load and reload (service.api.lifecycle.Lifecycle)
 
 
 def get_state(request: Request) -> ServiceState:
@@ -94,15 +99,59 @@ _api_key_scheme = APIKeyHeader(
 )
 
 
-def require_api_key(settings: SettingsDep, key: Annotated[str | None, Security(_api_key_scheme)] = None) -> None:
-    """Router-level guard: a no-op unless ``settings.api_key`` is set."""
+def api_key_matches(settings: Settings, key: str | None) -> bool:
+    """True when no key is configured, or ``key`` is it (constant-time comparison)."""
     expected = settings.api_key
     if expected is None:
-        return
-    if key is None or not secrets.compare_digest(key.encode(), expected.get_secret_value().encode()):
+        return True
+    return key is not None and secrets.compare_digest(key.encode(), expected.get_secret_value().encode())
+
+
+def unauthorized() -> ApiError:
+    return ApiError(
+        401, "unauthorized", f"missing or wrong {API_KEY_HEADER} header", None, {"WWW-Authenticate": API_KEY_HEADER}
+    )
+
+
+def require_api_key(settings: SettingsDep, key: Annotated[str | None, Security(_api_key_scheme)] = None) -> None:
+    """Router-level guard: a no-op unless ``settings.api_key`` is set."""
+    if not api_key_matches(settings, key):
+        raise unauthorized()
+
+
+ARRIVED_SCOPE_KEY = "introvac.arrived"  # monotonic arrival time, set by the admission middleware
+
+
+def request_deadline(request: Request, limits: WorkLimits) -> Deadline:
+    """The request's deadline, counted from its arrival (body upload included)."""
+    return limits.deadline(request.scope.get(ARRIVED_SCOPE_KEY))
+
+
+def get_limits(state: StateDep) -> WorkLimits:
+    if state.limits is None:
         raise ApiError(
-            401, "unauthorized", f"missing or wrong {API_KEY_HEADER} header", None, {"WWW-Authenticate": API_KEY_HEADER}
+            503, "not_ready", "the service is starting; retry shortly", None, {"Retry-After": str(RETRY_AFTER_S)}
         )
+    return state.limits
+
+
+LimitsDep = Annotated[WorkLimits, Depends(get_limits)]
+
+
+HOLD_SCOPE_KEY = "introvac.hold"  # the decoded upload's budget hold, for the jobs that use the image
+
+
+def get_cpu_work(request: Request, limits: LimitsDep) -> CpuWork:
+    """Declare it after the image (FastAPI resolves in order), so paste-back jobs extend its hold."""
+    return CpuWork(limits.cpu, request_deadline(request, limits), request.scope.get(HOLD_SCOPE_KEY))
+
+
+def cpu_work(request: Request) -> CpuWork:
+    """:func:`get_cpu_work` for a route that already has the request (503 before start-up)."""
+    return get_cpu_work(request, get_limits(get_state(request)))
+
+
+CpuWorkDep = Annotated[CpuWork, Depends(get_cpu_work)]
 
 
 ImageUpload = Annotated[
@@ -112,15 +161,32 @@ ImageUpload = Annotated[
 
 
 async def read_image(upload: UploadFile, model: LoadedModel, settings: Settings) -> DecodedImage:
-    """Read the upload under the byte cap and decode it off the event loop."""
+    """Read the upload under the byte cap and decode it off the event loop (no budget: for
+    callers outside the request path; routes use :data:`DecodedImageDep`)."""
     data = await read_upload(upload, settings.max_upload_bytes)
     m = model.manifest
     return await run_in_threadpool(decode_image, data, m.image_size, settings.max_pixels, m.value_range)
 
 
-async def get_decoded_image(image: ImageUpload, model: ModelDep, settings: SettingsDep) -> DecodedImage:
-    """The upload, read under the byte cap and decoded for ``model`` (an ``Annotated`` dependency)."""
-    return await read_image(image, model, settings)
+async def get_decoded_image(
+    request: Request, image: ImageUpload, model: ModelDep, settings: SettingsDep, limits: LimitsDep
+) -> AsyncIterator[DecodedImage]:
+    """The upload, read under the byte cap and decoded for ``model`` within the decode budget,
+    which stays reserved until the request is done with the image. Only ``detail=residual``
+    needs the full resolution; everything else may decode a JPEG at reduced scale."""
+    data = await read_upload(image, settings.max_upload_bytes)
+    m = model.manifest
+    async with limits.decoded(
+        data,
+        size=m.image_size,
+        max_pixels=settings.max_pixels,
+        value_range=m.value_range,
+        paste_back=request.query_params.get("detail") == "residual",
+        deadline=request_deadline(request, limits),
+    ) as (decoded, hold):
+        del data
+        request.scope[HOLD_SCOPE_KEY] = hold
+        yield decoded
 
 
 DecodedImageDep = Annotated[DecodedImage, Depends(get_decoded_image)]

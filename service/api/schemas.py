@@ -198,8 +198,9 @@ class ReadyResponse(BaseModel):
 
 # ----------------------------------------------------------------------------- OpenAPI tables
 _ERROR_TEXT = {
-    400: "Malformed request body.",
+    400: "Malformed request body (invalid JSON, malformed multipart).",
     401: "Missing or wrong X-API-Key.",
+    403: "Forbidden (admin routes need the server to set an API key).",
     404: "Unknown model.",
     413: "Upload or image too large.",
     415: "Not a supported image format.",

@@ -22,7 +22,8 @@ from service.imaging.encode import encode_png, png_of_batch
 from service.imaging.paste import PasteConfig, change_levels, paste_edit
 from service.imaging.residual import residual_edit
 from service.latent.edit import LinearClassifier, apply_edits, probabilities_dict
-from service.runtime.pipeline import Detail, Edited, Encoded, typicality_of
+from service.runtime.limits import CpuWork
+from service.runtime.pipeline import Detail, Edited, Encoded, offload, typicality_of
 from service.runtime.placement import Placement
 from service.runtime.registry import LoadedModel
 
@@ -77,6 +78,13 @@ def paste_all(
     return photo
 
 
+def _paste_png(decoded, placement, recon, edited, value_range, config) -> tuple[bytes, int, int]:
+    """Paste-back and PNG encoding as one job (one slot of the CPU queue, one thread hop)."""
+    pixels = paste_all(decoded, placement, recon, edited, value_range, config)
+    height, width = pixels.shape[:2]
+    return encode_png(pixels), width, height
+
+
 async def edit(
     model: LoadedModel,
     classifier: LinearClassifier,
@@ -88,6 +96,7 @@ async def edit(
     preserve: Sequence[str],
     detail: Detail,
     paste: PasteConfig | None = None,
+    work: CpuWork | None = None,
 ) -> tuple[Edited, list[FaceEdit]]:
     """Encode every input in one batch, edit each, decode, and return the PNG and per-face facts."""
     mean, _ = await model.encode(placement.inputs)
@@ -103,9 +112,7 @@ async def edit(
     typicality = typicality_of(model, placement.inputs[0], mean[:1], recon[0]) if calibrated else None
     if detail == "residual":
         config = paste or PasteConfig()
-        pixels = await to_thread.run_sync(paste_all, decoded, placement, recon, edited, value_range, config)
-        png = await to_thread.run_sync(encode_png, pixels)
-        height, width = pixels.shape[:2]
+        png, width, height = await offload(work, _paste_png, decoded, placement, recon, edited, value_range, config)
     else:
         png = await to_thread.run_sync(png_of_batch, edited, value_range)
         width, height = int.from_bytes(png[16:20], "big"), int.from_bytes(png[20:24], "big")  # IHDR: grid size

@@ -23,9 +23,24 @@ from service.latent.edit import LinearClassifier, apply_edits, probabilities_dic
 from service.latent.prior import FittedPrior
 from service.latent.sampling import SampleResult
 from service.latent.typicality import Typicality, assess, log_density, reconstruction_error
+from service.runtime.limits import CpuWork
 from service.runtime.registry import LoadedModel
 
 Detail = Literal["full", "residual"]
+
+
+async def offload(work: CpuWork | None, fn, *args):
+    """Heavy CPU steps go to the request's bounded queue (503 when full, 504 past the deadline)
+    when the caller gives one; otherwise to anyio's worker threads."""
+    if work is None:
+        return await to_thread.run_sync(fn, *args)
+    return await work.run(fn, *args)
+
+
+def _paste_back(original, recon, edited, crop_box, value_range) -> tuple[bytes, int, int]:
+    pixels = residual_edit(original, recon, edited, crop_box, value_range)
+    height, width = pixels.shape[:2]
+    return encode_png(pixels), width, height
 
 
 @dataclass(frozen=True)
@@ -100,6 +115,7 @@ async def edit(
     target: float,
     preserve: Sequence[str],
     detail: Detail,
+    work: CpuWork | None = None,
 ) -> Edited:
     """Encode to the mean, move it along the attribute directions, decode (paper Sec. 3)."""
     mean, _ = await model.encode(decoded.model_input[None])
@@ -113,9 +129,9 @@ async def edit(
         edited = (await model.decode(z_aug.astype(np.float32)))[0]
     typicality = typicality_of(model, decoded.model_input, mean, recon) if calibrated else None
     if detail == "residual":
-        pixels = await to_thread.run_sync(residual_edit, decoded.original, recon, edited, decoded.crop_box, value_range)
-        png = await to_thread.run_sync(encode_png, pixels)
-        height, width = pixels.shape[:2]
+        png, width, height = await offload(
+            work, _paste_back, decoded.original, recon, edited, decoded.crop_box, value_range
+        )
     else:
         png = await to_thread.run_sync(to_png_bytes, edited, value_range)
         height = width = model.manifest.image_size
@@ -141,12 +157,14 @@ async def generate(
     steps: int,
     step_size: float,
     prior: FittedPrior | None,
+    work: CpuWork | None = None,
 ) -> Generated:
-    """Sample latents of the class in a worker thread, then decode the accepted ones."""
-    result = await to_thread.run_sync(
+    """Sample latents of the class in a worker thread (``work``'s queue when given), then decode the accepted ones."""
+    result = await offload(
+        work,
         lambda: draw_samples(
             method, classifier, conditions, n, seed=seed, steps=steps, step_size=step_size, prior=prior
-        )
+        ),
     )
     if result.z.shape[0] == 0:
         return Generated(result=result, images=None)

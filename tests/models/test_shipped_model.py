@@ -62,7 +62,9 @@ def test_model_card_reports_the_comparison_and_limits() -> None:
 
 @pytest.fixture(scope="module")
 def client():
-    settings = Settings(_env_file=None, models_dir=DEFAULT_MODELS_DIR, default_model=SHIPPED_MODEL)
+    settings = Settings(
+        _env_file=None, models_dir=DEFAULT_MODELS_DIR, default_model=SHIPPED_MODEL, background_load=False
+    )
     with TestClient(create_app(settings)) as test_client:
         yield test_client
 
@@ -105,7 +107,7 @@ def test_shipped_model_says_when_an_image_is_outside_what_it_knows() -> None:
         "astronaut": (data.astronaut(), False),
         "noise": (np.random.default_rng(0).integers(0, 256, (64, 64, 3), dtype=np.uint8), False),
     }
-    settings = Settings(_env_file=None, providers=["CPUExecutionProvider"])
+    settings = Settings(_env_file=None, providers=["CPUExecutionProvider"], background_load=False)
     with TestClient(create_app(settings)) as client:
         for name, (pixels, expected) in uploads.items():
             buffer = io.BytesIO()

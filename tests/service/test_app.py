@@ -24,6 +24,7 @@ OPERATION_IDS = {
     *("list_models", "health", "ready", "metrics"),
 }
 OPERATION_IDS |= {"detect_faces"}  # POST /faces (issue 11)
+OPERATION_IDS |= {"reload_models"}  # POST /admin/reload (issue 12)
 
 
 # ----------------------------------------------------------------------------- start-up

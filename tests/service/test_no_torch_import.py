@@ -22,7 +22,9 @@ SCRIPT = textwrap.dedent(
     from service.app import create_app
     from service.settings import Settings
 
-    app = create_app(Settings(models_dir=sys.argv[1], default_model="tiny", providers=["CPUExecutionProvider"]))
+    app = create_app(
+        Settings(models_dir=sys.argv[1], default_model="tiny", providers=["CPUExecutionProvider"], background_load=False)
+    )
     buffer = io.BytesIO()
     Image.new("RGB", (20, 20), (200, 30, 30)).save(buffer, format="PNG")
     with TestClient(app) as client:

@@ -52,11 +52,32 @@ def test_lists_accept_commas_or_json(monkeypatch, raw):
 
 
 def test_empty_strings_mean_unset(monkeypatch):
-    monkeypatch.setenv("INTROVAC_API_KEY", "")
     monkeypatch.setenv("INTROVAC_DEFAULT_MODEL", " ")
     monkeypatch.setenv("INTROVAC_CORS_ORIGINS", "")
     settings = Settings()
     assert settings.api_key is None and settings.default_model is None and settings.cors_origins == []
+
+
+@pytest.mark.parametrize("value", ["", " ", "\t  \n"])
+def test_an_empty_or_whitespace_api_key_is_refused_not_silently_off(monkeypatch, value):
+    monkeypatch.setenv("INTROVAC_API_KEY", value)
+    with pytest.raises(ValidationError, match="(?s)api_key.*must not be empty or whitespace"):
+        Settings()
+
+
+def test_the_api_key_is_stripped(monkeypatch):
+    monkeypatch.setenv("INTROVAC_API_KEY", " s3cret \n")
+    assert Settings().api_key.get_secret_value() == "s3cret"
+    assert Settings(api_key="  k ").api_key.get_secret_value() == "k"
+
+
+def test_the_decode_budget_must_hold_one_accepted_image(monkeypatch):
+    monkeypatch.setenv("INTROVAC_MAX_PIXELS", "1000")
+    monkeypatch.setenv("INTROVAC_DECODE_BUDGET_BYTES", "20999")
+    with pytest.raises(ValidationError, match="decode_budget_bytes"):
+        Settings()
+    monkeypatch.setenv("INTROVAC_DECODE_BUDGET_BYTES", "21000")
+    assert Settings().decode_budget_bytes == 21000
 
 
 @pytest.mark.parametrize(
@@ -78,6 +99,11 @@ def test_empty_strings_mean_unset(monkeypatch):
         ("log_level", "chatty"),
         ("models", "[]"),
         ("providers", "[not json"),
+        ("decode_budget_bytes", "0"),
+        ("decode_workers", "0"),
+        ("cpu_workers", "0"),
+        ("cpu_queue_depth", "-1"),
+        ("decode_queue_depth", "-1"),
     ],
 )
 def test_invalid_values_are_rejected_with_the_field_name(monkeypatch, name, value):

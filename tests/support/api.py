@@ -33,6 +33,9 @@ def make_settings(models_root: Path, **overrides: Any) -> Settings:
         "max_batch_wait_ms": 1.0,
         "max_generate_n": 8,
         "max_langevin_steps": 500,
+        # Load before the lifespan returns, so `with TestClient(app)` is ready at once; the
+        # background loading of production is tested on its own (tests/service/test_lifecycle.py).
+        "background_load": False,
     }
     values.update(overrides)
     return IsolatedSettings(**values)

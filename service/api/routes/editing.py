@@ -15,7 +15,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, Response
 
 from service.api.alignment_params import ALIGNMENT_HEADERS, AlignPlan, align_plan, alignment_headers, single_face_plan
-from service.api.deps import ClassifierDep, DecodedImageDep, ModelDep, SettingsDep
+from service.api.deps import ClassifierDep, CpuWorkDep, DecodedImageDep, ModelDep, SettingsDep
 from service.api.errors import ApiError
 from service.api.params import EditPlan, edit_plan
 from service.api.routes.common import b64, kv_header, typicality_headers, typicality_report, wants_json
@@ -32,6 +32,7 @@ from service.api.schemas import (
 from service.imaging.decode import DecodedImage
 from service.latent.edit import LinearClassifier
 from service.runtime import photo, pipeline
+from service.runtime.limits import CpuWork
 from service.runtime.placement import Placement, place
 from service.runtime.registry import LoadedModel
 
@@ -121,12 +122,23 @@ class _EditOutcome:
 
 
 async def _edit(
-    plan: EditPlan, aligning: AlignPlan, decoded: DecodedImage, model: LoadedModel, classifier: LinearClassifier
+    plan: EditPlan,
+    aligning: AlignPlan,
+    decoded: DecodedImage,
+    model: LoadedModel,
+    classifier: LinearClassifier,
+    work: CpuWork | None,
 ) -> _EditOutcome:
     """Place the face (or the centre square), run the edit, and build the shared headers."""
     placed = await place(decoded, model.manifest, aligning.pool, align=aligning.align, face=aligning.face)
     face_edits: list[photo.FaceEdit] = []
-    edit_args = {"pairs": plan.pairs, "target": plan.target, "preserve": plan.preserve, "detail": plan.detail}
+    edit_args = {
+        "pairs": plan.pairs,
+        "target": plan.target,
+        "preserve": plan.preserve,
+        "detail": plan.detail,
+        "work": work,  # the paste-back runs in the bounded CPU queue with the deadline
+    }
     if placed.alignment == "centre":
         edited = await pipeline.edit(model, classifier, decoded, **edit_args)
     else:
@@ -176,12 +188,13 @@ async def edit_image(
     decoded: DecodedImageDep,
     model: ModelDep,
     classifier: ClassifierDep,
+    work: CpuWorkDep,
 ) -> Response:
     """Move the encoder mean along attribute directions and decode. A face found in the photo is
     aligned to the model's training crop first (`align`); `detail=residual` pastes the edit back
     into the photo at its own size, changing only the face's box and only where the edit acts.
     `POST /edit/json` answers the same edit as JSON (base64 PNG, deltas used, probabilities)."""
-    out = await _edit(plan, aligning, decoded, model, classifier)
+    out = await _edit(plan, aligning, decoded, model, classifier, work)
     # Undocumented, kept for curl users: `format=json` / `Accept: application/json` answer /edit/json.
     if wants_json(request, plan.format):
         return JSONResponse(_edit_body(model, out).model_dump(), headers=out.headers)
@@ -205,9 +218,10 @@ async def edit_json(
     decoded: DecodedImageDep,
     model: ModelDep,
     classifier: ClassifierDep,
+    work: CpuWorkDep,
 ) -> EditResponse:
     """What ``POST /edit`` does, answered as JSON: the PNG (base64), deltas used and probabilities."""
-    out = await _edit(plan, aligning, decoded, model, classifier)
+    out = await _edit(plan, aligning, decoded, model, classifier, work)
     response.headers.update(out.headers)
     return _edit_body(model, out)
 

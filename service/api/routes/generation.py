@@ -23,7 +23,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from service.api.deps import ClassifierDep, ModelDep, SettingsDep
+from service.api.deps import ClassifierDep, CpuWorkDep, ModelDep, SettingsDep
 from service.api.errors import ApiError
 from service.api.routes.common import b64, check_attributes, wants_json
 from service.api.schemas import GeneratedSample, GenerateResponse, errors, header, json_response, png_response
@@ -33,6 +33,7 @@ from service.latent.edit import LinearClassifier, probabilities_dict
 from service.latent.prior import FittedPrior
 from service.latent.sampling import SampleResult
 from service.runtime import pipeline
+from service.runtime.limits import CpuWork
 from service.runtime.registry import LoadedModel
 from service.settings import Settings
 
@@ -190,7 +191,7 @@ GeneratePlanDep = Annotated[GeneratePlan, Depends(generate_plan)]
 
 
 async def _sample(
-    plan: GeneratePlan, model: LoadedModel, classifier: LinearClassifier
+    plan: GeneratePlan, model: LoadedModel, classifier: LinearClassifier, work: CpuWork
 ) -> tuple[SampleResult, np.ndarray, dict[str, str]]:
     """Accepted latents, their decoded images and the X-* headers; 422 when none was accepted."""
     out = await pipeline.generate(
@@ -203,6 +204,7 @@ async def _sample(
         steps=plan.steps,
         step_size=plan.step_size,
         prior=plan.prior,
+        work=work,  # the sampler runs in the bounded CPU queue with the request deadline
     )
     result = out.result
     headers = {
@@ -246,10 +248,12 @@ async def _json_body(
         **errors(401, 404, 422, 500, 503, 504),
     },
 )
-async def generate(request: Request, plan: GeneratePlanDep, model: ModelDep, classifier: ClassifierDep) -> Response:
+async def generate(
+    request: Request, plan: GeneratePlanDep, model: ModelDep, classifier: ClassifierDep, work: CpuWorkDep
+) -> Response:
     """Sample latents of the class, decode them, return a PNG (grid when n > 1). `GET /generate/json`
     answers the same samples as JSON, each with its latent and probabilities."""
-    result, images, headers = await _sample(plan, model, classifier)
+    result, images, headers = await _sample(plan, model, classifier, work)
     # Undocumented, kept for curl users: `format=json` / `Accept: application/json` answer /generate/json.
     if wants_json(request, plan.format):
         body = await _json_body(plan, model, classifier, result, images)
@@ -269,9 +273,9 @@ async def generate(request: Request, plan: GeneratePlanDep, model: ModelDep, cla
     },
 )
 async def generate_json(
-    response: Response, plan: GeneratePlanDep, model: ModelDep, classifier: ClassifierDep
+    response: Response, plan: GeneratePlanDep, model: ModelDep, classifier: ClassifierDep, work: CpuWorkDep
 ) -> GenerateResponse:
     """What GET /generate does, answered as JSON: one entry per sample (latent, probabilities, PNG)."""
-    result, images, headers = await _sample(plan, model, classifier)
+    result, images, headers = await _sample(plan, model, classifier, work)
     response.headers.update(headers)
     return await _json_body(plan, model, classifier, result, images)

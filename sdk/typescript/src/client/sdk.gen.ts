@@ -2,7 +2,7 @@
 
 import { client } from './client.gen.js';
 import { type Client, formDataBodySerializer, type Options as Options2, type TDataShape } from './client/index.js';
-import type { DecodeData, DecodeErrors, DecodeResponses, DetectFacesData, DetectFacesErrors, DetectFacesResponses, EditData, EditErrors, EditJsonData, EditJsonErrors, EditJsonResponses, EditLatentData, EditLatentErrors, EditLatentResponses, EditResponses, EncodeData, EncodeErrors, EncodeResponses, GenerateData, GenerateErrors, GenerateJsonData, GenerateJsonErrors, GenerateJsonResponses, GenerateResponses, HealthData, HealthErrors, HealthResponses, ListModelsData, ListModelsErrors, ListModelsResponses, MetricsData, MetricsErrors, MetricsResponses, ReadyData, ReadyErrors, ReadyResponses, ReconstructData, ReconstructErrors, ReconstructResponses } from './types.gen.js';
+import type { DecodeData, DecodeErrors, DecodeResponses, DetectFacesData, DetectFacesErrors, DetectFacesResponses, EditData, EditErrors, EditJsonData, EditJsonErrors, EditJsonResponses, EditLatentData, EditLatentErrors, EditLatentResponses, EditResponses, EncodeData, EncodeErrors, EncodeResponses, GenerateData, GenerateErrors, GenerateJsonData, GenerateJsonErrors, GenerateJsonResponses, GenerateResponses, HealthData, HealthErrors, HealthResponses, ListModelsData, ListModelsErrors, ListModelsResponses, MetricsData, MetricsErrors, MetricsResponses, ReadyData, ReadyErrors, ReadyResponses, ReconstructData, ReconstructErrors, ReconstructResponses, ReloadModelsData, ReloadModelsErrors, ReloadModelsResponses } from './types.gen.js';
 
 export type Options<TData extends TDataShape = TDataShape, ThrowOnError extends boolean = boolean, TResponse = unknown> = Options2<TData, ThrowOnError, TResponse> & {
     /**
@@ -180,4 +180,16 @@ export const detectFaces = <ThrowOnError extends boolean = false>(options: Optio
         'Content-Type': null,
         ...options.headers
     }
+});
+
+/**
+ * Reload the model folders
+ *
+ * Load every model folder again (hash checks, validation, warm-up), then switch to it;
+ * 422 ``reload_failed`` naming the bad file leaves the models that were serving in place.
+ */
+export const reloadModels = <ThrowOnError extends boolean = false>(options?: Options<ReloadModelsData, ThrowOnError>) => (options?.client ?? client).post<ReloadModelsResponses, ReloadModelsErrors, ThrowOnError>({
+    security: [{ name: 'X-API-Key', type: 'apiKey' }],
+    url: '/admin/reload',
+    ...options
 });

@@ -840,7 +840,7 @@ export type EncodeData = {
 
 export type EncodeErrors = {
     /**
-     * Malformed request body.
+     * Malformed request body (invalid JSON, malformed multipart).
      */
     400: ErrorBody;
     /**
@@ -916,7 +916,7 @@ export type ReconstructData = {
 
 export type ReconstructErrors = {
     /**
-     * Malformed request body.
+     * Malformed request body (invalid JSON, malformed multipart).
      */
     400: ErrorBody;
     /**
@@ -1020,7 +1020,7 @@ export type EditData = {
 
 export type EditErrors = {
     /**
-     * Malformed request body.
+     * Malformed request body (invalid JSON, malformed multipart).
      */
     400: ErrorBody;
     /**
@@ -1124,7 +1124,7 @@ export type EditJsonData = {
 
 export type EditJsonErrors = {
     /**
-     * Malformed request body.
+     * Malformed request body (invalid JSON, malformed multipart).
      */
     400: ErrorBody;
     /**
@@ -1188,7 +1188,7 @@ export type DecodeData = {
 
 export type DecodeErrors = {
     /**
-     * Malformed request body.
+     * Malformed request body (invalid JSON, malformed multipart).
      */
     400: ErrorBody;
     /**
@@ -1244,7 +1244,7 @@ export type EditLatentData = {
 
 export type EditLatentErrors = {
     /**
-     * Malformed request body.
+     * Malformed request body (invalid JSON, malformed multipart).
      */
     400: ErrorBody;
     /**
@@ -1489,7 +1489,7 @@ export type DetectFacesData = {
 
 export type DetectFacesErrors = {
     /**
-     * Malformed request body.
+     * Malformed request body (invalid JSON, malformed multipart).
      */
     400: ErrorBody;
     /**
@@ -1532,3 +1532,44 @@ export type DetectFacesResponses = {
 };
 
 export type DetectFacesResult = DetectFacesResponses[keyof DetectFacesResponses];
+
+export type ReloadModelsData = {
+    body?: never;
+    path?: never;
+    query?: never;
+    url: '/admin/reload';
+};
+
+export type ReloadModelsErrors = {
+    /**
+     * Missing or wrong X-API-Key.
+     */
+    401: ErrorBody;
+    /**
+     * Forbidden (admin routes need the server to set an API key).
+     */
+    403: ErrorBody;
+    /**
+     * Invalid parameters or image (see `error.code`).
+     */
+    422: ErrorBody;
+    /**
+     * Server bug (logged).
+     */
+    500: ErrorBody;
+    /**
+     * Overloaded (queue full) or not ready; see Retry-After.
+     */
+    503: ErrorBody;
+};
+
+export type ReloadModelsError = ReloadModelsErrors[keyof ReloadModelsErrors];
+
+export type ReloadModelsResponses = {
+    /**
+     * Successful Response
+     */
+    200: ReadyResponse;
+};
+
+export type ReloadModelsResult = ReloadModelsResponses[keyof ReloadModelsResponses];

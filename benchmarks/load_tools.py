@@ -1,0 +1,139 @@
+"""Shared by the load scripts (soak.py, bomb_burst.py): hostile images, RSS sampling, tallies.
+
+Everything here is client-side and loopback-only; the server is started by bench_server.py.
+"""
+
+from __future__ import annotations
+
+import io
+import struct
+import threading
+import time
+import zlib
+from collections import Counter
+from dataclasses import dataclass, field
+
+import numpy as np
+from PIL import Image
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+def _chunk(kind: bytes, payload: bytes) -> bytes:
+    return struct.pack(">I", len(payload)) + kind + payload + struct.pack(">I", zlib.crc32(kind + payload))
+
+
+def zeros_png(side: int, *, alpha: bool = False) -> bytes:
+    """A valid 8-bit RGB (or RGBA) PNG of side x side black pixels, streamed through zlib so
+    the image never exists here: 6300x6300 RGB is 115,814 bytes that decode to ~119 MB (the
+    decompression bomb of issue 12; RGBA is the costliest mode to convert)."""
+    channels = 4 if alpha else 3
+    row = 1 + side * channels
+    compressor = zlib.compressobj(9)
+    block = bytes(1 << 20)
+    parts, remaining = [], side * row
+    while remaining:
+        take = min(remaining, len(block))
+        parts.append(compressor.compress(block[:take]))
+        remaining -= take
+    parts.append(compressor.flush())
+    header = struct.pack(">IIBBBBB", side, side, 8, 6 if alpha else 2, 0, 0, 0)
+    return PNG_SIGNATURE + _chunk(b"IHDR", header) + _chunk(b"IDAT", b"".join(parts)) + _chunk(b"IEND", b"")
+
+
+def photo(side: int = 512, fmt: str = "PNG", quality: int = 90) -> bytes:
+    """scikit-image's astronaut (a real photo), resized to ``side`` when asked."""
+    from skimage import data
+
+    image = Image.fromarray(data.astronaut())
+    if image.size != (side, side):
+        image = image.resize((side, side), Image.Resampling.BICUBIC)
+    buffer = io.BytesIO()
+    image.save(buffer, format=fmt, **({"quality": quality} if fmt == "JPEG" else {}))
+    return buffer.getvalue()
+
+
+def read_status(pid: int) -> dict[str, int]:
+    """VmRSS and VmHWM of ``pid`` in KiB (empty when the process is gone)."""
+    try:
+        with open(f"/proc/{pid}/status") as status:
+            lines = status.read().splitlines()
+    except OSError:
+        return {}
+    out = {}
+    for line in lines:
+        key, _, value = line.partition(":")
+        if key in ("VmRSS", "VmHWM"):
+            out[key] = int(value.split()[0])
+    return out
+
+
+class RssSampler:
+    """Polls a process's VmRSS every ``interval_s`` in a thread; ``peak_kib`` since start()."""
+
+    def __init__(self, pid: int, interval_s: float = 0.02) -> None:
+        self.pid = pid
+        self.interval_s = interval_s
+        self.peak_kib = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="rss-sampler", daemon=True)
+
+    def now_kib(self) -> int:
+        return read_status(self.pid).get("VmRSS", 0)
+
+    def start(self) -> RssSampler:
+        self.peak_kib = self.now_kib()
+        self._thread.start()
+        return self
+
+    def stop(self) -> int:
+        self._stop.set()
+        self._thread.join()
+        return self.peak_kib
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval_s):
+            self.peak_kib = max(self.peak_kib, self.now_kib())
+
+
+@dataclass
+class Tally:
+    """Status counts and latencies per request kind; 503s without Retry-After counted apart."""
+
+    statuses: dict[str, Counter] = field(default_factory=dict)
+    latencies_ms: dict[str, list[float]] = field(default_factory=dict)  # per "kind status"
+    connection_errors: Counter = field(default_factory=Counter)
+    missing_retry_after: int = 0
+
+    def add(self, kind: str, status: int, ms: float, headers) -> None:
+        self.statuses.setdefault(kind, Counter())[str(status)] += 1
+        self.latencies_ms.setdefault(f"{kind} {status}", []).append(ms)
+        if status == 503 and "retry-after" not in headers:
+            self.missing_retry_after += 1
+
+    def error(self, kind: str, exc: Exception) -> None:
+        self.connection_errors[f"{kind}: {type(exc).__name__}"] += 1
+
+    def totals(self) -> Counter:
+        out: Counter = Counter()
+        for counts in self.statuses.values():
+            out.update(counts)
+        return out
+
+    def percentiles(self, key: str) -> tuple[float, float] | None:
+        values = self.latencies_ms.get(key)
+        if not values:
+            return None
+        p50, p99 = np.percentile(values, [50, 99])
+        return float(p50), float(p99)
+
+    def all_of_status(self, status: int) -> list[float]:
+        return [v for key, values in self.latencies_ms.items() if key.endswith(f" {status}") for v in values]
+
+
+def mib(kib: int) -> str:
+    return f"{kib / 1024:.0f} MiB"
+
+
+def monotonic_ms(start: float) -> float:
+    return (time.perf_counter() - start) * 1000.0

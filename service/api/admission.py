@@ -1,0 +1,86 @@
+"""Admission before work: refuse an upload from its headers, before its body is read.
+
+FastAPI parses a multipart body (spooling the whole upload) before any dependency runs,
+so a dependency cannot refuse early; under overload that made a 503 wait for the upload
+to be received, parsed and decoded (3.5 s p50 measured in issue 12). This pure-ASGI
+middleware looks only at the request line and headers of a multipart POST and answers at
+once, without calling ``receive``, when the request would be refused anyway:
+
+* 401 when the API key is configured and the header is missing or wrong;
+* 503 ``not_ready`` while models are loading;
+* 503 ``overloaded`` + Retry-After when the decode stage (budget and decode threads), the
+  named model's encoder queue, or (``detail=residual``) the paste-back queue is full.
+
+(Content-Length above the byte cap is refused the same way by ``BodyLimitMiddleware``.)
+Uvicorn discards the unread body and keeps the connection open. It also stamps every HTTP
+request with its arrival time, from which the request deadline is counted.
+"""
+
+from __future__ import annotations
+
+import time
+from urllib.parse import parse_qs
+
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from service.api.deps import API_KEY_HEADER as _API_KEY_HEADER
+from service.api.deps import ARRIVED_SCOPE_KEY, ServiceState, api_key_matches, unauthorized
+from service.api.errors import RETRY_AFTER_S, error_response
+from service.runtime.registry import UnknownModelError
+
+_KEY_HEADER = _API_KEY_HEADER.lower().encode()
+RETRY = {"Retry-After": str(RETRY_AFTER_S)}
+
+
+class AdmissionMiddleware:
+    def __init__(self, app: ASGIApp, *, state: ServiceState) -> None:
+        self.app = app
+        self.state = state
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            scope[ARRIVED_SCOPE_KEY] = time.monotonic()
+            if scope["method"] == "POST" and _is_multipart(scope):
+                refusal = self._refusal(scope)
+                if refusal is not None:
+                    await refusal(scope, receive, send)
+                    return
+        await self.app(scope, receive, send)
+
+    def _refusal(self, scope: Scope):
+        """The response an upload gets without its body being read, or None to let it in."""
+        state = self.state
+        headers = dict(scope.get("headers", ()))
+        key = headers.get(_KEY_HEADER)
+        if not api_key_matches(state.settings, key.decode("latin-1") if key is not None else None):
+            err = unauthorized()
+            return error_response(err.status, err.code, err.message, None, err.headers)
+        if not state.ready or state.registry is None or state.limits is None:
+            return error_response(503, "not_ready", "models are still loading; retry shortly", None, RETRY)
+        query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
+        model = _model_of(state, query)
+        name = model.name if model is not None else "unknown"
+        if state.limits.saturated or (query.get("detail") == ["residual"] and state.limits.cpu.full):
+            state.metrics.rejections.labels(name, "decode", "queue_full").inc()
+            return error_response(503, "overloaded", "the decode stage is at capacity; retry shortly", None, RETRY)
+        encoder = model.encoder if model is not None else None
+        if encoder is not None and encoder.queue_depth >= encoder.config.max_queue:
+            state.metrics.rejections.labels(name, "encode", "queue_full").inc()
+            return error_response(503, "overloaded", f"{encoder.name}: queue is full; retry shortly", None, RETRY)
+        return None
+
+
+def _is_multipart(scope: Scope) -> bool:
+    for name, value in scope.get("headers", ()):
+        if name == b"content-type":
+            return value.lower().startswith(b"multipart/")
+    return False
+
+
+def _model_of(state: ServiceState, query: dict[str, list[str]]):
+    """The model the query names (the default model without one); None for an unknown name."""
+    name = query.get("model", [None])[0]
+    try:
+        return state.registry.get(name)
+    except UnknownModelError:
+        return None  # the route answers 404 with the list of models

@@ -1,0 +1,37 @@
+"""Smoke test of benchmarks/soak.py: it runs end to end with tiny settings and reports what it
+promises (statuses per kind, latencies, connection errors, RSS at start, after warm-up, peak
+and end, and the targets). Figures are not checked against the targets' numbers here beyond
+what holds on any machine: only 200/503/504, every 503 with Retry-After, no connection error.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="reads RSS from /proc")
+def test_the_soak_script_runs_and_reports(tiny_models_root, tmp_path):
+    out = tmp_path / "soak.json"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("INTROVAC_")}
+    command = [sys.executable, str(REPO / "benchmarks" / "soak.py"), "--quick", "--models-dir", str(tiny_models_root)]
+    command += ["--model", "tiny", "--clients", "4", "--seconds", "2", "--json", str(out)]
+    result = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=240)
+    figures = json.loads(out.read_text())
+    assert figures["requests"] > 0 and set(figures["statuses"]) <= {"200", "503", "504"}, result.stdout
+    assert figures["statuses"].get("200", 0) > 0 and figures["connection_errors"] == {}, result.stdout
+    assert set(figures["per_kind"]) >= {"edit photo", "generate", "health"}, figures["per_kind"]
+    assert set(figures["rss_kib"]) == {"start", "after_warmup", "peak", "end"}
+    assert all(value > 0 for value in figures["rss_kib"].values())
+    targets = figures["targets"]
+    assert targets["only 200, 503 and 504"] and targets["every 503 has Retry-After"]
+    assert targets["zero connection errors"], result.stdout
+    assert "server RSS: start" in result.stdout and "target: zero connection errors: met" in result.stdout
+    assert result.returncode == (0 if all(targets.values()) else 1), result.stdout + result.stderr

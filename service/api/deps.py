@@ -18,7 +18,7 @@ from starlette.concurrency import run_in_threadpool
 
 from service.api.errors import RETRY_AFTER_S, ApiError
 from service.api.metrics import Metrics
-from service.imaging.decode import ALLOWED_MIME_TYPES, DecodedImage, decode_image, read_upload
+from service.imaging.decode import ALLOWED_MIME_TYPES, DecodedImage, cheap_to_decode, decode_image, read_upload
 from service.latent.edit import LinearClassifier
 from service.runtime.registry import LoadedModel, ModelRegistry
 from service.settings import Settings
@@ -110,9 +110,12 @@ ImageUpload = Annotated[
 
 
 async def read_image(upload: UploadFile, model: LoadedModel, settings: Settings) -> DecodedImage:
-    """Read the upload under the byte cap and decode it off the event loop."""
+    """Read the upload under the byte cap and decode it: off the event loop, unless it is a
+    thumbnail whose decode costs less than the thread hop (``cheap_to_decode``)."""
     data = await read_upload(upload, settings.max_upload_bytes)
     m = model.manifest
+    if cheap_to_decode(data):
+        return decode_image(data, m.image_size, settings.max_pixels, m.value_range)
     return await run_in_threadpool(decode_image, data, m.image_size, settings.max_pixels, m.value_range)
 
 

@@ -20,8 +20,11 @@ in order, or the first error of any chunk.
 
 ``max_batch_size=1`` or ``max_wait_ms=0`` gives the unbatched baseline for benchmarks
 (with ``max_wait_ms=0`` the worker still takes whatever is already queued, without waiting).
-The module has no dependencies beyond numpy and asyncio; metrics are wired through
-optional callbacks so it never imports prometheus.
+With ``with_contexts=True`` each request also carries a context object (e.g. its edit
+parameters) and ``fn(stacked, contexts)`` returns one result per request, or an exception
+instance for a request that failed alone: a whole pipeline (encode, edit, decode, PNG) then
+costs one thread hop per batch (:mod:`service.runtime.fused`). The module has no
+dependencies beyond numpy and asyncio; metrics are wired through optional callbacks.
 """
 
 from __future__ import annotations
@@ -79,6 +82,7 @@ class BatchingConfig:
 class _Item:
     array: np.ndarray
     future: asyncio.Future
+    context: object = None
     enqueued: float = field(default_factory=time.monotonic)
 
     @property
@@ -120,8 +124,10 @@ class DynamicBatcher:
         on_queue_depth: Callable[[int], None] | None = None,
         on_reject: Callable[[], None] | None = None,
         on_timeout: Callable[[], None] | None = None,
+        with_contexts: bool = False,
     ) -> None:
         self.fn = fn
+        self.with_contexts = with_contexts
         self.config = config or BatchingConfig()
         self.name = name
         self._on_batch = on_batch
@@ -202,7 +208,7 @@ class DynamicBatcher:
 
     # ------------------------------------------------------------------ admission
 
-    async def submit(self, array: np.ndarray, timeout_s: float | None = None) -> Output:
+    async def submit(self, array: np.ndarray, timeout_s: float | None = None, context: object = None) -> Output:
         """Queue ``array`` (rows on axis 0) and return the engine's output for exactly those rows.
 
         Raises QueueFull at once when there is no room, RequestTimeout after ``timeout_s``
@@ -215,11 +221,13 @@ class DynamicBatcher:
             raise ValueError(f"{self.name}: submit needs an array with at least one row on axis 0")
         step = self.config.max_batch_size
         chunks = [array[i : i + step] for i in range(0, array.shape[0], step)]
+        if self.with_contexts and len(chunks) > 1:
+            raise ValueError(f"{self.name}: a request with a context may hold at most {step} rows")
         if len(self._queue) + len(chunks) > self.config.max_queue:
             self._call(self._on_reject)
             raise QueueFull(f"{self.name}: queue is full ({self.config.max_queue} waiting)")
         loop = asyncio.get_running_loop()
-        items = [_Item(chunk, loop.create_future()) for chunk in chunks]
+        items = [_Item(chunk, loop.create_future(), context) for chunk in chunks]
         self._queue.extend(items)
         self._report_depth()
         assert self._wakeup is not None
@@ -350,8 +358,12 @@ class DynamicBatcher:
             stacked = arrays[0] if len(arrays) == 1 else np.concatenate(arrays)
             started = time.perf_counter()
             try:
-                output = await loop.run_in_executor(self._executor, self.fn, stacked)
-                pieces = _split_output(output, [item.rows for item in live])
+                if self.with_contexts:
+                    contexts = [item.context for item in live]
+                    pieces = list(await loop.run_in_executor(self._executor, self.fn, stacked, contexts))
+                else:
+                    output = await loop.run_in_executor(self._executor, self.fn, stacked)
+                    pieces = _split_output(output, [item.rows for item in live])
             except Exception as exc:  # noqa: BLE001 - the engine's error goes to this batch's callers only
                 for item in live:
                     if not item.future.done():
@@ -359,7 +371,11 @@ class DynamicBatcher:
                 return
             self._call(self._on_batch, int(stacked.shape[0]), time.perf_counter() - started)
             for item, piece in zip(live, pieces, strict=True):
-                if not item.future.done():
+                if item.future.done():
+                    continue
+                if isinstance(piece, BaseException):  # this request alone failed (with_contexts)
+                    item.future.set_exception(piece)
+                else:
                     item.future.set_result(piece)
         except asyncio.CancelledError:
             for item in batch:

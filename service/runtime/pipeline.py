@@ -22,6 +22,7 @@ from service.latent.draw import Method, draw_samples
 from service.latent.edit import LinearClassifier, apply_edits, probabilities_dict
 from service.latent.prior import FittedPrior
 from service.latent.sampling import SampleResult
+from service.runtime.fused import EditJob
 from service.runtime.registry import LoadedModel
 
 Detail = Literal["full", "residual"]
@@ -78,19 +79,24 @@ async def edit(
     preserve: Sequence[str],
     detail: Detail,
 ) -> Edited:
-    """Encode to the mean, move it along the attribute directions, decode (paper Sec. 3)."""
+    """Encode to the mean, move it along the attribute directions, decode (paper Sec. 3).
+
+    ``full`` runs as one fused engine-thread call (:mod:`service.runtime.fused`)."""
+    if detail == "full":
+        job = EditJob(classifier=classifier, pairs=pairs, target=target, preserve=preserve)
+        out = await model.edit(decoded.model_input[None], job)
+        size = model.manifest.image_size
+        return Edited(png=out.png, width=size, height=size, deltas=out.deltas, before=out.before, after=out.after)
     mean, _ = await model.encode(decoded.model_input[None])
     z_aug, used = apply_edits(mean, classifier, pairs, target=target, preserve=preserve)
     value_range = model.manifest.value_range
-    if detail == "residual":
-        recon, edited = await model.decode(np.concatenate([mean, z_aug]).astype(np.float32))
-        pixels = await to_thread.run_sync(residual_edit, decoded.original, recon, edited, decoded.crop_box, value_range)
-        png = await to_thread.run_sync(encode_png, pixels)
-        height, width = pixels.shape[:2]
-    else:
-        edited = (await model.decode(z_aug.astype(np.float32)))[0]
-        png = await to_thread.run_sync(to_png_bytes, edited, value_range)
-        height = width = model.manifest.image_size
+    recon, edited = await model.decode(np.concatenate([mean, z_aug]).astype(np.float32))
+    height, width = decoded.original.shape[:2]
+
+    def paste_and_encode() -> bytes:  # one worker-thread call: each hop wakes a thread and hands over the GIL
+        return encode_png(residual_edit(decoded.original, recon, edited, decoded.crop_box, value_range))
+
+    png = await to_thread.run_sync(paste_and_encode)
     before = probabilities_dict(classifier, mean)[0]
     after = probabilities_dict(classifier, z_aug)[0]
     return Edited(png=png, width=width, height=height, deltas=used, before=before, after=after)

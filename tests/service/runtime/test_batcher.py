@@ -375,3 +375,33 @@ def test_max_inflight_runs_batches_in_parallel_threads():
 
     assert run(main()) == 2
     assert len(engine.threads) == 2
+
+
+def test_contexts_reach_fn_and_per_request_errors_reach_only_their_caller():
+    seen: list[list[object]] = []
+
+    def fn(stacked: np.ndarray, contexts: list[object]) -> list[object]:
+        seen.append(list(contexts))
+        return [
+            ValueError(f"bad {c}") if c == "bad" else (c, float(row[0]))
+            for c, row in zip(contexts, stacked, strict=True)
+        ]
+
+    async def scenario():
+        batcher = DynamicBatcher(fn, config(max_batch_size=4, max_wait_ms=50), with_contexts=True)
+        await batcher.start()
+        results = await asyncio.gather(
+            batcher.submit(rows(1), context="a"),
+            batcher.submit(rows(2), context="bad"),
+            batcher.submit(rows(3), context="c"),
+            return_exceptions=True,
+        )
+        with pytest.raises(ValueError, match="at most 4 rows"):
+            await batcher.submit(rows(0, 5), context="big")  # contexts belong to one chunk
+        await batcher.stop()
+        return results
+
+    ok_a, failed, ok_c = run(scenario())
+    assert ok_a == ("a", 1.0) and ok_c == ("c", 3.0)
+    assert isinstance(failed, ValueError) and str(failed) == "bad bad"
+    assert seen == [["a", "bad", "c"]]  # one engine call for all three

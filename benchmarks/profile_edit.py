@@ -77,15 +77,21 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-async def send_all(url: str, pool: list[bytes], requests: int, params: dict) -> list[float]:
-    latencies = []
+async def send_all(url: str, pool: list[bytes], requests: int, params: dict, clients: int = 1) -> list[float]:
+    """``requests`` requests from ``clients`` closed-loop clients; each upload from the pool in turn."""
+    latencies: list[float] = []
+    tickets = iter(range(requests))
     async with httpx.AsyncClient(base_url=url, timeout=60.0) as client:
-        for i in range(requests):
-            start = time.perf_counter()
-            r = await client.post("/edit", params=params, files={"image": ("face.png", pool[i % len(pool)])})
-            if r.status_code != 200:
-                raise RuntimeError(f"/edit answered {r.status_code}: {r.text[:300]}")
-            latencies.append((time.perf_counter() - start) * 1000.0)
+
+        async def worker() -> None:
+            for i in tickets:
+                start = time.perf_counter()
+                r = await client.post("/edit", params=params, files={"image": ("face.png", pool[i % len(pool)])})
+                if r.status_code != 200:
+                    raise RuntimeError(f"/edit answered {r.status_code}: {r.text[:300]}")
+                latencies.append((time.perf_counter() - start) * 1000.0)
+
+        await asyncio.gather(*(worker() for _ in range(clients)))
     return latencies
 
 
@@ -120,13 +126,14 @@ def profile(args: argparse.Namespace, log_dir: Path) -> tuple[Counter, float, li
                 "--format",
                 "raw",
             ]
-            + ["--nonblocking", "--output", str(raw)],
+            + ["--nonblocking", "--output", str(raw)]
+            + (["--gil"] if args.gil else []),
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
         )
         time.sleep(1.0)  # py-spy attaches
         cpu0 = cpu_seconds(pid)
-        latencies = asyncio.run(send_all(url, pool, args.requests, params))
+        latencies = asyncio.run(send_all(url, pool, args.requests, params, args.clients))
         cpu_ms = (cpu_seconds(pid) - cpu0) * 1000.0 / args.requests
         spy.send_signal(2)  # SIGINT: py-spy writes its output and exits
         _, err = spy.communicate(timeout=60)
@@ -149,6 +156,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--pool", type=int, default=100, help="distinct uploads cycled through")
     p.add_argument("--threads", type=int, default=1, help="ONNX Runtime intra-op threads")
     p.add_argument("--rate", type=int, default=200, help="py-spy samples per second")
+    p.add_argument("--clients", type=int, default=1, help="concurrent closed-loop clients")
+    p.add_argument("--gil", action="store_true", help="sample only the thread holding the GIL (the serial part)")
     p.add_argument("--raw", type=Path, default=None, help="keep py-spy's collapsed stacks here")
     args = p.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="profile_edit_") as log_dir:
@@ -158,7 +167,7 @@ def main(argv: list[str] | None = None) -> int:
     latencies.sort()
     p50 = latencies[len(latencies) // 2]
     print(
-        f"/edit {args.upload}, {args.requests} sequential requests: p50 {p50:.2f} ms, server CPU {cpu_ms:.2f} ms/request"
+        f"/edit {args.upload}, {args.requests} requests, {args.clients} client(s): p50 {p50:.2f} ms, server CPU {cpu_ms:.2f} ms/request"
     )
     print(f"samples: {total} busy, {idle} idle or in uvloop's C code (not attributed)")
     print(f"{'stage':45s} {'share':>7s} {'CPU ms/request':>15s}")

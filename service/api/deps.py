@@ -1,5 +1,8 @@
 """What routes receive through ``Annotated`` dependencies: settings, model, classifier, API key.
 
+Every dependency is ``async def`` although none awaits anything: FastAPI runs a plain
+``def`` dependency in a worker thread, and profiling /edit showed those hops (seven per
+request) costing more CPU than the model (benchmarks/RESULTS.md, "Serving performance").
 Routes never reach into ``app.state`` themselves; they declare ``SettingsDep``,
 ``ModelDep`` (resolved from the ``model=`` query parameter, else the default model; an
 unknown name is a 404), ``ClassifierDep`` and the router-level ``require_api_key``. Tests
@@ -37,21 +40,21 @@ class ServiceState:
     ready: bool = False
 
 
-def get_state(request: Request) -> ServiceState:
+async def get_state(request: Request) -> ServiceState:
     return request.app.state.service
 
 
 StateDep = Annotated[ServiceState, Depends(get_state)]
 
 
-def get_settings(state: StateDep) -> Settings:
+async def get_settings(state: StateDep) -> Settings:
     return state.settings
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 
 
-def get_registry(state: StateDep) -> ModelRegistry:
+async def get_registry(state: StateDep) -> ModelRegistry:
     if not state.ready or state.registry is None:
         raise ApiError(
             503, "not_ready", "models are still loading; retry shortly", None, {"Retry-After": str(RETRY_AFTER_S)}
@@ -71,7 +74,7 @@ ModelName = Annotated[
 ]
 
 
-def get_model(registry: RegistryDep, model: ModelName = None) -> LoadedModel:
+async def get_model(registry: RegistryDep, model: ModelName = None) -> LoadedModel:
     """The requested model, or the default; ``UnknownModelError`` (404) for other names."""
     return registry.get(model)
 
@@ -79,7 +82,7 @@ def get_model(registry: RegistryDep, model: ModelName = None) -> LoadedModel:
 ModelDep = Annotated[LoadedModel, Depends(get_model)]
 
 
-def get_classifier(state: StateDep, model: ModelDep) -> LinearClassifier:
+async def get_classifier(state: StateDep, model: ModelDep) -> LinearClassifier:
     return state.classifiers[model.name]
 
 
@@ -92,7 +95,7 @@ _api_key_scheme = APIKeyHeader(
 )
 
 
-def require_api_key(settings: SettingsDep, key: Annotated[str | None, Security(_api_key_scheme)] = None) -> None:
+async def require_api_key(settings: SettingsDep, key: Annotated[str | None, Security(_api_key_scheme)] = None) -> None:
     """Router-level guard: a no-op unless ``settings.api_key`` is set."""
     expected = settings.api_key
     if expected is None:

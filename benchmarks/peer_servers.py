@@ -51,7 +51,10 @@ def base_env(threads: int) -> dict[str, str]:
     return env
 
 
-def server_spec(kind: str, model_dir: Path, threads: int, litserve_python: str | None = None) -> ServerSpec:
+def server_spec(
+    kind: str, model_dir: Path, threads: int, litserve_python: str | None = None, service_root: Path = REPO
+) -> ServerSpec:
+    """``service_root``: the checkout the service kinds run from (another commit, for a before/after)."""
     port = free_port()
     env = base_env(threads)
     if kind.startswith("service"):
@@ -65,7 +68,8 @@ def server_spec(kind: str, model_dir: Path, threads: int, litserve_python: str |
             INTROVAC_MAX_QUEUE_DEPTH="256",
             INTROVAC_LOG_LEVEL="warning",
         )
-        return ServerSpec(kind, uvicorn_cmd(sys.executable, "service.app:create_app", port, factory=True), env, port)
+        cmd = uvicorn_cmd(sys.executable, "service.app:create_app", port, factory=True)
+        return ServerSpec(kind, cmd, env, port, Path(service_root))
     env["PEER_MODEL_DIR"] = str(model_dir)
     if kind == "naive":
         return ServerSpec(kind, uvicorn_cmd(sys.executable, "naive_app:app", port), env, port, PEERS, "/docs")

@@ -66,6 +66,12 @@ class Metrics:
         )
         self.model_info = Info("introvac_model", "Loaded models and where they run.", ["model"], registry=r)
         self.ready = Gauge("introvac_ready", "1 when every model is loaded and warmed up.", registry=r)
+        # HTTP requests being served right now (MetricsMiddleware): 1 means a request is alone,
+        # and its batcher may run a fast engine call on the event loop instead of hopping threads.
+        self.in_flight = 0
+
+    def alone(self) -> bool:
+        return self.in_flight <= 1
 
     def render(self) -> tuple[bytes, str]:
         return generate_latest(self.registry), CONTENT_TYPE_LATEST
@@ -91,6 +97,7 @@ class Metrics:
             "on_queue_depth": on_queue_depth,
             "on_reject": on_reject,
             "on_timeout": on_timeout,
+            "inline_probe": self.alone,
         }
 
 
@@ -114,9 +121,11 @@ class MetricsMiddleware:
                 status = int(message["status"])
             await send(message)
 
+        self.metrics.in_flight += 1
         try:
             await self.app(scope, receive, recording_send)
         finally:
+            self.metrics.in_flight -= 1
             route = getattr(scope.get("route"), "path", None) or UNMATCHED
             method = scope.get("method", "")
             self.metrics.requests.labels(method, route, str(status)).inc()

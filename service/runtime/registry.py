@@ -35,7 +35,8 @@ from service.runtime.fused import EditJob, EditOutput, edit_batch
 log = logging.getLogger(__name__)
 
 # (model name, "encode" | "decode") -> keyword callbacks for DynamicBatcher
-# (on_batch, on_queue_depth, on_reject, on_timeout); lets the API wire its metrics.
+# (on_batch, on_queue_depth, on_reject, on_timeout, inline_probe); lets the API wire its metrics
+# and tell a batcher when a request is alone on the server.
 HooksFactory = Callable[[str, str], Mapping[str, Callable[..., None]]]
 
 

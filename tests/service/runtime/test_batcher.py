@@ -405,3 +405,60 @@ def test_contexts_reach_fn_and_per_request_errors_reach_only_their_caller():
     assert ok_a == ("a", 1.0) and ok_c == ("c", 3.0)
     assert isinstance(failed, ValueError) and str(failed) == "bad bad"
     assert seen == [["a", "bad", "c"]]  # one engine call for all three
+
+
+def test_a_lone_request_on_an_idle_server_runs_on_the_callers_thread():
+    engine = FakeEngine()
+    alone = {"value": True}
+    sizes: list[int] = []
+
+    async def scenario():
+        batcher = DynamicBatcher(
+            engine.double,
+            config(max_wait_ms=0),
+            inline_probe=lambda: alone["value"],
+            on_batch=lambda size, seconds: sizes.append(size),
+        )
+        await batcher.start()
+        await batcher.submit(rows(0))  # in the pool: only an engine measured fast runs inline
+        await asyncio.sleep(0.05)  # its batch task finishes (a lone client's next request comes later)
+        pool_threads = set(engine.threads)
+        inline = await batcher.submit(rows(1))
+        assert engine.threads == pool_threads | {threading.current_thread().name}
+        alone["value"] = False  # other requests in flight: the pool thread, where batches form
+        pooled = await batcher.submit(rows(2))
+        alone["value"] = True
+        together = await asyncio.gather(batcher.submit(rows(3)), batcher.submit(rows(4)))  # each finds it idle
+        await batcher.stop()
+        return inline, pooled, together
+
+    inline, pooled, together = run(scenario())
+    assert np.array_equal(inline, rows(1) * 2) and np.array_equal(pooled, rows(2) * 2)
+    assert [t[0, 0] for t in together] == [6.0, 8.0]
+    main = threading.current_thread().name
+    assert main in engine.threads and len(engine.threads) == 2, engine.threads  # inline and the pool
+    assert sizes == [1, 1, 1, 1, 1]  # every engine call, inline or not, reaches the metrics hook
+
+
+def test_an_inline_call_slower_than_the_timeout_is_still_a_timeout():
+    engine = FakeEngine()
+    timeouts: list[int] = []
+
+    async def scenario():
+        batcher = DynamicBatcher(
+            engine.double,
+            config(max_wait_ms=0, timeout_s=0.05),
+            inline_probe=lambda: True,
+            on_timeout=lambda: timeouts.append(1),
+        )
+        await batcher.start()
+        await batcher.submit(rows(0))  # measured fast
+        await asyncio.sleep(0.05)
+        engine.delay_s = 0.1
+        with pytest.raises(RequestTimeout):
+            await batcher.submit(rows(1))
+        await batcher.stop()
+
+    run(scenario())
+    assert timeouts == [1]
+    assert threading.current_thread().name in engine.threads  # the slow call did run inline

@@ -13,6 +13,7 @@ machine's load hits all servers alike. Prints every figure and the ratios of the
     python benchmarks/bench_peers.py --paper-model                     # also a random 128x128 model
     python benchmarks/bench_peers.py --quick --servers service naive   # seconds (smoke test)
     python benchmarks/bench_peers.py --litserve-python /tmp/peers-venv/bin/python
+    python benchmarks/bench_peers.py --baseline-root /tmp/old-checkout   # adds service-before
 
 Exit code 1 when a request failed or a server did not start, 2 for bad options.
 """
@@ -33,13 +34,14 @@ from pathlib import Path
 import httpx
 import numpy as np
 
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))  # this checkout's training/ (the random paper model's export), not an installed one
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_server import process_server  # noqa: E402  (benchmarks/ is not a package)
 from peer_report import report, targets  # noqa: E402
 from peer_servers import KINDS, export_paper_model, litserve_available, server_spec  # noqa: E402
 from uploads import upload_pool  # noqa: E402
 
-REPO = Path(__file__).resolve().parents[1]
 PARAMS = {"attribute": "eyeglasses", "delta": "3"}
 
 
@@ -122,7 +124,7 @@ def start_all(args: argparse.Namespace, models: dict[str, Path], logs: Path, sta
     servers = {}
     for model, folder in models.items():
         for kind in args.servers:
-            spec = server_spec(kind, folder, args.threads, args.litserve_python, args.service_root)
+            spec = server_spec(kind, folder, args.threads, args.litserve_python, REPO, args.baseline_root)
             url = stack.enter_context(
                 process_server(
                     spec.cmd,
@@ -165,7 +167,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--model-dir", type=Path, default=REPO / "models" / "synthfaces-introvac-64")
     p.add_argument("--paper-model", action="store_true", help="also a random 128x128 paper-architecture model")
-    p.add_argument("--servers", nargs="+", choices=KINDS, default=list(KINDS))
+    p.add_argument(
+        "--servers", nargs="+", choices=KINDS, default=None, help="default: all (service-before with --baseline-root)"
+    )
+    p.add_argument("--baseline-root", type=Path, default=None, help="an older checkout to run as service-before")
     p.add_argument("--uploads", nargs="+", choices=["portrait512", "small64"], default=["portrait512", "small64"])
     p.add_argument("--clients", type=int, nargs="+", default=[1, 16])
     p.add_argument("--seconds", type=float, default=10.0, help="measured seconds per cell and server, all rounds")
@@ -173,9 +178,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--pool", type=int, default=300, help="distinct uploads per picture")
     p.add_argument("--threads", type=int, default=1, help="ONNX Runtime intra-op threads of every server")
     p.add_argument("--litserve-python", default=None, help="python with litserve installed (default: this one)")
-    p.add_argument(
-        "--service-root", type=Path, default=REPO, help="checkout the service runs from (e.g. an older commit)"
-    )
     p.add_argument("--startup-timeout", type=float, default=180.0)
     p.add_argument("--quick", action="store_true", help="1 s cells, 1 round, a pool of 8 (smoke test)")
     p.add_argument("--json", type=Path, default=None, help="also write the figures here")
@@ -186,6 +188,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         p.error("--seconds must be > 0; --rounds, --pool, --clients and --threads >= 1")
     if not (args.model_dir / "manifest.json").is_file():
         p.error(f"no model at {args.model_dir} (manifest.json missing)")
+    if args.servers is None:
+        args.servers = [k for k in KINDS if k != "service-before" or args.baseline_root is not None]
+    if "service-before" in args.servers and args.baseline_root is None:
+        p.error("service-before needs --baseline-root")
     args.servers = list(dict.fromkeys(args.servers))
     return args
 

@@ -13,6 +13,8 @@ TARGETS = [
     ("p50 vs naive", "service", "naive", "p50", "one", 1.0, None),
     ("throughput vs LitServe", "service", "litserve", "rate", "many", 1.3, None),
     ("throughput batched vs unbatched", "service", "service-unbatched", "rate", "many", 2.0, "paper128"),
+    ("throughput vs before (info)", "service", "service-before", "rate", "many", 1.0, "-"),
+    ("p50 vs before (info)", "service", "service-before", "p50", "one", 1.0, "-"),
 ]
 
 

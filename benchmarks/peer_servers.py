@@ -8,7 +8,9 @@ process group (``bench_server.process_server``), so it is always stopped with al
 - ``service-unbatched``: the same with ``max_batch_size=1`` (the batching baseline);
 - ``naive``: ``peers/naive_app.py``, the 40-line FastAPI handler (uvicorn, one process);
 - ``litserve``: ``peers/litserve_app.py``, LitServe with its dynamic batching (16 rows);
-  LitServe always runs its inference loop in a worker process beside the HTTP process.
+  LitServe always runs its inference loop in a worker process beside the HTTP process;
+- ``service-before``: ``service`` run from another checkout (``--baseline-root``), for a
+  before/after in the same run.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from bench_server import free_port
 
 REPO = Path(__file__).resolve().parents[1]
 PEERS = Path(__file__).resolve().parent / "peers"
-KINDS = ("service", "service-unbatched", "naive", "litserve")
+KINDS = ("service", "service-unbatched", "naive", "litserve", "service-before")
 BATCH = 16
 
 
@@ -52,9 +54,15 @@ def base_env(threads: int) -> dict[str, str]:
 
 
 def server_spec(
-    kind: str, model_dir: Path, threads: int, litserve_python: str | None = None, service_root: Path = REPO
+    kind: str,
+    model_dir: Path,
+    threads: int,
+    litserve_python: str | None = None,
+    service_root: Path = REPO,
+    baseline_root: Path | None = None,
 ) -> ServerSpec:
-    """``service_root``: the checkout the service kinds run from (another commit, for a before/after)."""
+    """``service_root``: the checkout the service kinds run from; ``baseline_root``: the one
+    ``service-before`` runs from (an older commit)."""
     port = free_port()
     env = base_env(threads)
     if kind.startswith("service"):
@@ -69,7 +77,10 @@ def server_spec(
             INTROVAC_LOG_LEVEL="warning",
         )
         cmd = uvicorn_cmd(sys.executable, "service.app:create_app", port, factory=True)
-        return ServerSpec(kind, cmd, env, port, Path(service_root))
+        if kind == "service-before" and baseline_root is None:
+            raise ValueError("service-before needs a baseline checkout (--baseline-root)")
+        root = baseline_root if kind == "service-before" else service_root
+        return ServerSpec(kind, cmd, env, port, Path(root))
     env["PEER_MODEL_DIR"] = str(model_dir)
     if kind == "naive":
         return ServerSpec(kind, uvicorn_cmd(sys.executable, "naive_app:app", port), env, port, PEERS, "/docs")

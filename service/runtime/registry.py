@@ -19,7 +19,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import partial
 from pathlib import Path
 from typing import Any, Literal
@@ -150,6 +150,9 @@ class ModelRegistry:
         models_dir = Path(models_dir)
         wanted, default = _select(models_dir, default, names, preferred_default)
         batching = batching or BatchingConfig()
+        # The fused /edit call does the work of an encoder AND a decoder batch, which used to run
+        # in two threads at once (one per batcher): two fused batches in flight keep that overlap.
+        fused = replace(batching, max_inflight=max(2, batching.max_inflight))
         models: dict[str, LoadedModel] = {}
         for name in wanted:
             folder = models_dir / name
@@ -171,7 +174,7 @@ class ModelRegistry:
                 engine=engine,
                 encoder=_batcher(engine.encode, batching, name, "encode", hooks),
                 decoder=_batcher(engine.decode, batching, name, "decode", hooks),
-                editor=_batcher(partial(edit_batch, engine), batching, name, "edit", hooks, with_contexts=True),
+                editor=_batcher(partial(edit_batch, engine), fused, name, "edit", hooks, with_contexts=True),
                 prior=load_model_prior(folder, engine.manifest),
             )
         return cls(models, default)

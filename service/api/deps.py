@@ -1,5 +1,8 @@
 """What routes receive through ``Annotated`` dependencies: settings, model, classifier, API key.
 
+Every dependency is ``async def`` although none awaits anything: FastAPI runs a plain
+``def`` dependency in a worker thread, and profiling /edit showed those hops (seven per
+request) costing more CPU than the model (benchmarks/RESULTS.md, "Serving performance").
 Routes never reach into ``app.state`` themselves; they declare ``SettingsDep``,
 ``ModelDep`` (resolved from the ``model=`` query parameter, else the default model; an
 unknown name is a 404), ``ClassifierDep`` and the router-level ``require_api_key``. Tests
@@ -19,7 +22,7 @@ from starlette.concurrency import run_in_threadpool
 
 from service.api.errors import RETRY_AFTER_S, ApiError
 from service.api.metrics import Metrics
-from service.imaging.decode import ALLOWED_MIME_TYPES, DecodedImage, decode_image, read_upload
+from service.imaging.decode import ALLOWED_MIME_TYPES, DecodedImage, cheap_to_decode, decode_image, read_upload
 from service.latent.edit import LinearClassifier
 from service.runtime.cpu_queue import Deadline
 from service.runtime.face_pool import FacePool
@@ -44,21 +47,21 @@ class ServiceState:
     lifecycle: Any = None  # background load and reload (service.api.lifecycle.Lifecycle)
 
 
-def get_state(request: Request) -> ServiceState:
+async def get_state(request: Request) -> ServiceState:
     return request.app.state.service
 
 
 StateDep = Annotated[ServiceState, Depends(get_state)]
 
 
-def get_settings(state: StateDep) -> Settings:
+async def get_settings(state: StateDep) -> Settings:
     return state.settings
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 
 
-def get_registry(state: StateDep) -> ModelRegistry:
+async def get_registry(state: StateDep) -> ModelRegistry:
     if not state.ready or state.registry is None:
         raise ApiError(
             503, "not_ready", "models are still loading; retry shortly", None, {"Retry-After": str(RETRY_AFTER_S)}
@@ -78,7 +81,7 @@ ModelName = Annotated[
 ]
 
 
-def get_model(registry: RegistryDep, model: ModelName = None) -> LoadedModel:
+async def get_model(registry: RegistryDep, model: ModelName = None) -> LoadedModel:
     """The requested model, or the default; ``UnknownModelError`` (404) for other names."""
     return registry.get(model)
 
@@ -86,7 +89,7 @@ def get_model(registry: RegistryDep, model: ModelName = None) -> LoadedModel:
 ModelDep = Annotated[LoadedModel, Depends(get_model)]
 
 
-def get_classifier(state: StateDep, model: ModelDep) -> LinearClassifier:
+async def get_classifier(state: StateDep, model: ModelDep) -> LinearClassifier:
     return state.classifiers[model.name]
 
 
@@ -113,7 +116,7 @@ def unauthorized() -> ApiError:
     )
 
 
-def require_api_key(settings: SettingsDep, key: Annotated[str | None, Security(_api_key_scheme)] = None) -> None:
+async def require_api_key(settings: SettingsDep, key: Annotated[str | None, Security(_api_key_scheme)] = None) -> None:
     """Router-level guard: a no-op unless ``settings.api_key`` is set."""
     if not api_key_matches(settings, key):
         raise unauthorized()
@@ -161,10 +164,13 @@ ImageUpload = Annotated[
 
 
 async def read_image(upload: UploadFile, model: LoadedModel, settings: Settings) -> DecodedImage:
-    """Read the upload under the byte cap and decode it off the event loop (no budget: for
-    callers outside the request path; routes use :data:`DecodedImageDep`)."""
+    """Read the upload under the byte cap and decode it (no budget: for callers outside the
+    request path; routes use :data:`DecodedImageDep`): off the event loop, unless it is a
+    thumbnail whose decode costs less than the thread hop (``cheap_to_decode``)."""
     data = await read_upload(upload, settings.max_upload_bytes)
     m = model.manifest
+    if cheap_to_decode(data):
+        return decode_image(data, m.image_size, settings.max_pixels, m.value_range)
     return await run_in_threadpool(decode_image, data, m.image_size, settings.max_pixels, m.value_range)
 
 

@@ -87,6 +87,12 @@ class Metrics:
         )
         self.model_info = Info("introvac_model", "Loaded models and where they run.", ["model"], registry=r)
         self.ready = Gauge("introvac_ready", "1 when every model is loaded and warmed up.", registry=r)
+        # HTTP requests being served right now (MetricsMiddleware): 1 means a request is alone,
+        # and its batcher may run a fast engine call on the event loop instead of hopping threads.
+        self.in_flight = 0
+
+    def alone(self) -> bool:
+        return self.in_flight <= 1
 
     def render(self) -> tuple[bytes, str]:
         return generate_latest(self.registry), CONTENT_TYPE_LATEST
@@ -112,6 +118,7 @@ class Metrics:
             "on_queue_depth": on_queue_depth,
             "on_reject": on_reject,
             "on_timeout": on_timeout,
+            "inline_probe": self.alone,
         }
 
 
@@ -136,9 +143,11 @@ class MetricsMiddleware:
                 status = int(message["status"])
             await send(message)
 
+        self.metrics.in_flight += 1
         try:
             await self.app(scope, receive, recording_send)
         finally:
+            self.metrics.in_flight -= 1
             route = route_template(scope, original)
             method = scope.get("method", "")
             self.metrics.requests.labels(method, route, str(status)).inc()

@@ -1,7 +1,8 @@
 """Query parameters of /edit, parsed and checked before the upload is decoded.
 
 ``edit_plan`` is a dependency declared before the decoded-image dependency, so a request
-with an unknown attribute or a bad delta costs a 422 and no decoding.
+with an unknown attribute or a bad delta costs a 422 and no decoding. It is ``async def``
+(it awaits nothing) so that FastAPI runs it on the event loop, not in a worker thread.
 """
 
 from __future__ import annotations
@@ -84,7 +85,7 @@ class EditPlan:
     format: Literal["png", "json"] | None  # None: content negotiation on the Accept header
 
 
-def edit_plan(
+async def edit_plan(
     model: ModelDep,
     classifier: ClassifierDep,
     attribute: AttributeQuery,

@@ -18,10 +18,14 @@ A request with more rows than ``max_batch_size`` is split into chunks of at most
 size that was warmed up and budgeted for); the caller gets the chunks' outputs joined back
 in order, or the first error of any chunk.
 
-``max_batch_size=1`` or ``max_wait_ms=0`` gives the unbatched baseline for benchmarks
-(with ``max_wait_ms=0`` the worker still takes whatever is already queued, without waiting).
-The module has no dependencies beyond numpy and asyncio; metrics are wired through
-optional callbacks so it never imports prometheus.
+``max_batch_size=1`` is the unbatched baseline; ``max_wait_ms=0`` takes what is queued.
+With an ``inline_probe`` saying the server is otherwise idle, a request that finds nothing
+queued or running runs on the caller's thread when engine calls are fast (``INLINE_MAX_S``).
+With ``with_contexts=True`` each request also carries a context object (e.g. its edit
+parameters) and ``fn(stacked, contexts)`` returns one result per request, or an exception
+instance for a request that failed alone: a whole pipeline (encode, edit, decode, PNG) then
+costs one thread hop per batch (:mod:`service.runtime.fused`). The module has no
+dependencies beyond numpy and asyncio; metrics are wired through optional callbacks.
 """
 
 from __future__ import annotations
@@ -36,71 +40,35 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from service.runtime.batch_parts import (  # noqa: F401  (re-exported: the batcher's public names)
+    BatcherError,
+    BatcherStopped,
+    BatchingConfig,
+    EngineFn,
+    Output,
+    QueueFull,
+    RequestTimeout,
+    join_outputs,
+    split_output,
+)
+
 log = logging.getLogger(__name__)
 
-Output = np.ndarray | tuple[np.ndarray, ...]
-EngineFn = Callable[[np.ndarray], Output]
-
-
-class BatcherError(RuntimeError):
-    """Base class of the admission errors the API maps to HTTP statuses."""
-
-
-class QueueFull(BatcherError):
-    """The queue already holds ``max_queue`` requests: reject now (HTTP 503 + Retry-After)."""
-
-
-class RequestTimeout(BatcherError):
-    """The request was not answered within its timeout (HTTP 504)."""
-
-
-class BatcherStopped(BatcherError):
-    """The batcher is not running (not started yet, or shutting down): HTTP 503."""
-
-
-@dataclass(frozen=True)
-class BatchingConfig:
-    """Knobs of one batcher; the defaults suit a small model on one device."""
-
-    max_batch_size: int = 32  # rows per engine call
-    max_wait_ms: float = 5.0  # how long the oldest request may wait for company
-    max_queue: int = 256  # queued items (requests or chunks) before QueueFull
-    timeout_s: float = 10.0  # per-request deadline, queueing included
-    max_inflight: int = 1  # engine calls running at once (= threads of the pool)
-
-    def __post_init__(self) -> None:
-        if self.max_batch_size < 1 or self.max_queue < 1 or self.max_inflight < 1:
-            raise ValueError("max_batch_size, max_queue and max_inflight must be >= 1")
-        if self.max_wait_ms < 0 or self.timeout_s <= 0:
-            raise ValueError("max_wait_ms must be >= 0 and timeout_s > 0")
+# Slowest engine call (moving average) still run on the caller's thread when idle: a hop to
+# the pool and back costs ~0.1-1 ms of wake-ups, which matters only next to a fast call.
+INLINE_MAX_S = 0.010
 
 
 @dataclass(eq=False)
 class _Item:
     array: np.ndarray
     future: asyncio.Future
+    context: object = None
     enqueued: float = field(default_factory=time.monotonic)
 
     @property
     def rows(self) -> int:
         return int(self.array.shape[0])
-
-
-def _split_output(output: Output, sizes: list[int]) -> list[Output]:
-    """Cut a batch output (array or tuple of arrays) back into per-item pieces."""
-    bounds = np.cumsum(sizes)[:-1]
-    if isinstance(output, (tuple, list)):
-        parts = [np.split(np.asarray(o), bounds) for o in output]
-        return [tuple(p[i] for p in parts) for i in range(len(sizes))]
-    return list(np.split(np.asarray(output), bounds))
-
-
-def _join_outputs(pieces: list[Output]) -> Output:
-    if len(pieces) == 1:
-        return pieces[0]
-    if isinstance(pieces[0], (tuple, list)):
-        return tuple(np.concatenate(group) for group in zip(*pieces, strict=True))
-    return np.concatenate(pieces)
 
 
 class DynamicBatcher:
@@ -120,8 +88,13 @@ class DynamicBatcher:
         on_queue_depth: Callable[[int], None] | None = None,
         on_reject: Callable[[], None] | None = None,
         on_timeout: Callable[[], None] | None = None,
+        with_contexts: bool = False,
+        inline_probe: Callable[[], bool] | None = None,
     ) -> None:
         self.fn = fn
+        self.with_contexts = with_contexts
+        self._inline_probe = inline_probe  # True: the server has no other request in flight
+        self._call_s = 0.0  # moving average of engine call time
         self.config = config or BatchingConfig()
         self.name = name
         self._on_batch = on_batch
@@ -202,7 +175,7 @@ class DynamicBatcher:
 
     # ------------------------------------------------------------------ admission
 
-    async def submit(self, array: np.ndarray, timeout_s: float | None = None) -> Output:
+    async def submit(self, array: np.ndarray, timeout_s: float | None = None, context: object = None) -> Output:
         """Queue ``array`` (rows on axis 0) and return the engine's output for exactly those rows.
 
         Raises QueueFull at once when there is no room, RequestTimeout after ``timeout_s``
@@ -215,16 +188,20 @@ class DynamicBatcher:
             raise ValueError(f"{self.name}: submit needs an array with at least one row on axis 0")
         step = self.config.max_batch_size
         chunks = [array[i : i + step] for i in range(0, array.shape[0], step)]
+        if self.with_contexts and len(chunks) > 1:
+            raise ValueError(f"{self.name}: a request with a context may hold at most {step} rows")
+        timeout = self.config.timeout_s if timeout_s is None else timeout_s
+        if self._inline_ok(len(chunks)):
+            return self._run_inline(array, context, timeout)
         if len(self._queue) + len(chunks) > self.config.max_queue:
             self._call(self._on_reject)
             raise QueueFull(f"{self.name}: queue is full ({self.config.max_queue} waiting)")
         loop = asyncio.get_running_loop()
-        items = [_Item(chunk, loop.create_future()) for chunk in chunks]
+        items = [_Item(chunk, loop.create_future(), context) for chunk in chunks]
         self._queue.extend(items)
         self._report_depth()
         assert self._wakeup is not None
         self._wakeup.set()
-        timeout = self.config.timeout_s if timeout_s is None else timeout_s
         deadline = asyncio.timeout(timeout)
         try:
             async with deadline:
@@ -236,7 +213,35 @@ class DynamicBatcher:
             raise RequestTimeout(f"{self.name}: no answer within {timeout:.3g}s") from None
         finally:
             self._abandon(items)
-        return _join_outputs(pieces)
+        return join_outputs(pieces)
+
+    def _inline_ok(self, chunks: int) -> bool:
+        """A lone request on an idle server (``inline_probe``), nothing queued or running, a
+        fast engine: run it on the caller's thread; the hop would cost more than it buys."""
+        fast = 0.0 < self._call_s <= INLINE_MAX_S  # measured on earlier calls, never assumed
+        if chunks != 1 or self._inline_probe is None or self._queue or self._running or not fast:
+            return False
+        try:
+            return bool(self._inline_probe())
+        except Exception:
+            log.exception("%s: inline probe failed", self.name)
+            return False
+
+    def _run_inline(self, array: np.ndarray, context: object, timeout: float) -> Output:
+        started = time.perf_counter()
+        output = self.fn(array, [context])[0] if self.with_contexts else self.fn(array)
+        seconds = time.perf_counter() - started
+        self._timed(int(array.shape[0]), seconds)
+        if seconds > timeout:  # the same answer a pooled call gets: late is a timeout
+            self._call(self._on_timeout)
+            raise RequestTimeout(f"{self.name}: no answer within {timeout:.3g}s")
+        if isinstance(output, BaseException):
+            raise output
+        return output
+
+    def _timed(self, rows: int, seconds: float) -> None:
+        self._call_s = 0.8 * self._call_s + 0.2 * seconds if self._call_s else seconds
+        self._call(self._on_batch, rows, seconds)
 
     def _abandon(self, items: list[_Item]) -> None:
         """Drop this request's unfinished items (timeout, error in a sibling chunk, cancellation)."""
@@ -350,16 +355,24 @@ class DynamicBatcher:
             stacked = arrays[0] if len(arrays) == 1 else np.concatenate(arrays)
             started = time.perf_counter()
             try:
-                output = await loop.run_in_executor(self._executor, self.fn, stacked)
-                pieces = _split_output(output, [item.rows for item in live])
+                if self.with_contexts:
+                    contexts = [item.context for item in live]
+                    pieces = list(await loop.run_in_executor(self._executor, self.fn, stacked, contexts))
+                else:
+                    output = await loop.run_in_executor(self._executor, self.fn, stacked)
+                    pieces = split_output(output, [item.rows for item in live])
             except Exception as exc:  # noqa: BLE001 - the engine's error goes to this batch's callers only
                 for item in live:
                     if not item.future.done():
                         item.future.set_exception(exc)
                 return
-            self._call(self._on_batch, int(stacked.shape[0]), time.perf_counter() - started)
+            self._timed(int(stacked.shape[0]), time.perf_counter() - started)
             for item, piece in zip(live, pieces, strict=True):
-                if not item.future.done():
+                if item.future.done():
+                    continue
+                if isinstance(piece, BaseException):  # this request alone failed (with_contexts)
+                    item.future.set_exception(piece)
+                else:
                     item.future.set_result(piece)
         except asyncio.CancelledError:
             for item in batch:

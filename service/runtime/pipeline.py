@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import Literal
 
 import numpy as np
@@ -23,6 +24,7 @@ from service.latent.edit import LinearClassifier, apply_edits, probabilities_dic
 from service.latent.prior import FittedPrior
 from service.latent.sampling import SampleResult
 from service.latent.typicality import Typicality, assess, log_density, reconstruction_error
+from service.runtime.fused import EditJob
 from service.runtime.limits import CpuWork
 from service.runtime.registry import LoadedModel
 
@@ -117,24 +119,33 @@ async def edit(
     detail: Detail,
     work: CpuWork | None = None,
 ) -> Edited:
-    """Encode to the mean, move it along the attribute directions, decode (paper Sec. 3)."""
+    """Encode to the mean, move it along the attribute directions, decode (paper Sec. 3).
+
+    ``full`` runs as one fused engine-thread call (:mod:`service.runtime.fused`)."""
+    if detail == "full":
+        assess = partial(typicality_of, model) if model.manifest.typicality is not None else None
+        job = EditJob(classifier=classifier, pairs=pairs, target=target, preserve=preserve, assess=assess)
+        out = await model.edit(decoded.model_input[None], job)
+        size = model.manifest.image_size
+        return Edited(
+            png=out.png,
+            width=size,
+            height=size,
+            deltas=out.deltas,
+            before=out.before,
+            after=out.after,
+            typicality=out.typicality,
+        )
     mean, _ = await model.encode(decoded.model_input[None])
     z_aug, used = apply_edits(mean, classifier, pairs, target=target, preserve=preserve)
     value_range = model.manifest.value_range
     calibrated = model.manifest.typicality is not None
-    recon = None
-    if detail == "residual" or calibrated:  # one decode call for both latents
-        recon, edited = await model.decode(np.concatenate([mean, z_aug]).astype(np.float32))
-    else:
-        edited = (await model.decode(z_aug.astype(np.float32)))[0]
+    recon, edited = await model.decode(np.concatenate([mean, z_aug]).astype(np.float32))
     typicality = typicality_of(model, decoded.model_input, mean, recon) if calibrated else None
-    if detail == "residual":
-        png, width, height = await offload(
-            work, _paste_back, decoded.original, recon, edited, decoded.crop_box, value_range
-        )
-    else:
-        png = await to_thread.run_sync(to_png_bytes, edited, value_range)
-        height = width = model.manifest.image_size
+    # paste-back and PNG as one job: in the request's bounded CPU queue when it has one
+    png, width, height = await offload(
+        work, _paste_back, decoded.original, recon, edited, decoded.crop_box, value_range
+    )
     before = probabilities_dict(classifier, mean)[0]
     after = probabilities_dict(classifier, z_aug)[0]
     return Edited(png=png, width=width, height=height, deltas=used, before=before, after=after, typicality=typicality)

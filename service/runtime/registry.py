@@ -19,7 +19,8 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from functools import partial
 from pathlib import Path
 from typing import Any, Literal
 
@@ -29,11 +30,13 @@ from service.artifact import ArtifactError, Manifest
 from service.latent.prior import FittedPrior, load_model_prior
 from service.runtime.batcher import BatchingConfig, DynamicBatcher
 from service.runtime.engine import Backend, Engine, load_engine
+from service.runtime.fused import EditJob, EditOutput, edit_batch
 
 log = logging.getLogger(__name__)
 
 # (model name, "encode" | "decode") -> keyword callbacks for DynamicBatcher
-# (on_batch, on_queue_depth, on_reject, on_timeout); lets the API wire its metrics.
+# (on_batch, on_queue_depth, on_reject, on_timeout, inline_probe); lets the API wire its metrics
+# and tell a batcher when a request is alone on the server.
 HooksFactory = Callable[[str, str], Mapping[str, Callable[..., None]]]
 
 
@@ -55,6 +58,7 @@ class LoadedModel:
     engine: Engine
     encoder: DynamicBatcher  # batches engine.encode: (N, 3, S, S) -> (mean, logvar)
     decoder: DynamicBatcher  # batches engine.decode: (N, D) -> (N, 3, S, S)
+    editor: DynamicBatcher  # batches fused.edit_batch: /edit as one engine-thread call
     prior: FittedPrior | None = None  # the fitted latent prior, when the model folder has one
 
     @property
@@ -69,6 +73,10 @@ class LoadedModel:
     async def decode(self, z: np.ndarray) -> np.ndarray:
         """Batched ``engine.decode``; raises the batcher's QueueFull / RequestTimeout."""
         return await self.decoder.submit(z)
+
+    async def edit(self, image: np.ndarray, job: EditJob) -> EditOutput:
+        """Batched encode -> edit -> decode -> PNG of one ``(1, 3, S, S)`` image, one thread hop."""
+        return await self.editor.submit(image, context=job)
 
     def describe(self) -> dict[str, Any]:
         """Public facts about the model for ``GET /models`` (no file paths, no hashes)."""
@@ -143,6 +151,9 @@ class ModelRegistry:
         models_dir = Path(models_dir)
         wanted, default = _select(models_dir, default, names, preferred_default)
         batching = batching or BatchingConfig()
+        # The fused /edit call does the work of an encoder AND a decoder batch, which used to run
+        # in two threads at once (one per batcher): two fused batches in flight keep that overlap.
+        fused = replace(batching, max_inflight=max(2, batching.max_inflight))
         models: dict[str, LoadedModel] = {}
         for name in wanted:
             folder = models_dir / name
@@ -164,6 +175,7 @@ class ModelRegistry:
                 engine=engine,
                 encoder=_batcher(engine.encode, batching, name, "encode", hooks),
                 decoder=_batcher(engine.decode, batching, name, "decode", hooks),
+                editor=_batcher(partial(edit_batch, engine), fused, name, "edit", hooks, with_contexts=True),
                 prior=load_model_prior(folder, engine.manifest),
             )
         return cls(models, default)
@@ -209,7 +221,7 @@ class ModelRegistry:
         return [{**self._models[n].describe(), "default": n == self.default} for n in order]
 
     def batchers(self) -> list[DynamicBatcher]:
-        return [b for m in self._models.values() for b in (m.encoder, m.decoder)]
+        return [b for m in self._models.values() for b in (m.encoder, m.decoder, m.editor)]
 
     async def start(self) -> None:
         for batcher in self.batchers():
@@ -219,9 +231,11 @@ class ModelRegistry:
         await asyncio.gather(*(batcher.stop(drain=drain) for batcher in self.batchers()))
 
 
-def _batcher(fn, batching: BatchingConfig, model: str, function: str, hooks: HooksFactory | None) -> DynamicBatcher:
+def _batcher(
+    fn, batching: BatchingConfig, model: str, function: str, hooks: HooksFactory | None, with_contexts: bool = False
+) -> DynamicBatcher:
     callbacks = dict(hooks(model, function)) if hooks else {}
-    return DynamicBatcher(fn, batching, name=f"{model}-{function}", **callbacks)
+    return DynamicBatcher(fn, batching, name=f"{model}-{function}", with_contexts=with_contexts, **callbacks)
 
 
 def _select(

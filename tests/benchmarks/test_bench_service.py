@@ -100,12 +100,12 @@ def test_json_figures_are_consistent(quick_run) -> None:
             assert load["statuses"] == {"200": REQUESTS}
             assert load["p50_ms"] <= load["p99_ms"]
             assert math.isclose(load["requests_per_s"], load["ok"] / load["elapsed_s"])
-            assert set(load["mean_batch"]) == {"encode", "decode"}, "batch sizes not read from /metrics"
+            assert set(load["mean_batch"]) == {"edit"}, "batch sizes not read from /metrics (/edit is one fused call)"
         assert math.isclose(config["overhead_factor"], loads[0]["p50_ms"] / engine["encode_decode_p50_ms"])
         assert config["ready"]["default_model"] == "tiny"
     # Without batching the server can only ever run batches of one.
     for load in results["configs"]["unbatched"]["edit"]:
-        assert load["mean_batch"] == {"encode": 1.0, "decode": 1.0}
+        assert load["mean_batch"] == {"edit": 1.0}
     unbatched = {load["concurrency"]: load["requests_per_s"] for load in results["configs"]["unbatched"]["edit"]}
     batched = {load["concurrency"]: load["requests_per_s"] for load in results["configs"]["batched"]["edit"]}
     for n, speedup in results["batching_speedup"].items():

@@ -327,3 +327,18 @@ def test_mutated_files_only_raise_image_input_errors():
             except ImageInputError as exc:
                 outcomes.add(exc.code)
     assert "corrupt_image" in outcomes  # the fuzz does reach the error paths
+
+
+def test_only_small_uploads_with_small_headers_are_cheap_to_decode():
+    from service.imaging.decode import INLINE_MAX_PIXELS, cheap_to_decode
+
+    assert cheap_to_decode(images.png_bytes((64, 64)))
+    assert cheap_to_decode(images.jpeg_bytes((128, 128)))
+    assert not cheap_to_decode(images.png_bytes((129, 128)))  # over INLINE_MAX_PIXELS
+    assert 129 * 128 > INLINE_MAX_PIXELS
+    assert not cheap_to_decode(images.bomb_png_bytes(10_000 * 10_000))  # small file, huge header
+    assert not cheap_to_decode(images.bomb_png_bytes())  # past Pillow's own bomb limit
+    assert not cheap_to_decode(images.pdf_bytes())  # not an allowed format
+    assert not cheap_to_decode(images.random_bytes())
+    assert not cheap_to_decode(b"")
+    assert not cheap_to_decode(images.png_bytes((64, 64)) + b"\0" * (64 * 1024))  # too many bytes

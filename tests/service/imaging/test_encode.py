@@ -56,3 +56,14 @@ def test_grid_layout():
     assert Image.open(io.BytesIO(encode.grid_png_bytes(batch, nrow=3))).size == (32, 22)
     assert Image.open(io.BytesIO(encode.to_png_bytes(batch))).size == (5 * 10 + 2, 12)  # default 8 per row
     np.testing.assert_array_equal(encode.make_grid(batch[:1]), batch[0])  # one image: unpadded
+
+
+def test_png_level_is_cheap_for_small_images_and_default_for_large():
+    from service.imaging.encode import SMALL_PNG_LEVEL, encode_png
+
+    rng = np.random.default_rng(0)
+    small = rng.integers(0, 255, (64, 64, 3), dtype=np.uint8)
+    large = rng.integers(0, 255, (300, 300, 3), dtype=np.uint8)
+    assert encode_png(small) == encode_png(small, compress_level=SMALL_PNG_LEVEL)
+    assert encode_png(large) == encode_png(large, compress_level=6)
+    assert np.array_equal(np.asarray(Image.open(io.BytesIO(encode_png(small)))), small)  # lossless either way

@@ -65,9 +65,10 @@ def test_metrics_count_requests_by_route_template_and_expose_model_series(client
     assert _sample(text, "introvac_http_requests_total", route="unmatched", status="404") >= 1
     assert "/no/such/path" not in text  # raw paths never become labels
     assert _sample(text, "introvac_http_request_duration_seconds_count", route="/edit") >= 2
-    assert _sample(text, "introvac_inference_duration_seconds_count", model="tiny", op="encode") >= 1
-    assert _sample(text, "introvac_batch_size_count", model="tiny", op="decode") >= 1
-    assert _sample(text, "introvac_queue_depth", model="tiny", op="encode") == 0
+    # /edit (detail=full) runs as one fused engine call per batch: op "edit".
+    assert _sample(text, "introvac_inference_duration_seconds_count", model="tiny", op="edit") >= 1
+    assert _sample(text, "introvac_batch_size_count", model="tiny", op="edit") >= 1
+    assert _sample(text, "introvac_queue_depth", model="tiny", op="edit") == 0
     assert _sample(text, "introvac_model_info", model="tiny", backend="onnx", device="CPUExecutionProvider") == 1
     assert _sample(text, "introvac_ready") is None and "introvac_ready 1.0" in text
     assert "introvac_rejections_total" in text

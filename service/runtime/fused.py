@@ -1,0 +1,76 @@
+"""The whole of an ``/edit`` (detail=full) as ONE engine-thread call per batch.
+
+Profiling the service (benchmarks/RESULTS.md, "Serving performance") showed that on a
+small model the thread hops cost more than the model: encoder batcher, event loop for the
+latent edit, decoder batcher, then a worker thread for the PNG, each hop waking a thread
+and handing the GIL over. :func:`edit_batch` runs encode -> latent edit -> decode -> uint8
+-> PNG for a whole batch in the batcher's engine thread, so a request pays one hop, and
+the batch is formed once instead of twice. Per-request failures (an impossible
+``preserve`` edit) are returned as exception objects so they reach only their caller.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from service.imaging.encode import to_png_bytes
+from service.latent.edit import LinearClassifier, apply_edits, probabilities_dict
+from service.runtime.engine import Engine
+
+
+@dataclass(frozen=True)
+class EditJob:
+    """What one request asks of the fused call (the batcher's per-request context)."""
+
+    classifier: LinearClassifier
+    pairs: Sequence[tuple[str, float | str]]  # (attribute, delta or "auto"), request order
+    target: float
+    preserve: Sequence[str]
+    # (image, mean, reconstruction) -> Typicality, for a calibrated model: its D(mean) is
+    # decoded in the same engine call as the edit.
+    assess: Callable[[np.ndarray, np.ndarray, np.ndarray], Any] | None = None
+
+
+@dataclass(frozen=True)
+class EditOutput:
+    png: bytes
+    deltas: dict[str, float]  # delta used per attribute
+    before: dict[str, float]  # classifier probabilities of the encoded image
+    after: dict[str, float]  # ... and of the edited latent
+    typicality: Any = None  # service.latent.typicality.Typicality, or None without a calibration
+
+
+def edit_batch(engine: Engine, images: np.ndarray, jobs: list[EditJob]) -> list[EditOutput | Exception]:
+    """One result per job (row ``i`` of ``images`` belongs to ``jobs[i]``), or the job's own error."""
+    mean, _ = engine.encode(images)
+    value_range = engine.manifest.value_range
+    results: list[EditOutput | Exception | None] = [None] * len(jobs)
+    edited: list[tuple[int, np.ndarray, dict[str, float]]] = []
+    for i, job in enumerate(jobs):
+        try:
+            z_aug, used = apply_edits(
+                mean[i : i + 1], job.classifier, job.pairs, target=job.target, preserve=job.preserve
+            )
+        except ValueError as exc:  # LatentMathError: this request's parameters, nobody else's
+            results[i] = exc
+            continue
+        edited.append((i, z_aug.astype(np.float32), used))
+    if edited:
+        assessed = [i for i, _, _ in edited if jobs[i].assess is not None]
+        rows = [z for _, z, _ in edited] + [mean[i : i + 1].astype(np.float32) for i in assessed]
+        decoded = engine.decode(np.concatenate(rows))
+        recon = {i: decoded[len(edited) + k] for k, i in enumerate(assessed)}
+        for row, (i, z_aug, used) in enumerate(edited):
+            classifier, assess = jobs[i].classifier, jobs[i].assess
+            results[i] = EditOutput(
+                png=to_png_bytes(decoded[row], value_range),
+                deltas=used,
+                before=probabilities_dict(classifier, mean[i : i + 1])[0],
+                after=probabilities_dict(classifier, z_aug)[0],
+                typicality=assess(images[i], mean[i : i + 1], recon[i]) if assess is not None else None,
+            )
+    return results  # type: ignore[return-value]  (every slot was filled above)

@@ -1,0 +1,60 @@
+"""The fused /edit call: the same bytes and numbers as the unfused path, errors per request."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from service.imaging.encode import to_png_bytes
+from service.latent.edit import LatentMathError, LinearClassifier, apply_edits, probabilities_dict
+from service.runtime.engine import load_engine
+from service.runtime.fused import EditJob, EditOutput, edit_batch
+
+
+@pytest.fixture(scope="module")
+def engine(tiny_model_dir):
+    return load_engine(tiny_model_dir, "onnx", providers=["CPUExecutionProvider"], max_batch_size=4)
+
+
+def unfused(engine, image: np.ndarray, job: EditJob) -> EditOutput:
+    """What pipeline.edit computed before the fusion: encode, edit, decode, PNG, step by step."""
+    mean, _ = engine.encode(image[None])
+    z_aug, used = apply_edits(mean, job.classifier, job.pairs, target=job.target, preserve=job.preserve)
+    decoded = engine.decode(z_aug.astype(np.float32))[0]
+    return EditOutput(
+        png=to_png_bytes(decoded, engine.manifest.value_range),
+        deltas=used,
+        before=probabilities_dict(job.classifier, mean)[0],
+        after=probabilities_dict(job.classifier, z_aug)[0],
+    )
+
+
+def test_a_batch_gives_each_job_what_it_would_get_alone(engine):
+    classifier = LinearClassifier.from_manifest(engine.manifest)
+    rng = np.random.default_rng(0)
+    images = rng.random((3, 3, 16, 16), dtype=np.float32)
+    jobs = [
+        EditJob(classifier, [("eyeglasses", 3.0)], 0.95, []),
+        EditJob(classifier, [("facial_hair", "auto")], 0.9, ["eyeglasses"]),
+        EditJob(classifier, [("eyeglasses", -2.0), ("facial_hair", 1.5)], 0.95, []),
+    ]
+    results = edit_batch(engine, images, jobs)
+    for image, job, got in zip(images, jobs, results, strict=True):
+        want = unfused(engine, image, job)
+        assert got.deltas == pytest.approx(want.deltas)
+        assert got.before == pytest.approx(want.before, abs=1e-5)
+        assert got.after == pytest.approx(want.after, abs=1e-5)
+        assert got.png[:8] == b"\x89PNG\r\n\x1a\n"
+    assert results[0].deltas == {"eyeglasses": 3.0}
+
+
+def test_an_impossible_edit_fails_only_its_own_job(engine):
+    classifier = LinearClassifier.from_manifest(engine.manifest)
+    images = np.full((2, 3, 16, 16), 0.5, dtype=np.float32)
+    jobs = [
+        EditJob(classifier, [("eyeglasses", 3.0)], 0.95, ["eyeglasses"]),  # preserving what it edits
+        EditJob(classifier, [("eyeglasses", 3.0)], 0.95, []),
+    ]
+    failed, ok = edit_batch(engine, images, jobs)
+    assert isinstance(failed, LatentMathError)
+    assert isinstance(ok, EditOutput) and ok.deltas == {"eyeglasses": 3.0}

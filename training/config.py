@@ -123,6 +123,12 @@ class TrainConfig:
         "|delta| of the edit-consistency term, uniform in [low, high] (the API's recommended edit strengths "
         "lie in this range)",
     )
+    init_from: str | None = knob(
+        None,
+        "fine-tune: start from the weights of this checkpoint, run folder or exported model folder (model.ts + "
+        "manifest.json); the run is new (fresh optimizers, step 0, this config) and the architecture flags must "
+        "match the source's",
+    )
     seed: int = knob(0, "seeds weights, data order, noise and the synthfaces universe")
     num_workers: int = knob(0, "DataLoader worker processes")
     synth_train_size: int = knob(20000, "synthfaces images in the train split", at_least=1)

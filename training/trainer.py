@@ -44,6 +44,7 @@ from training.distributed import (
     make_gradient_averager,
     resolve_device,
 )
+from training.init_weights import load_initial_weights
 from training.model import VAC
 from training.monitor import ScalarLog, TensorBoardLogger, logs_above_bars, visual_grids
 from training.results import TrainingDivergedError, TrainResult
@@ -106,6 +107,8 @@ class Trainer:
         self.epoch = self.step = self.batch_in_epoch = 0
         if checkpoint is not None:
             self._restore(checkpoint)
+        elif train_cfg.init_from is not None:  # a new run from another model's weights (fine-tuning)
+            load_initial_weights(self.model, train_cfg.init_from)
         broadcast_parameters(self.model, self.ctx)
 
     # ------------------------------------------------------------------ construction

@@ -18,11 +18,10 @@ from typing import Annotated, Any
 
 from fastapi import Depends, File, Query, Request, Security, UploadFile
 from fastapi.security import APIKeyHeader
-from starlette.concurrency import run_in_threadpool
 
 from service.api.errors import RETRY_AFTER_S, ApiError
 from service.api.metrics import Metrics
-from service.imaging.decode import ALLOWED_MIME_TYPES, DecodedImage, cheap_to_decode, decode_image, read_upload
+from service.imaging.decode import ALLOWED_MIME_TYPES, DecodedImage, read_upload
 from service.latent.edit import LinearClassifier
 from service.runtime.cpu_queue import Deadline
 from service.runtime.face_pool import FacePool
@@ -161,17 +160,6 @@ ImageUpload = Annotated[
     UploadFile,
     File(description="The image: " + ", ".join(ALLOWED_MIME_TYPES) + ". Centre-cropped to a square and resized."),
 ]
-
-
-async def read_image(upload: UploadFile, model: LoadedModel, settings: Settings) -> DecodedImage:
-    """Read the upload under the byte cap and decode it (no budget: for callers outside the
-    request path; routes use :data:`DecodedImageDep`): off the event loop, unless it is a
-    thumbnail whose decode costs less than the thread hop (``cheap_to_decode``)."""
-    data = await read_upload(upload, settings.max_upload_bytes)
-    m = model.manifest
-    if cheap_to_decode(data):
-        return decode_image(data, m.image_size, settings.max_pixels, m.value_range)
-    return await run_in_threadpool(decode_image, data, m.image_size, settings.max_pixels, m.value_range)
 
 
 async def get_decoded_image(

@@ -106,6 +106,13 @@ class Settings(BaseSettings):
     cpu_queue_depth: int = Field(
         8, ge=0, description="Sampling / paste-back jobs that may wait for a thread before new ones get 503."
     )
+    worker_niceness: int = Field(
+        10,
+        ge=0,
+        le=19,
+        description="Added to the nice value of the decode, sampling, detection and engine threads, so the "
+        "event loop (health checks, 503s) runs first on a saturated host; 0: equal priority.",
+    )
     background_load: bool = Field(
         True,
         description="Listen at once and load models in the background (/ready 503 until loaded); "

@@ -6,7 +6,8 @@ everywhere else (the two decodes never agree exactly), and pasting all of it wou
 the whole face. So the change is kept only where it is real: its per-pixel size, smoothed
 (so isolated speckle does not count), passes ``threshold`` levels, with a soft ramp and a
 feathered edge so the pasted region blends in. It is then warped back into the photo through
-the inverse of the alignment, confined to the face's box (feathered inward, so the box edge
+the inverse of the alignment, confined to where the edited attribute lives on a face
+(:mod:`service.imaging.regions`, when the attribute has a region), confined to the face's box (feathered inward, so the box edge
 itself is untouched), and added to the original pixels. Every pixel outside the box is
 bit-identical to the upload, and inside it the photo keeps its own detail wherever the
 edit did not act.
@@ -113,11 +114,14 @@ def paste_edit(
     matrix: np.ndarray,
     face_box: tuple[float, float, float, float],
     config: PasteConfig = PasteConfig(),
+    region: np.ndarray | None = None,
 ) -> np.ndarray:
     """Add the masked ``change`` (``(S, S, 3)`` levels, from :func:`change_levels`) to ``photo``.
 
     ``matrix`` maps photo -> model coordinates (the alignment); ``face_box`` (photo
-    coordinates) bounds what may change. Returns a new uint8 ``(H, W, 3)`` photo.
+    coordinates) bounds what may change; ``region`` (``(S, S)`` weights in model space, from
+    :func:`service.imaging.regions.region_mask`) limits it further to where the edited
+    attribute lives. Returns a new uint8 ``(H, W, 3)`` photo.
     """
     photo = np.asarray(photo)
     if photo.dtype != np.uint8 or photo.ndim != 3 or photo.shape[2] != 3:
@@ -127,7 +131,10 @@ def paste_edit(
     box = clip_box(face_box, photo.shape[1], photo.shape[0])
     if box is None:
         return result
-    masked = (np.asarray(change, dtype=np.float32) * change_mask(change, config)[..., None]).astype(np.float32)
+    weights = change_mask(change, config)
+    if region is not None:
+        weights = weights * np.asarray(region, dtype=np.float32)
+    masked = (np.asarray(change, dtype=np.float32) * weights[..., None]).astype(np.float32)
     delta = _warp_to_photo(masked, matrix, box) * box_window(box, config.feather)[..., None]
     left, top, right, bottom = box
     region = photo[top:bottom, left:right].astype(np.float32) + delta

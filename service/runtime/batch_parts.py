@@ -38,6 +38,7 @@ class BatchingConfig:
     max_queue: int = 256  # queued items (requests or chunks) before QueueFull
     timeout_s: float = 10.0  # per-request deadline, queueing included
     max_inflight: int = 1  # engine calls running at once (= threads of the pool)
+    niceness: int = 0  # added to the engine threads' nice value (service.runtime.priority)
 
     def __post_init__(self) -> None:
         if self.max_batch_size < 1 or self.max_queue < 1 or self.max_inflight < 1:

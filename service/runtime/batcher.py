@@ -51,6 +51,7 @@ from service.runtime.batch_parts import (  # noqa: F401  (re-exported: the batch
     join_outputs,
     split_output,
 )
+from service.runtime.priority import lower_priority
 
 log = logging.getLogger(__name__)
 
@@ -125,7 +126,9 @@ class DynamicBatcher:
             return
         self._wakeup = asyncio.Event()
         self._slots = asyncio.Semaphore(self.config.max_inflight)
-        self._executor = ThreadPoolExecutor(self.config.max_inflight, thread_name_prefix=self.name)
+        self._executor = ThreadPoolExecutor(
+            self.config.max_inflight, thread_name_prefix=self.name, initializer=lower_priority(self.config.niceness)
+        )
         self._accepting = True
         self._worker = asyncio.create_task(self._work(), name=f"{self.name}-worker")
 

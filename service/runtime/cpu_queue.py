@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from typing import TypeVar
 
 from service.runtime.batcher import BatcherStopped, QueueFull, RequestTimeout
+from service.runtime.priority import lower_priority
 
 T = TypeVar("T")
 
@@ -52,13 +53,14 @@ class Deadline:
 class CpuQueue:
     """``workers`` threads, ``capacity`` waiting jobs, per-job deadline (default ``timeout_s``)."""
 
-    def __init__(self, name: str, *, workers: int, capacity: int, timeout_s: float) -> None:
+    def __init__(self, name: str, *, workers: int, capacity: int, timeout_s: float, niceness: int = 0) -> None:
         if workers < 1 or capacity < 0 or timeout_s <= 0:
             raise ValueError(f"need workers >= 1, capacity >= 0, timeout_s > 0; got {workers}, {capacity}, {timeout_s}")
         self.name = name
         self.workers = workers
         self.capacity = capacity
         self.timeout_s = timeout_s
+        self.niceness = niceness  # added to the worker threads' nice value (service.runtime.priority)
         self._pending = 0  # jobs submitted and not finished (running + waiting)
         self._executor: ThreadPoolExecutor | None = None
 
@@ -81,7 +83,9 @@ class CpuQueue:
 
     def start(self) -> None:
         if self._executor is None:
-            self._executor = ThreadPoolExecutor(self.workers, thread_name_prefix=self.name)
+            self._executor = ThreadPoolExecutor(
+                self.workers, thread_name_prefix=self.name, initializer=lower_priority(self.niceness)
+            )
 
     def stop(self) -> None:
         """Refuse new jobs; jobs not started are dropped, running ones finish in the background."""

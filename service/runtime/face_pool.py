@@ -19,18 +19,29 @@ import numpy as np
 
 from service.runtime.batcher import BatcherStopped, QueueFull, RequestTimeout
 from service.runtime.faces import Detection, FaceDetector
+from service.runtime.priority import lower_priority
 
 
 class FacePool:
     """``await detect(rgb)``: bounded, deadline-checked detection in worker threads."""
 
-    def __init__(self, detector: FaceDetector, *, workers: int = 1, max_queue: int = 64, timeout_s: float = 30.0):
+    def __init__(
+        self,
+        detector: FaceDetector,
+        *,
+        workers: int = 1,
+        max_queue: int = 64,
+        timeout_s: float = 30.0,
+        niceness: int = 0,
+    ):
         if workers < 1 or max_queue < 1 or timeout_s <= 0:
             raise ValueError("workers and max_queue must be >= 1 and timeout_s > 0")
         self.detector = detector
         self.max_queue = max_queue
         self.timeout_s = timeout_s
-        self._executor: ThreadPoolExecutor | None = ThreadPoolExecutor(workers, thread_name_prefix="faces")
+        self._executor: ThreadPoolExecutor | None = ThreadPoolExecutor(
+            workers, thread_name_prefix="faces", initializer=lower_priority(niceness)
+        )
         self._pending = 0  # detections waiting or running, including abandoned ones still running
 
     @property
@@ -73,6 +84,7 @@ class FacePool:
             workers=settings.face_workers,
             max_queue=settings.max_queue_depth,
             timeout_s=settings.request_timeout_s,
+            niceness=settings.worker_niceness,
         )
 
     def stop(self) -> None:

@@ -84,15 +84,21 @@ class WorkLimits:
     @classmethod
     def from_settings(cls, settings: Any) -> WorkLimits:
         """Build from :class:`service.settings.Settings` (field names mapped here, in one place)."""
-        timeout = settings.request_timeout_s
+        timeout, nice = settings.request_timeout_s, settings.worker_niceness
         return cls(
             budget=MemoryBudget(
                 settings.decode_budget_bytes, max_waiters=settings.decode_queue_depth, on_release=_trim_after
             ),
             decode=CpuQueue(
-                "decode", workers=settings.decode_workers, capacity=settings.decode_queue_depth, timeout_s=timeout
+                "decode",
+                workers=settings.decode_workers,
+                capacity=settings.decode_queue_depth,
+                timeout_s=timeout,
+                niceness=nice,
             ),
-            cpu=CpuQueue("cpu", workers=settings.cpu_workers, capacity=settings.cpu_queue_depth, timeout_s=timeout),
+            cpu=CpuQueue(
+                "cpu", workers=settings.cpu_workers, capacity=settings.cpu_queue_depth, timeout_s=timeout, niceness=nice
+            ),
             timeout_s=timeout,
         )
 

@@ -5,7 +5,8 @@ latent, decode, PNG in worker threads), for one or several faces of a photo at o
 faces of ``face=all`` go to the encoder as one batch and their ``D(z)`` and ``D(z_aug)`` to
 the decoder as one batch. ``detail=residual`` on a face pastes each face's edit back into
 the photo at its own resolution (:func:`service.imaging.paste.paste_edit`): only where
-``D(z_aug)`` and ``D(z)`` really differ, only inside the face's box. The centre square keeps
+``D(z_aug)`` and ``D(z)`` really differ, only where the edited attribute lives on a face
+(:mod:`service.imaging.regions`), only inside the face's box. The centre square keeps
 the pipeline's own residual (the change over the whole square).
 """
 
@@ -20,6 +21,7 @@ from anyio import to_thread
 from service.imaging.decode import DecodedImage
 from service.imaging.encode import encode_png, png_of_batch
 from service.imaging.paste import PasteConfig, change_levels, paste_edit
+from service.imaging.regions import region_mask, region_of
 from service.imaging.residual import residual_edit
 from service.latent.edit import LinearClassifier, apply_edits, probabilities_dict
 from service.runtime.limits import CpuWork
@@ -66,21 +68,37 @@ def _edit_rows(mean, classifier, pairs, target, preserve) -> tuple[np.ndarray, l
     return np.concatenate([z for z, _ in rows]).astype(np.float32), [used for _, used in rows]
 
 
+def attribute_region(model: LoadedModel, names: Sequence[str]) -> np.ndarray | None:
+    """Model-space weights for where the edited attributes live, or None (no limit)."""
+    template, ellipses = model.manifest.alignment, region_of(names)
+    if template is None or ellipses is None:
+        return None
+    return region_mask(
+        ellipses, left_eye=template.left_eye, right_eye=template.right_eye, size=model.manifest.image_size
+    )
+
+
 def paste_all(
-    decoded: DecodedImage, placement: Placement, recon: np.ndarray, edited: np.ndarray, value_range, config
+    decoded: DecodedImage,
+    placement: Placement,
+    recon: np.ndarray,
+    edited: np.ndarray,
+    value_range,
+    config,
+    region: np.ndarray | None = None,
 ) -> np.ndarray:
     """The photo with every face's edit pasted back (faces in turn, so overlaps compose)."""
     photo = decoded.original
     if placement.alignment == "centre":
         return residual_edit(photo, recon[0], edited[0], decoded.crop_box, value_range)
     for face, matrix, r, e in zip(placement.faces, placement.matrices, recon, edited, strict=True):
-        photo = paste_edit(photo, change_levels(r, e, value_range), matrix, face.box, config)
+        photo = paste_edit(photo, change_levels(r, e, value_range), matrix, face.box, config, region)
     return photo
 
 
-def _paste_png(decoded, placement, recon, edited, value_range, config) -> tuple[bytes, int, int]:
+def _paste_png(decoded, placement, recon, edited, value_range, config, region) -> tuple[bytes, int, int]:
     """Paste-back and PNG encoding as one job (one slot of the CPU queue, one thread hop)."""
-    pixels = paste_all(decoded, placement, recon, edited, value_range, config)
+    pixels = paste_all(decoded, placement, recon, edited, value_range, config, region)
     height, width = pixels.shape[:2]
     return encode_png(pixels), width, height
 
@@ -111,8 +129,10 @@ async def edit(
         edited = await model.decode(z_aug)
     typicality = typicality_of(model, placement.inputs[0], mean[:1], recon[0]) if calibrated else None
     if detail == "residual":
-        config = paste or PasteConfig()
-        png, width, height = await offload(work, _paste_png, decoded, placement, recon, edited, value_range, config)
+        config, region = paste or PasteConfig(), attribute_region(model, [name for name, _ in pairs])
+        png, width, height = await offload(
+            work, _paste_png, decoded, placement, recon, edited, value_range, config, region
+        )
     else:
         png = await to_thread.run_sync(png_of_batch, edited, value_range)
         width, height = int.from_bytes(png[16:20], "big"), int.from_bytes(png[20:24], "big")  # IHDR: grid size

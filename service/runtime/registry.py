@@ -190,6 +190,7 @@ class ModelRegistry:
             max_wait_ms=settings.max_batch_wait_ms,
             max_queue=settings.max_queue_depth,
             timeout_s=settings.request_timeout_s,
+            niceness=settings.worker_niceness,
         )
         return cls.load(
             settings.models_dir,

@@ -95,3 +95,13 @@ def test_bad_inputs_are_refused():
         paste_edit(np.zeros((4, 4), np.uint8), np.zeros((64, 64, 3)), MATRIX, BOX)
     with pytest.raises(ValueError):
         PasteConfig(feather=0.0)
+
+
+def test_a_region_confines_the_change_to_where_the_attribute_lives():
+    """A change over the whole crop, pasted with a region covering only the top half, stays in the top half."""
+    photo = astronaut()
+    region = np.zeros((64, 64), np.float32)
+    region[:32] = 1.0
+    result = paste_edit(photo, np.full((64, 64, 3), 100.0, np.float32), MATRIX, BOX, region=region)
+    mask = changed(photo, result)
+    assert mask[:256].any() and not mask[260:].any()  # model row 32 is photo row 256 (8 photo px per model px)

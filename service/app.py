@@ -95,6 +95,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         # The face detector (dlib's models, about a second) loads before the models: /faces and
         # align=face need it, and it never changes on a model reload.
         state.faces = await anyio.to_thread.run_sync(FacePool.from_settings, state.settings)
+        if state.settings.reload_on_sighup:
+            lifecycle.reload_on_signal()
         if state.settings.background_load:
             lifecycle.load_in_background()
         else:

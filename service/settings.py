@@ -113,6 +113,11 @@ class Settings(BaseSettings):
         description="Added to the nice value of the decode, sampling, detection and engine threads, so the "
         "event loop (health checks, 503s) runs first on a saturated host; 0: equal priority.",
     )
+    reload_on_sighup: bool = Field(
+        True,
+        description="SIGHUP reloads the model folders like POST /admin/reload (old models serve until "
+        "the new ones validate; a failure is one log line).",
+    )
     background_load: bool = Field(
         True,
         description="Listen at once and load models in the background (/ready 503 until loaded); "

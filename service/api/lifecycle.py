@@ -11,7 +11,10 @@ failed start-up), without the traceback uvicorn would print for a failing lifesp
 :meth:`Lifecycle.reload` builds a complete new registry (hash checks, validation, warm-up)
 while the old one keeps serving; only a registry that loaded completely replaces it, and the
 old batchers drain for a grace period before they stop, so requests already holding the old
-model finish. A bad new folder leaves everything as it was and reports why.
+model finish. A bad new folder leaves everything as it was and reports why. The same reload
+runs on ``SIGHUP`` (:meth:`Lifecycle.reload_on_signal`), the signal daemons conventionally
+re-read their configuration on, for hosts that change a model folder without the API key
+that ``POST /admin/reload`` needs; its outcome is one log line.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import signal
 from collections.abc import Callable
 
 import anyio
@@ -54,6 +58,7 @@ class Lifecycle:
         self._on_failure = on_failure
         self._lock: asyncio.Lock | None = None  # made in the running loop (tests run several loops)
         self._tasks: set[asyncio.Task] = set()
+        self._signal: int | None = None  # the reload signal, while its handler is installed
 
     async def load_now(self) -> None:
         """Load, validate, warm up and install the models (raises ArtifactError)."""
@@ -85,7 +90,33 @@ class Lifecycle:
                 self._spawn(self._retire(old))
             return new
 
+    def reload_on_signal(self, signum: int = signal.SIGHUP) -> bool:
+        """Reload whenever the process gets ``signum``; False where the loop cannot take signals
+        (not the main thread, as under a test client, or a platform without ``SIGHUP``)."""
+        try:
+            asyncio.get_running_loop().add_signal_handler(signum, self._spawn_signalled_reload)
+        except (NotImplementedError, RuntimeError, ValueError):
+            return False
+        self._signal = signum
+        return True
+
+    def _spawn_signalled_reload(self) -> None:
+        log.info("got SIGHUP: reloading the model folders")
+        self._spawn(self._signalled_reload())
+
+    async def _signalled_reload(self) -> None:
+        if not self.state.ready:
+            log.warning("reload on signal skipped: models are still loading")
+            return
+        try:
+            await self.reload()
+        except ArtifactError as exc:
+            log.error("reload failed, still serving the previous models: %s", exc)
+
     async def stop(self) -> None:
+        if self._signal is not None:
+            asyncio.get_running_loop().remove_signal_handler(self._signal)
+            self._signal = None
         self.state.ready = False
         self.state.metrics.ready.set(0)
         for task in list(self._tasks):

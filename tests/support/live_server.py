@@ -71,12 +71,21 @@ def stop(process: subprocess.Popen) -> None:
 
 
 @contextmanager
-def live_server(models_root: Path, log: Path, env: dict[str, str] | None = None) -> Iterator[str]:
-    """The base URL of a ready server (stopped on exit)."""
+def live_process(
+    models_root: Path, log: Path, env: dict[str, str] | None = None
+) -> Iterator[tuple[str, subprocess.Popen]]:
+    """The base URL and process of a ready server (stopped on exit), for tests that signal it."""
     port = free_port()
     process = start_uvicorn(models_root, port, log, env)
     try:
         _wait_ready(process, f"http://127.0.0.1:{port}", log)
-        yield f"http://127.0.0.1:{port}"
+        yield f"http://127.0.0.1:{port}", process
     finally:
         stop(process)
+
+
+@contextmanager
+def live_server(models_root: Path, log: Path, env: dict[str, str] | None = None) -> Iterator[str]:
+    """The base URL of a ready server (stopped on exit)."""
+    with live_process(models_root, log, env) as (url, _):
+        yield url

@@ -166,15 +166,18 @@ PROBE_DRAWS = 256
 
 
 def _first_round(cond: Conditions, prior: FittedPrior | None, rng: np.random.Generator, n: int, cap: int) -> int:
-    """Chains for the first round: enough for ``n`` at the acceptance rate of prior draws
-    (+10%), at most ``cap``. The chains drift towards the class, so the rate at the start
-    underestimates the rate at the end and the round is rarely short. Sizing changes the cost,
-    never the law of what is returned: chains are i.i.d., and which are kept depends only on
-    which are accepted."""
+    """Chains for the first round: enough for ``n`` at the acceptance rate of prior draws, plus
+    one binomial standard deviation, at most ``cap``. The chains drift towards the class, so the
+    rate at the start underestimates the rate at the end and the round is rarely short; a class
+    every prior draw already has (a fitted prior's, typically) runs exactly ``n`` chains, where
+    a fixed +10% ran two for one sample, twice the work of the default ``n=1``. Sizing changes
+    the cost, never the law of what is returned: chains are i.i.d., and which are kept depends
+    only on which are accepted."""
     rate = float(cond.assigned(_prior_draws(prior, PROBE_DRAWS, rng, cond.w.shape[1])).mean())
     if rate == 0.0:
         return cap
-    return max(1, min(cap, math.ceil(1.1 * n / rate)))
+    expected = n / rate + math.sqrt(n * (1.0 - rate)) / rate
+    return max(1, min(cap, math.ceil(expected - 1e-9)))
 
 
 def _check_rng(rng) -> np.random.Generator:

@@ -173,12 +173,20 @@ def test_paper_defaults_run():
     assert 8 < res.proposals <= 32  # the first round is sized from the prior's acceptance, capped at 32
 
 
+def test_a_class_every_prior_draw_has_runs_exactly_n_chains():
+    """Acceptance 1 at the start: n chains, not n + 10% rounded up (two chains for one sample)."""
+    sure = LinearClassifier(np.array([[0.1, 0.0]]), np.array([60.0]), ("s",), np.zeros(2), 0.0)
+    for n in (1, 8):
+        res = langevin_sample(sure, {"s": True}, n, np.random.default_rng(0), steps=10, step_size=1e-2)
+        assert res.complete and res.proposals == n
+
+
 def test_the_first_round_is_sized_from_the_prior_acceptance():
     """A class the prior almost always has needs a few chains, not 32; a rare one gets the cap."""
     easy = langevin_sample(TOY, {"a": True}, 1, np.random.default_rng(3), steps=10, step_size=1e-2)
     cond = Conditions.build(TOY, {"a": True})
     rate = cond.assigned(np.random.default_rng(3).standard_normal((PROBE_DRAWS, 2))).mean()  # the same probe
-    assert easy.complete and easy.proposals == math.ceil(1.1 / rate) < 32
+    assert easy.complete and easy.proposals == math.ceil(1 / rate + math.sqrt(1 - rate) / rate - 1e-9) < 32
     fixed = langevin_sample(
         TOY, {"a": True}, 1, np.random.default_rng(3), steps=10, step_size=1e-2, chains_per_round=32
     )

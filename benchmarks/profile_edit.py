@@ -109,7 +109,7 @@ def server_env(args: argparse.Namespace) -> dict[str, str]:
 
 def profile(args: argparse.Namespace, log_dir: Path) -> tuple[Counter, float, list[float]]:
     pool = upload_pool(args.upload, args.pool)
-    params = {"attribute": "eyeglasses", "delta": "3"}
+    params = {"attribute": "eyeglasses", "delta": "3", "align": "centre"}  # the path before detection
     record: dict = {}
     with uvicorn_server(server_env(args), log_dir / "server.log", 120.0, record) as url:
         pid = record["pid"]

@@ -318,10 +318,15 @@ def cheap_to_decode(data: bytes) -> bool:
         return False
     try:
         with Image.open(io.BytesIO(data), formats=ALLOWED_FORMATS) as image:
-            width, height = image.size
+            return cheap_opened(image, len(data))
     except (UnidentifiedImageError, Image.DecompressionBombError, *_DECODE_ERRORS):
         return False
-    return 0 < width * height <= INLINE_MAX_PIXELS
+
+
+def cheap_opened(image: Image.Image, nbytes: int) -> bool:
+    """:func:`cheap_to_decode` for an image whose header :func:`open_image` already read."""
+    width, height = image.size
+    return 0 < nbytes <= INLINE_MAX_BYTES and 0 < width * height <= INLINE_MAX_PIXELS
 
 
 def sniff_format(data: bytes) -> str | None:

@@ -68,7 +68,7 @@ def test_a_decode_that_outlives_its_deadline_keeps_its_memory_counted(monkeypatc
         work.start()
         with pytest.raises(RequestTimeout):
             async with work.decoded(
-                images.png_bytes((40, 30)),
+                images.png_bytes((200, 100)),  # over INLINE_MAX_PIXELS: decoded in a thread
                 size=8,
                 max_pixels=10**6,
                 value_range=(0.0, 1.0),
@@ -86,4 +86,35 @@ def test_a_decode_that_outlives_its_deadline_keeps_its_memory_counted(monkeypatc
         return held_after_504, work.budget.in_use
 
     held, after = asyncio.run(main())
-    assert held == 40 * 30 * COST_BYTES_PER_PIXEL and after == 0
+    assert held == 200 * 100 * COST_BYTES_PER_PIXEL and after == 0
+
+
+def test_a_small_upload_decodes_on_the_loop_and_a_small_bomb_in_a_thread(monkeypatch):
+    """64x64: no decode thread at all; a small file declaring a big image: the decode thread."""
+    import threading
+
+    import service.runtime.limits as limits_mod
+
+    threads: list[str] = []
+    real = limits_mod.decode_opened
+
+    def recording(*args):
+        threads.append(threading.current_thread().name)
+        return real(*args)
+
+    monkeypatch.setattr(limits_mod, "decode_opened", recording)
+
+    async def main():
+        work = limits(10**8)
+        work.start()
+        loop_thread = threading.current_thread().name
+        for data in (images.png_bytes((64, 64)), images.png_bytes((300, 300))):
+            async with work.decoded(
+                data, size=8, max_pixels=10**6, value_range=(0.0, 1.0), paste_back=False, deadline=Deadline.after(5)
+            ) as (decoded, _):
+                assert decoded.model_input.shape[-1] == 8
+        work.stop()
+        return loop_thread
+
+    loop_thread = asyncio.run(main())
+    assert threads[0] == loop_thread and threads[1].startswith("decode")

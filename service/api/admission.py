@@ -8,8 +8,11 @@ once, without calling ``receive``, when the request would be refused anyway:
 
 * 401 when the API key is configured and the header is missing or wrong;
 * 503 ``not_ready`` while models are loading;
-* 503 ``overloaded`` + Retry-After when the decode stage (budget and decode threads), the
-  named model's encoder queue, or (``detail=residual``) the paste-back queue is full.
+* 503 ``overloaded`` + Retry-After when the decode stage (budget and decode threads, plus the
+  uploads already admitted whose bodies are still arriving), the named model's encoder
+  queue, or (``detail=residual``) the paste-back queue is full. Counting the uploads in
+  transit matters under a burst: otherwise all of them pass the check before the first
+  reaches the queue, and are refused only after their bodies were read and parsed.
 
 (Content-Length above the byte cap is refused the same way by ``BodyLimitMiddleware``.)
 Uvicorn discards the unread body and keeps the connection open. It also stamps every HTTP
@@ -24,7 +27,14 @@ from urllib.parse import parse_qs
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from service.api.deps import API_KEY_HEADER as _API_KEY_HEADER
-from service.api.deps import ARRIVED_SCOPE_KEY, ServiceState, api_key_matches, unauthorized
+from service.api.deps import (
+    ARRIVED_SCOPE_KEY,
+    IN_TRANSIT_SCOPE_KEY,
+    ServiceState,
+    api_key_matches,
+    unauthorized,
+    upload_received,
+)
 from service.api.errors import RETRY_AFTER_S, error_response
 from service.runtime.registry import UnknownModelError
 
@@ -45,7 +55,19 @@ class AdmissionMiddleware:
                 if refusal is not None:
                     await refusal(scope, receive, send)
                     return
+                await self._admitted_upload(scope, receive, send)
+                return
         await self.app(scope, receive, send)
+
+    async def _admitted_upload(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Count the upload as in transit until its route has the body (or it ends early)."""
+        limits = self.state.limits
+        limits.admit_upload()
+        scope[IN_TRANSIT_SCOPE_KEY] = True
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            upload_received(scope, limits)
 
     def _refusal(self, scope: Scope):
         """The response an upload gets without its body being read, or None to let it in."""

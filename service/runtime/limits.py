@@ -87,6 +87,7 @@ class WorkLimits:
     decode: CpuQueue
     cpu: CpuQueue
     timeout_s: float
+    uploads_in_transit: int = 0  # admitted uploads whose bodies are still being read
 
     @classmethod
     def from_settings(cls, settings: Any) -> WorkLimits:
@@ -120,8 +121,21 @@ class WorkLimits:
 
     @property
     def saturated(self) -> bool:
-        """An upload arriving now would be refused by the decode stage."""
-        return self.budget.full or self.decode.full
+        """An upload arriving now would be refused by the decode stage, counting the uploads
+        already admitted whose bodies are still arriving (:meth:`admit_upload`): under a burst
+        every one of them passed the check before any reached the queue, and would be refused
+        only after its whole body was read."""
+        if self.budget.full or self.decode.full:
+            return True
+        queued = self.uploads_in_transit + self.budget.waiting + self.decode.pending
+        return queued >= self.decode.workers + self.decode.capacity
+
+    def admit_upload(self) -> None:
+        """An upload passed admission; its body is being read (:meth:`upload_received` ends it)."""
+        self.uploads_in_transit += 1
+
+    def upload_received(self) -> None:
+        self.uploads_in_transit = max(0, self.uploads_in_transit - 1)
 
     def deadline(self, started: float | None = None) -> Deadline:
         """The request deadline: ``timeout_s`` after ``started`` (monotonic), default now."""

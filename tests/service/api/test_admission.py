@@ -162,3 +162,28 @@ def test_residual_paste_back_runs_in_the_bounded_cpu_queue(tiny_models_root):
             assert raw[::2] == (503, False)  # a residual edit is refused before its body is read
 
     asyncio.run(main())
+
+
+def test_uploads_still_arriving_count_against_the_decode_stage(tiny_models_root):
+    """A burst: every upload passes the queue check before the first reaches the queue. Those
+    whose bodies are still being read count, so the next one is refused before its body is."""
+
+    async def main():
+        settings = make_settings(tiny_models_root, decode_queue_depth=2, decode_workers=1)
+        async with started(settings) as (app, client):
+            limits = app.state.service.limits
+            for _ in range(3):  # workers + capacity uploads admitted, their bodies not yet in
+                limits.admit_upload()
+            status, headers, read = await raw_upload(app, headers=[], body=BODY)
+            assert (status, read) == (503, False) and headers["retry-after"] == "1"
+            for _ in range(3):
+                limits.upload_received()
+            ok = await client.post("/edit?attribute=eyeglasses", files=upload(images.png_bytes()))
+            assert ok.status_code == 200
+            bad = await client.post("/edit?attribute=nope", files=upload(images.png_bytes()))
+            assert bad.status_code == 422
+            faces = await client.post("/faces", files=upload(images.png_bytes()))
+            assert faces.status_code == 200
+            assert limits.uploads_in_transit == 0  # every admitted upload was counted out again
+
+    asyncio.run(main())

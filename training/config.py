@@ -123,6 +123,11 @@ class TrainConfig:
         "|delta| of the edit-consistency term, uniform in [low, high] (the API's recommended edit strengths "
         "lie in this range)",
     )
+    edit_keep_weight: float = knob(
+        1.0,
+        "weight, in the edit-consistency term, of the BCE of the attributes an edit must keep, relative to the "
+        "edited one (1 = every attribute alike; above 1 a leak into a correlated attribute costs more)",
+    )
     init_from: str | None = knob(
         None,
         "fine-tune: start from the weights of this checkpoint, run folder or exported model folder (model.ts + "
@@ -156,6 +161,8 @@ class TrainConfig:
         self.edit_delta_range = tuple(float(d) for d in self.edit_delta_range)  # type: ignore[assignment]
         if not self.edit_consistency_weight >= 0:
             raise ValueError(f"edit_consistency_weight must be >= 0, got {self.edit_consistency_weight}")
+        if not self.edit_keep_weight > 0:
+            raise ValueError(f"edit_keep_weight must be > 0, got {self.edit_keep_weight}")
         low, high = self.edit_delta_range
         if not 0 < low <= high:
             raise ValueError(f"edit_delta_range must be 0 < low <= high, got {self.edit_delta_range}")

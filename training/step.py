@@ -177,7 +177,8 @@ def _edit_consistency(model: VAC, x: Tensor, y: Tensor, mean: Tensor, noise: Ste
         x_edit = model.decoder(z_edit)
         mean_edit, _ = model.encoder(x_edit)
     logits = model.classifier(mean_edit.to(x.dtype))
-    loss = edit_consistency_loss(logits[:, :k], edited_labels(y.to(x.dtype), attribute))
+    target = edited_labels(y.to(x.dtype), attribute)
+    loss = edit_consistency_loss(logits[:, :k], target, attribute, cfg.edit_keep_weight)
     torch.autograd.backward(cfg.edit_consistency_weight * loss, inputs=model.decoder_parameters())
     return loss.detach()
 

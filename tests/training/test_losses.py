@@ -129,3 +129,19 @@ def test_edit_consistency_loss_is_low_only_when_every_attribute_reads_as_edited(
     wrong_other[:, 1] *= -1  # the other attribute moved too
     assert edit_consistency_loss(right, target).item() < 1e-8
     assert edit_consistency_loss(wrong_other, target).item() == pytest.approx(10.0, rel=1e-3)  # 20 / 2 columns
+
+
+def test_edit_consistency_keep_weight_scales_only_the_attributes_that_must_not_move():
+    target = torch.tensor([[1.0, 0.0, 0.0], [0.0, 1.0, 1.0]])
+    attribute = torch.tensor([0, 2])  # row 0 edits column 0, row 1 edits column 2
+    logits = torch.tensor([[0.3, -1.2, 2.0], [-0.5, 0.7, -0.1]])
+    per_column = torch.nn.functional.binary_cross_entropy_with_logits(logits, target, reduction="none")
+    assert edit_consistency_loss(logits, target, attribute, 1.0).item() == pytest.approx(per_column.mean().item())
+    weights = torch.tensor([[1.0, 4.0, 4.0], [4.0, 4.0, 1.0]])
+    expected = (per_column * weights).mean().item()
+    assert edit_consistency_loss(logits, target, attribute, 4.0).item() == pytest.approx(expected)
+    confident = 30.0 * (2 * target - 1)
+    confident[0, 0], confident[1, 2] = -confident[0, 0], -confident[1, 2]
+    assert edit_consistency_loss(confident, target, attribute, 4.0).item() == pytest.approx(
+        edit_consistency_loss(confident, target, attribute, 1.0).item(), rel=1e-4
+    )

@@ -236,7 +236,7 @@ def test_edit_consistency_off_reproduces_the_reference_exactly(setup, mode):
     assert tuple(losses) == tuple(ref_losses) and EDIT_LOSS_KEY not in losses
 
 
-def _independent_edit_gradients(model, x, y, noise, weight, low, high):
+def _independent_edit_gradients(model, x, y, noise, weight, low, high, keep=1.0):
     """The term written out on a copy whose encoder and classifier are frozen (requires_grad
     off): the gradient it sends into the decoder, nothing shared with training.step."""
     frozen = copy.deepcopy(model)
@@ -252,24 +252,31 @@ def _independent_edit_gradients(model, x, y, noise, weight, low, high):
     logits = frozen.classifier(frozen.encoder(frozen.decoder(z))[0])[:, :k]
     target = y.clone()
     target[rows, a] = 1 - present
-    loss = torch.nn.functional.binary_cross_entropy_with_logits(logits, target)
+    columns = torch.full_like(target, keep)
+    columns[rows, a] = 1.0  # the attributes the edit must keep weigh `keep`, the edited one 1
+    loss = (torch.nn.functional.binary_cross_entropy_with_logits(logits, target, reduction="none") * columns).mean()
     names = [n for n, _ in frozen.named_parameters() if n.startswith("decoder.")]
     grads = torch.autograd.grad(weight * loss, frozen.decoder_parameters())
     return loss, dict(zip(names, grads, strict=True))
 
 
-@pytest.mark.parametrize("mode", ["introvac", "vac"])
-def test_edit_consistency_on_changes_only_the_decoder_gradients(setup, mode):
+@pytest.mark.parametrize(("mode", "keep"), [("introvac", 1.0), ("vac", 1.0), ("introvac", 3.0)])
+def test_edit_consistency_on_changes_only_the_decoder_gradients(setup, mode, keep):
     model, x, y, noise = setup
     edit_setup = (model, x, y, _with_edit_noise(noise))
     off_losses, off = gradients(compute_gradients, edit_setup, mode=mode)
     on_losses, on = gradients(
-        compute_gradients, edit_setup, mode=mode, edit_consistency_weight=0.7, edit_delta_range=(1.5, 3.0)
+        compute_gradients,
+        edit_setup,
+        mode=mode,
+        edit_consistency_weight=0.7,
+        edit_delta_range=(1.5, 3.0),
+        edit_keep_weight=keep,
     )
     for name in enc_cls(on):  # encoder and classifier detached: bit-identical
         assert torch.equal(on[name], off[name]), name
     assert_differ(part(on, "decoder."), part(off, "decoder."))
-    loss, expected = _independent_edit_gradients(model, x, y, edit_setup[3], 0.7, 1.5, 3.0)
+    loss, expected = _independent_edit_gradients(model, x, y, edit_setup[3], 0.7, 1.5, 3.0, keep)
     assert_same({k: on[k] - off[k] for k in expected}, expected, tol=1e-8)
     torch.testing.assert_close(on_losses[EDIT_LOSS_KEY], loss.detach())
     torch.testing.assert_close(on_losses["total_dec"], off_losses["total_dec"] + 0.7 * loss.detach())
@@ -301,3 +308,5 @@ def test_edit_consistency_config_is_checked():
         TrainConfig(edit_consistency_weight=-1.0)
     with pytest.raises(ValueError, match="edit_delta_range"):
         TrainConfig(edit_delta_range=(3.0, 2.0))
+    with pytest.raises(ValueError, match="edit_keep_weight"):
+        TrainConfig(edit_keep_weight=0.0)

@@ -94,7 +94,9 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     try:
         # The face detector (dlib's models, about a second) loads before the models: /faces and
         # align=face need it, and it never changes on a model reload.
-        state.faces = await anyio.to_thread.run_sync(FacePool.from_settings, state.settings)
+        state.faces = await anyio.to_thread.run_sync(
+            FacePool.from_settings, state.settings, state.metrics.face_callbacks()
+        )
         if state.settings.reload_on_sighup:
             lifecycle.reload_on_signal()
         if state.settings.background_load:

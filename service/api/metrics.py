@@ -21,6 +21,8 @@ UNMATCHED = "unmatched"
 
 _LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
 _BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128)
+_FACE_BUCKETS = (0, 1, 2, 4, 8, 16, 32, 64)
+FACE_DETECTOR = "face_detector"  # the model label of the detector's rejections
 
 
 def route_template(scope: Scope, original: dict[str, Any]) -> str:
@@ -85,6 +87,18 @@ class Metrics:
             ["model", "op", "reason"],
             registry=r,
         )
+        self.face_detection = Histogram(
+            "introvac_face_detection_duration_seconds",
+            "Face detection time per photo (its worker thread, downscaling included).",
+            buckets=_LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.faces_found = Histogram(
+            "introvac_faces_per_detection",
+            "Faces found per photo (after the face cap).",
+            buckets=_FACE_BUCKETS,
+            registry=r,
+        )
         self.model_info = Info("introvac_model", "Loaded models and where they run.", ["model"], registry=r)
         self.ready = Gauge("introvac_ready", "1 when every model is loaded and warmed up.", registry=r)
         # HTTP requests being served right now (MetricsMiddleware): 1 means a request is alone,
@@ -119,6 +133,20 @@ class Metrics:
             "on_reject": on_reject,
             "on_timeout": on_timeout,
             "inline_probe": self.alone,
+        }
+
+    def face_callbacks(self) -> dict:
+        """Callbacks for the :class:`~service.runtime.face_pool.FacePool`; its refusals share
+        ``introvac_rejections_total`` under the model label ``face_detector``."""
+
+        def on_detect(seconds: float, faces: int) -> None:
+            self.face_detection.observe(seconds)
+            self.faces_found.observe(faces)
+
+        return {
+            "on_detect": on_detect,
+            "on_reject": self.rejections.labels(FACE_DETECTOR, "detect", "queue_full").inc,
+            "on_timeout": self.rejections.labels(FACE_DETECTOR, "detect", "timeout").inc,
         }
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -132,3 +133,34 @@ def test_the_pool_times_out_and_rejects_when_full():
         pool.stop()
 
     asyncio.run(scenario())
+
+
+def test_the_pool_reports_detections_refusals_and_timeouts_to_its_hooks():
+    seen: dict[str, list] = {"detect": [], "reject": [], "timeout": []}
+    hooks = {
+        "on_detect": lambda seconds, faces: seen["detect"].append((seconds, faces)),
+        "on_reject": lambda: seen["reject"].append(1),
+        "on_timeout": lambda: seen["timeout"].append(1),
+    }
+
+    class TwoFaces(SlowDetector):
+        def detect(self, rgb):
+            super().detect(rgb)
+            return SimpleNamespace(faces=[object(), object()])
+
+    async def scenario():
+        pool = FacePool(TwoFaces(0.2), workers=1, max_queue=1, timeout_s=0.05, hooks=hooks)
+        photo = np.zeros((4, 4, 3), np.uint8)
+        first = asyncio.create_task(pool.detect(photo))
+        await asyncio.sleep(0)
+        with pytest.raises(QueueFull):
+            await pool.detect(photo)
+        with pytest.raises(RequestTimeout):
+            await first
+        while pool.pending:  # the abandoned detection still finishes, and is still reported
+            await asyncio.sleep(0.01)
+        pool.stop()
+
+    asyncio.run(scenario())
+    assert seen["reject"] == [1] and seen["timeout"] == [1]
+    assert len(seen["detect"]) == 1 and seen["detect"][0][1] == 2 and seen["detect"][0][0] >= 0.2

@@ -54,6 +54,21 @@ def test_faces_finds_both_faces_of_a_composite(client):
     assert [f["index"] for f in body["faces"]] == [0, 1] and body["faces"][0]["box"]["left"] < 300
 
 
+def _metric(client, name: str) -> float:
+    line = next(line for line in client.get("/metrics").text.splitlines() if line.startswith(name + " "))
+    return float(line.split()[1])
+
+
+def test_detections_are_counted_in_the_metrics(client):
+    runs, faces = (
+        _metric(client, "introvac_face_detection_duration_seconds_count"),
+        _metric(client, "introvac_faces_per_detection_sum"),
+    )
+    assert client.post("/faces", files=upload(png_bytes(two_faces()[0]))).status_code == 200
+    assert _metric(client, "introvac_face_detection_duration_seconds_count") == runs + 1
+    assert _metric(client, "introvac_faces_per_detection_sum") == faces + 2
+
+
 def test_faces_on_noise_is_an_empty_list_and_bad_uploads_are_4xx(client):
     noise = png_bytes(np.asarray(images.noise((200, 200))))
     assert client.post("/faces", files=upload(noise)).json()["faces"] == []

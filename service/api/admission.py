@@ -24,17 +24,10 @@ from __future__ import annotations
 import time
 from urllib.parse import parse_qs
 
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from service.api.deps import API_KEY_HEADER as _API_KEY_HEADER
-from service.api.deps import (
-    ARRIVED_SCOPE_KEY,
-    IN_TRANSIT_SCOPE_KEY,
-    ServiceState,
-    api_key_matches,
-    unauthorized,
-    upload_received,
-)
+from service.api.deps import ARRIVED_SCOPE_KEY, ServiceState, api_key_matches, unauthorized
 from service.api.errors import RETRY_AFTER_S, error_response
 from service.runtime.registry import UnknownModelError
 
@@ -60,14 +53,27 @@ class AdmissionMiddleware:
         await self.app(scope, receive, send)
 
     async def _admitted_upload(self, scope: Scope, receive: Receive, send: Send) -> None:
-        """Count the upload as in transit until its route has the body (or it ends early)."""
+        """Count the upload as in transit until its last body chunk is received (or it ends)."""
         limits = self.state.limits
         limits.admit_upload()
-        scope[IN_TRANSIT_SCOPE_KEY] = True
+        in_transit = True
+
+        def received() -> None:
+            nonlocal in_transit
+            if in_transit:
+                in_transit = False
+                limits.upload_received()
+
+        async def counting_receive() -> Message:
+            message = await receive()
+            if message["type"] != "http.request" or not message.get("more_body", False):
+                received()
+            return message
+
         try:
-            await self.app(scope, receive, send)
+            await self.app(scope, counting_receive, send)
         finally:
-            upload_received(scope, limits)
+            received()
 
     def _refusal(self, scope: Scope):
         """The response an upload gets without its body being read, or None to let it in."""

@@ -140,20 +140,12 @@ def get_limits(state: StateDep) -> WorkLimits:
 LimitsDep = Annotated[WorkLimits, Depends(get_limits)]
 
 
-IN_TRANSIT_SCOPE_KEY = "introvac.in_transit"  # set while an admitted upload's body is being read
 HOLD_SCOPE_KEY = "introvac.hold"  # the decoded upload's budget hold, for the jobs that use the image
 
 
 def get_cpu_work(request: Request, limits: LimitsDep) -> CpuWork:
     """Declare it after the image (FastAPI resolves in order), so paste-back jobs extend its hold."""
     return CpuWork(limits.cpu, request_deadline(request, limits), request.scope.get(HOLD_SCOPE_KEY))
-
-
-def upload_received(scope, limits: WorkLimits) -> None:
-    """The upload's body is in (FastAPI parsed the form before this dependency ran): it no
-    longer counts as in transit for admission (:meth:`WorkLimits.admit_upload`)."""
-    if scope.pop(IN_TRANSIT_SCOPE_KEY, False):
-        limits.upload_received()
 
 
 def cpu_work(request: Request) -> CpuWork:
@@ -176,7 +168,6 @@ async def get_decoded_image(
     """The upload, read under the byte cap and decoded for ``model`` within the decode budget,
     which stays reserved until the request is done with the image. Only ``detail=residual``
     needs the full resolution; everything else may decode a JPEG at reduced scale."""
-    upload_received(request.scope, limits)
     data = await read_upload(image, settings.max_upload_bytes)
     m = model.manifest
     async with limits.decoded(

@@ -391,10 +391,14 @@ class DynamicBatcher:
         self._call(self._on_queue_depth, len(self._queue))
 
     def _call(self, hook: Callable | None, *args: object) -> None:
-        """Metrics must never break serving: hook errors are logged and ignored."""
-        if hook is None:
-            return
-        try:
-            hook(*args)
-        except Exception:
-            log.exception("%s: metrics hook %r failed", self.name, hook)
+        call_hook(self.name, hook, *args)
+
+
+def call_hook(owner: str, hook: Callable | None, *args: object) -> None:
+    """Metrics must never break serving: hook errors are logged and ignored."""
+    if hook is None:
+        return
+    try:
+        hook(*args)
+    except Exception:
+        log.exception("%s: metrics hook %r failed", owner, hook)

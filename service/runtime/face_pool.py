@@ -17,18 +17,15 @@ API wires them to its Prometheus series (``service.api.metrics``).
 from __future__ import annotations
 
 import asyncio
-import logging
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-from service.runtime.batcher import BatcherStopped, QueueFull, RequestTimeout
+from service.runtime.batcher import BatcherStopped, QueueFull, RequestTimeout, call_hook
 from service.runtime.faces import Detection, FaceDetector
 from service.runtime.priority import lower_priority
-
-log = logging.getLogger("service.faces")
 
 
 class FacePool:
@@ -87,13 +84,7 @@ class FacePool:
         return detection
 
     def _call(self, name: str, *args) -> None:
-        hook = self._hooks.get(name)
-        if hook is None:
-            return
-        try:
-            hook(*args)
-        except Exception:  # a metrics hook must never fail a detection
-            log.exception("face detection: metrics hook %r failed", name)
+        call_hook("face detection", self._hooks.get(name), *args)
 
     def _release(self, future: asyncio.Future) -> None:
         self._pending -= 1

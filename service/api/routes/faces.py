@@ -10,10 +10,10 @@ from __future__ import annotations
 from typing import Annotated
 
 import numpy as np
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends
 from starlette.concurrency import run_in_threadpool
 
-from service.api.deps import ImageUpload, SettingsDep, StateDep, upload_received
+from service.api.deps import ImageUpload, SettingsDep, StateDep
 from service.api.errors import RETRY_AFTER_S, ApiError
 from service.api.schemas import DetectedFace, FaceBox, FacesResponse, Landmark, errors
 from service.imaging.decode import load_image, read_upload, to_rgb
@@ -78,13 +78,9 @@ def faces_body(detection: Detection, max_faces: int) -> FacesResponse:
     response_model=FacesResponse,
     responses=errors(400, 401, 413, 415, 422, 500, 503, 504),
 )
-async def detect_faces(
-    request: Request, image: ImageUpload, pool: FacePoolDep, settings: SettingsDep, state: StateDep
-) -> FacesResponse:
+async def detect_faces(image: ImageUpload, pool: FacePoolDep, settings: SettingsDep) -> FacesResponse:
     """Boxes, dlib's 5 landmarks and scores, largest face first, in the upload's pixels (after EXIF
     orientation). Upright frontal faces only (profiles are not found); at most `max_faces`."""
-    if state.limits is not None:
-        upload_received(request.scope, state.limits)
     data = await read_upload(image, settings.max_upload_bytes)
     photo = await run_in_threadpool(decode_photo, data, settings.max_pixels)
     detection = await pool.detect(photo)

@@ -1,13 +1,16 @@
-"""The parts of the dynamic batcher that are plain data: its errors, its config, and how a
-batch output is cut back into per-request pieces (kept apart so ``batcher.py`` holds only
-the scheduling logic)."""
+"""The parts of the dynamic batcher that are plain data: its errors, its config, how a
+batch output is cut back into per-request pieces, and the metrics-hook caller it shares with
+the face pool (kept apart so ``batcher.py`` holds only the scheduling logic)."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
+
+log = logging.getLogger("service.runtime.batcher")
 
 Output = np.ndarray | tuple[np.ndarray, ...]
 EngineFn = Callable[[np.ndarray], Output]
@@ -62,3 +65,13 @@ def join_outputs(pieces: list[Output]) -> Output:
     if isinstance(pieces[0], (tuple, list)):
         return tuple(np.concatenate(group) for group in zip(*pieces, strict=True))
     return np.concatenate(pieces)
+
+
+def call_hook(owner: str, hook: Callable | None, *args: object) -> None:
+    """Metrics must never break serving: hook errors are logged and ignored."""
+    if hook is None:
+        return
+    try:
+        hook(*args)
+    except Exception:
+        log.exception("%s: metrics hook %r failed", owner, hook)

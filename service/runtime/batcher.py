@@ -48,6 +48,7 @@ from service.runtime.batch_parts import (  # noqa: F401  (re-exported: the batch
     Output,
     QueueFull,
     RequestTimeout,
+    call_hook,
     join_outputs,
     split_output,
 )
@@ -392,13 +393,3 @@ class DynamicBatcher:
 
     def _call(self, hook: Callable | None, *args: object) -> None:
         call_hook(self.name, hook, *args)
-
-
-def call_hook(owner: str, hook: Callable | None, *args: object) -> None:
-    """Metrics must never break serving: hook errors are logged and ignored."""
-    if hook is None:
-        return
-    try:
-        hook(*args)
-    except Exception:
-        log.exception("%s: metrics hook %r failed", owner, hook)

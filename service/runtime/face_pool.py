@@ -23,7 +23,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-from service.runtime.batcher import BatcherStopped, QueueFull, RequestTimeout, call_hook
+from service.runtime.batch_parts import call_hook
+from service.runtime.batcher import BatcherStopped, QueueFull, RequestTimeout
 from service.runtime.faces import Detection, FaceDetector
 from service.runtime.priority import lower_priority
 

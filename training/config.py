@@ -137,6 +137,11 @@ class TrainConfig:
     seed: int = knob(0, "seeds weights, data order, noise and the synthfaces universe")
     num_workers: int = knob(0, "DataLoader worker processes")
     synth_train_size: int = knob(20000, "synthfaces images in the train split", at_least=1)
+    synth_decorrelated: bool = knob(
+        False,
+        "synthfaces train split: draw facial_hair independently of male (same marginal, 0.17; val/test keep the "
+        "correlated draw an edit must not leak through)",
+    )
     log_every: int = knob(50, "steps between TensorBoard scalars", at_least=1)
     image_every: int = knob(500, "steps between TensorBoard image grids (0 = never)")
     checkpoint_every: int = knob(

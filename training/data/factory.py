@@ -14,7 +14,8 @@ def build_dataset(train_cfg: TrainConfig, model_cfg: ModelConfig, split: str) ->
     """Dataset of ``split`` ("train" | "val" | "test") for these configs.
 
     synthfaces: ``synth_train_size`` sets the train split only (val/test stay fixed);
-    ``seed`` picks the face universe. celeba: ``data_root`` is required, ``subset``
+    ``seed`` picks the face universe; ``synth_decorrelated`` changes the train split's
+    draw only. celeba: ``data_root`` is required, ``subset``
     picks a balanced paper subset and ``seed`` its random draw of negatives.
     Labels are ``model_cfg.attributes`` in that order; images ``model_cfg.image_size``.
     """
@@ -29,6 +30,7 @@ def build_dataset(train_cfg: TrainConfig, model_cfg: ModelConfig, split: str) ->
             attributes=model_cfg.attributes,
             length=train_cfg.synth_train_size if split == "train" else None,
             seed=train_cfg.seed,
+            decorrelated=train_cfg.synth_decorrelated and split == "train",
         )
     if name == "celeba":
         if not train_cfg.data_root:

@@ -24,6 +24,13 @@ def test_synthfaces_from_configs():
     assert len(build_dataset(cfg, MODEL, "val")) == SPLIT_SIZES["val"]  # not the train size
 
 
+def test_decorrelated_synthfaces_changes_the_train_split_only():
+    cfg = TrainConfig(dataset="synthfaces", synth_train_size=10, synth_decorrelated=True)
+    assert build_dataset(cfg, MODEL, "train").decorrelated
+    assert not build_dataset(cfg, MODEL, "val").decorrelated and not build_dataset(cfg, MODEL, "test").decorrelated
+    assert not build_dataset(TrainConfig(dataset="synthfaces"), MODEL, "train").decorrelated
+
+
 def test_celeba_from_configs(fake_celeba):
     cfg = TrainConfig(dataset="CelebA", data_root=str(fake_celeba.root), subset="eye", seed=3)
     ds = build_dataset(cfg, MODEL, "train")

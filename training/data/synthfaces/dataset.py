@@ -91,6 +91,10 @@ class SynthFaces(torch.utils.data.Dataset):
     ``cache=True`` keeps each rendered item (uint8) after its first read, for training
     runs that read every face for many epochs. The cache lives in the process that reads,
     so it helps with ``num_workers=0`` (or persistent workers, one cache each).
+
+    ``decorrelated=True`` draws ``facial_hair`` independently of ``male`` (see
+    ``sample_truth``), a training option: evaluation splits keep the correlated draw,
+    since leaks through that correlation are what the evaluation measures.
     """
 
     def __init__(
@@ -103,6 +107,7 @@ class SynthFaces(torch.utils.data.Dataset):
         return_targets: bool = False,
         cache: bool = False,
         supersample: int = DEFAULT_SUPERSAMPLE,
+        decorrelated: bool = False,
     ) -> None:
         self.split = check_split(split)
         self.attribute_names = resolve_synth_attributes(attributes)
@@ -119,6 +124,7 @@ class SynthFaces(torch.utils.data.Dataset):
         self.offset = SPLIT_OFFSETS[split]
         self.return_targets = return_targets
         self.supersample = supersample
+        self.decorrelated = bool(decorrelated)
         self._cache: dict[int, tuple[np.ndarray, torch.Tensor, dict | None]] | None = {} if cache else None
 
     def __len__(self) -> int:
@@ -130,7 +136,7 @@ class SynthFaces(torch.utils.data.Dataset):
 
     def truth(self, index: int) -> tuple[dict[str, int], dict[str, float | int]]:
         """Attributes and nuisance factors of item ``index`` without rendering it."""
-        return sample_truth(self.seed, self.face_index(index))
+        return sample_truth(self.seed, self.face_index(index), decorrelated=self.decorrelated)
 
     def render(self, index: int, **overrides: Any) -> SynthFace:
         """The full ``SynthFace`` of item ``index``, optionally with overridden factors."""
@@ -138,9 +144,16 @@ class SynthFaces(torch.utils.data.Dataset):
             self.seed,
             self.face_index(index),
             self.image_size,
-            overrides=overrides or None,
+            overrides={**self._drawn(index), **overrides} or None,
             supersample=self.supersample,
         )
+
+    def _drawn(self, index: int) -> dict[str, int]:
+        """Overrides that turn the renderer's correlated draw into this dataset's draw."""
+        if not self.decorrelated:
+            return {}
+        attributes, _ = self.truth(index)
+        return {"facial_hair": attributes["facial_hair"]}
 
     def __getitem__(self, index: int):
         if self._cache is not None and index in self._cache:
@@ -150,6 +163,7 @@ class SynthFaces(torch.utils.data.Dataset):
                 self.seed,
                 self.face_index(index),
                 self.image_size,
+                overrides=self._drawn(index) or None,
                 with_masks=self.return_targets,
                 supersample=self.supersample,
             )

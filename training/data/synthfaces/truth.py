@@ -26,6 +26,9 @@ SYNTH_ATTRIBUTES: tuple[str, ...] = ("eyeglasses", "facial_hair", "male", "smili
 P_MALE = 0.42
 P_FACIAL_HAIR_MALE = 0.40
 P_FACIAL_HAIR_FEMALE = 0.01
+# Decorrelated draws (a training option, see ``sample_truth``): the same share of faces
+# with facial hair, drawn independently of ``male``.
+P_FACIAL_HAIR_ANY = P_MALE * P_FACIAL_HAIR_MALE + (1 - P_MALE) * P_FACIAL_HAIR_FEMALE
 P_EYEGLASSES = 0.30
 P_SMILING = 0.50
 
@@ -81,13 +84,22 @@ MAX_SHIFT = 0.06  # of the image side
 SCALE_RANGE = (0.9, 1.1)
 
 
-def sample_truth(seed: int, index: int) -> tuple[dict[str, int], dict[str, float | int]]:
-    """Draw the attributes and nuisance factors of face ``index`` (cheap; no drawing)."""
+def sample_truth(seed: int, index: int, *, decorrelated: bool = False) -> tuple[dict[str, int], dict[str, float | int]]:
+    """Draw the attributes and nuisance factors of face ``index`` (cheap; no drawing).
+
+    ``decorrelated=True`` draws ``facial_hair`` with its marginal probability whatever
+    ``male`` is, from the same uniform, so every other factor of the face is unchanged. A
+    training set drawn so shows the model bearded women and beardless men alike, which
+    gives it no reason to tie the two attributes' directions together.
+    """
     if seed < 0 or index < 0:
         raise ValueError(f"seed and index must be non-negative, got seed={seed}, index={index}")
     u = random.Random((int(seed) << 64) + int(index)).random
     male = u() < P_MALE
-    p_hair = P_FACIAL_HAIR_MALE if male else P_FACIAL_HAIR_FEMALE
+    if decorrelated:
+        p_hair = P_FACIAL_HAIR_ANY
+    else:
+        p_hair = P_FACIAL_HAIR_MALE if male else P_FACIAL_HAIR_FEMALE
     attributes = {
         "male": int(male),
         "facial_hair": int(u() < p_hair),

@@ -45,6 +45,29 @@ def test_labels_follow_the_male_facial_hair_correlation():
     assert labels.tolist() == truth[7].tolist()
 
 
+def test_decorrelated_draw_unties_facial_hair_from_male_and_keeps_the_rest():
+    n = 2000
+    plain = SynthFaces("train", image_size=16, length=n)
+    untied = SynthFaces("train", image_size=16, length=n, decorrelated=True)
+    draws = [(plain.truth(i), untied.truth(i)) for i in range(n)]
+    male = np.array([u[0]["male"] for _, u in draws])
+    hair = np.array([u[0]["facial_hair"] for _, u in draws])
+    assert abs(hair[male == 1].mean() - hair[male == 0].mean()) < 0.06  # was 0.40 vs 0.01
+    assert abs(hair.mean() - np.mean([p[0]["facial_hair"] for p, _ in draws])) < 0.03  # same share
+    assert all(p[1] == u[1] for p, u in draws)  # nuisance unchanged
+    assert all(
+        {k: v for k, v in p[0].items() if k != "facial_hair"} == {k: v for k, v in u[0].items() if k != "facial_hair"}
+        for p, u in draws
+    )
+    index = next(i for i in range(n) if draws[i][1][0]["facial_hair"] and not draws[i][1][0]["male"])
+    face = render_face(0, index, 16, overrides={"facial_hair": 1})
+    image, labels = SynthFaces("train", image_size=16, attributes=("facial_hair", "male"), length=n, decorrelated=True)[
+        index
+    ]
+    assert torch.equal(image, to_tensor(face.image)) and labels.tolist() == [1.0, 0.0]  # a bearded woman
+    assert untied.render(index).attributes["facial_hair"] == 1
+
+
 def test_return_targets_collates_into_batches():
     ds = SynthFaces("test", image_size=16, length=4, return_targets=True)
     images, labels, targets = next(iter(DataLoader(ds, batch_size=4)))

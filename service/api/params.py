@@ -18,6 +18,7 @@ from pydantic import WithJsonSchema
 from service.api.deps import ClassifierDep, ModelDep
 from service.api.errors import ApiError
 from service.api.routes.common import check_attributes
+from service.imaging.encode import ImageEncoding
 
 # Largest |delta| accepted: the paper uses 3 to 5 (prior is N(0, I)); beyond this the decoder
 # sees latents far outside anything it was trained on.
@@ -71,6 +72,29 @@ DetailQuery = Annotated[
     EditDetail,
     Query(description="`full`: model output. `residual`: the upload at its resolution plus only the change."),
 ]
+
+
+class EditImageFormat(StrEnum):
+    """Encoding of the returned image: `png` (lossless), `jpeg` or `webp` (lossy, at `quality`)."""
+
+    PNG = "png"
+    JPEG = "jpeg"
+    WEBP = "webp"
+
+
+ImageFormatQuery = Annotated[
+    EditImageFormat,
+    Query(
+        description=(
+            "Encoding of the returned image: `png` (lossless, default), `jpeg` or `webp` (lossy, at `quality`). "
+            "For a full-resolution `detail=residual` photo, JPEG encodes about 30x faster than PNG and is "
+            "about 6x smaller. WebP allows at most 16383 pixels per side."
+        )
+    ),
+]
+QualityQuery = Annotated[
+    int, Query(ge=1, le=100, description="JPEG/WebP quality, 1-100 (ignored for PNG, which is lossless).")
+]
 # Kept for curl users of ``/edit?format=json`` but left out of the document: each operation has
 # one response type (``POST /edit/json`` is the JSON operation), so SDKs get clean types.
 FormatQuery = Annotated[Literal["png", "json"] | None, Query(include_in_schema=False)]
@@ -83,6 +107,7 @@ class EditPlan:
     preserve: list[str]
     detail: Literal["full", "residual"]
     format: Literal["png", "json"] | None  # None: content negotiation on the Accept header
+    encoding: ImageEncoding  # of the returned image
 
 
 async def edit_plan(
@@ -94,6 +119,8 @@ async def edit_plan(
     preserve: PreserveQuery = None,
     detail: DetailQuery = EditDetail.FULL,
     format: FormatQuery = None,
+    image_format: ImageFormatQuery = EditImageFormat.PNG,
+    quality: QualityQuery = 90,
 ) -> EditPlan:
     """The checked edit request; 422 ``unknown_attribute`` / ``invalid_delta`` otherwise."""
     preserve = preserve or []
@@ -107,6 +134,7 @@ async def edit_plan(
         preserve=preserve,
         detail=detail.value,
         format=format,
+        encoding=ImageEncoding(format=image_format.value, quality=quality),
     )
 
 

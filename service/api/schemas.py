@@ -79,7 +79,13 @@ class FaceEditInfo(BaseModel):
 
 class EditResponse(BaseModel):
     model: str
-    image_png_base64: str = Field(description="The edited image as base64-encoded PNG.")
+    image_base64: str = Field(description="The edited image, base64-encoded, in `media_type`.")
+    media_type: str = Field(description="`image/png`, `image/jpeg` or `image/webp` (`image_format`).")
+    image_png_base64: str | None = Field(
+        default=None,
+        deprecated=True,
+        description="The same as `image_base64` when the image is PNG (the default), else null. Use `image_base64`.",
+    )
     width: int
     height: int
     deltas: dict[str, float] = Field(description="Delta applied per edited attribute (resolved when `auto`).")
@@ -235,6 +241,14 @@ def png_response(description: str, *, headers: dict | None = None) -> dict:
     entry: dict[str, Any] = {"description": description, "content": {"image/png": {"schema": _PNG_SCHEMA}}}
     if headers:
         entry["headers"] = headers
+    return {200: entry}
+
+
+def image_response(description: str, *, headers: dict | None = None) -> dict:
+    """A 200 entry for a route answering PNG, JPEG or WebP (the request's ``image_format``): one
+    media range, ``image/*``, binary, so SDKs still return bytes and ``Content-Type`` says which."""
+    entry = png_response(description, headers=headers)[200]
+    entry["content"] = {"image/*": {"schema": _PNG_SCHEMA}}
     return {200: entry}
 
 

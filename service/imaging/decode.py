@@ -3,7 +3,7 @@
 Input: :func:`decode_image` turns uploaded bytes into the model input (float32 ``(3, S, S)``
 in the manifest's value range) plus the oriented RGB original and the crop box, so that
 ``detail=residual`` edits can be pasted back at full resolution (:func:`residual_edit`).
-Output: :func:`to_png_bytes` / :func:`grid_png_bytes` turn model outputs into PNG bytes.
+Output: :func:`to_image_bytes` / :func:`grid_image_bytes` turn model outputs into PNG bytes.
 
 Safety, in the order it happens:
 1. Byte cap while streaming (:func:`read_upload`, :func:`read_limited`), never trusting

@@ -1,9 +1,11 @@
-"""Model outputs -> PNG bytes: uint8 conversion, torchvision-style grids, PNG encoding."""
+"""Model outputs -> image bytes: uint8 conversion, torchvision-style grids, PNG/JPEG/WebP encoding."""
 
 from __future__ import annotations
 
 import io
 import math
+from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 from PIL import Image
@@ -45,6 +47,59 @@ def encode_png(rgb: np.ndarray, compress_level: int | None = None) -> bytes:
     return buffer.getvalue()
 
 
+# What an encoded 4000x4000 photo costs (astronaut upscaled, 2-core CPU, benchmarks/RESULTS.md):
+# PNG level 6 3.3 s / 8.1 MB, JPEG q90 0.10 s / 1.2 MB, WebP q90 method 0 0.46 s / 0.67 MB
+# (method 4, libwebp's default, 1.2 s / 0.57 MB: 15% fewer bytes for 2.6x the time).
+WEBP_METHOD = 0
+WEBP_MAX_SIDE = 16383  # libwebp's format limit, in pixels per side
+ImageFormat = Literal["png", "jpeg", "webp"]
+MEDIA_TYPES: dict[str, str] = {"png": "image/png", "jpeg": "image/jpeg", "webp": "image/webp"}
+
+
+@dataclass(frozen=True)
+class ImageEncoding:
+    """How a response image is encoded: lossless PNG (the default) or lossy JPEG/WebP at ``quality``
+    (1-100), which for a full-resolution photo is many times faster to encode and to send."""
+
+    format: ImageFormat = "png"
+    quality: int = 90
+
+    def __post_init__(self) -> None:
+        if self.format not in MEDIA_TYPES:
+            raise ValueError(f"format must be one of {', '.join(MEDIA_TYPES)}, got {self.format!r}")
+        if not 1 <= self.quality <= 100:
+            raise ValueError(f"quality must be in [1, 100], got {self.quality}")
+
+    @property
+    def media_type(self) -> str:
+        return MEDIA_TYPES[self.format]
+
+    def fits(self, width: int, height: int) -> bool:
+        """Whether an image of this size can be written in this format (WebP caps each side)."""
+        return self.format != "webp" or max(width, height) <= WEBP_MAX_SIDE
+
+
+PNG = ImageEncoding()
+
+
+def encode_image(rgb: np.ndarray, encoding: ImageEncoding = PNG) -> bytes:
+    """uint8 ``(H, W, 3)`` -> bytes in ``encoding`` (PNG with :func:`encode_png`'s levels)."""
+    if encoding.format == "png":
+        return encode_png(rgb)
+    rgb = np.asarray(rgb)
+    if rgb.dtype != np.uint8 or rgb.ndim != 3 or rgb.shape[2] != 3:
+        raise ValueError(f"expected uint8 (H, W, 3), got {rgb.dtype} {rgb.shape}")
+    if not encoding.fits(rgb.shape[1], rgb.shape[0]):
+        raise ValueError(f"a {rgb.shape[1]}x{rgb.shape[0]} image exceeds WebP's {WEBP_MAX_SIDE}-pixel side")
+    buffer = io.BytesIO()
+    image = Image.fromarray(np.ascontiguousarray(rgb))
+    if encoding.format == "jpeg":
+        image.save(buffer, format="JPEG", quality=encoding.quality)
+    else:
+        image.save(buffer, format="WEBP", quality=encoding.quality, method=WEBP_METHOD)
+    return buffer.getvalue()
+
+
 def make_grid(batch: np.ndarray, nrow: int = 8, padding: int = 2, pad_value: float = 0.0) -> np.ndarray:
     """Tile ``(N, 3, H, W)`` into one ``(3, H', W')`` image with torchvision's
     ``make_grid`` layout: ``nrow`` images per row, ``padding`` pixels of ``pad_value``
@@ -68,30 +123,43 @@ def make_grid(batch: np.ndarray, nrow: int = 8, padding: int = 2, pad_value: flo
     return grid
 
 
-def to_png_bytes(images: np.ndarray, value_range: tuple[float, float] = (0.0, 1.0)) -> bytes:
-    """One ``(3, S, S)`` image -> PNG; a ``(N, 3, S, S)`` batch -> PNG of its grid
-    (:func:`grid_png_bytes` defaults: 8 per row, 2 px padding)."""
+def to_image_bytes(
+    images: np.ndarray, value_range: tuple[float, float] = (0.0, 1.0), encoding: ImageEncoding = PNG
+) -> bytes:
+    """One ``(3, S, S)`` image -> bytes in ``encoding`` (PNG by default); a ``(N, 3, S, S)`` batch
+    -> its grid (:func:`grid_image_bytes` defaults: 8 per row, 2 px padding)."""
     images = np.asarray(images)
     if images.ndim == 4:
-        return grid_png_bytes(images, value_range=value_range)
-    return encode_png(to_uint8(images, value_range))
+        return grid_image_bytes(images, value_range=value_range, encoding=encoding)
+    return encode_image(to_uint8(images, value_range), encoding)
 
 
-def grid_png_bytes(
+def grid_image_bytes(
     batch: np.ndarray,
     nrow: int = 8,
     value_range: tuple[float, float] = (0.0, 1.0),
     padding: int = 2,
     pad_value: float | None = None,
+    encoding: ImageEncoding = PNG,
 ) -> bytes:
-    """``(N, 3, S, S)`` -> PNG of a grid; padding defaults to the low end of the range (black)."""
+    """``(N, 3, S, S)`` -> one encoded grid image; padding defaults to the low end of the range (black)."""
     low, _ = check_value_range(value_range)
     grid = make_grid(batch, nrow=nrow, padding=padding, pad_value=low if pad_value is None else pad_value)
-    return encode_png(to_uint8(grid, value_range))
+    return encode_image(to_uint8(grid, value_range), encoding)
 
 
-def png_of_batch(images: np.ndarray, value_range: tuple[float, float]) -> bytes:
+def image_of_batch(images: np.ndarray, value_range: tuple[float, float], encoding: ImageEncoding = PNG) -> bytes:
     """One image as itself; several as a near-square grid (2 px black padding)."""
     if len(images) == 1:
-        return to_png_bytes(images[0], value_range)
-    return grid_png_bytes(images, nrow=math.ceil(math.sqrt(len(images))), value_range=value_range)
+        return to_image_bytes(images[0], value_range, encoding)
+    grid_nrow = math.ceil(math.sqrt(len(images)))
+    return grid_image_bytes(images, nrow=grid_nrow, value_range=value_range, encoding=encoding)
+
+
+def grid_size(count: int, side: int, padding: int = 2) -> tuple[int, int]:
+    """(width, height) of :func:`image_of_batch`'s output for ``count`` images of ``side`` pixels."""
+    if count == 1:
+        return side, side
+    cols = min(math.ceil(math.sqrt(count)), count)
+    rows = math.ceil(count / cols)
+    return cols * (side + padding) + padding, rows * (side + padding) + padding

@@ -4,7 +4,7 @@ Profiling the service (benchmarks/RESULTS.md, "Serving performance") showed that
 small model the thread hops cost more than the model: encoder batcher, event loop for the
 latent edit, decoder batcher, then a worker thread for the PNG, each hop waking a thread
 and handing the GIL over. :func:`edit_batch` runs encode -> latent edit -> decode -> uint8
--> PNG for a whole batch in the batcher's engine thread, so a request pays one hop, and
+-> PNG (or JPEG/WebP) for a whole batch in the batcher's engine thread, so a request pays one hop, and
 the batch is formed once instead of twice. Per-request failures (an impossible
 ``preserve`` edit) are returned as exception objects so they reach only their caller.
 """
@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from service.imaging.encode import to_png_bytes
+from service.imaging.encode import PNG, ImageEncoding, to_image_bytes
 from service.latent.edit import LinearClassifier, apply_edits, probabilities_dict
 from service.runtime.engine import Engine
 
@@ -33,11 +33,12 @@ class EditJob:
     # (image, mean, reconstruction) -> Typicality, for a calibrated model: its D(mean) is
     # decoded in the same engine call as the edit.
     assess: Callable[[np.ndarray, np.ndarray, np.ndarray], Any] | None = None
+    encoding: ImageEncoding = PNG  # of the returned image
 
 
 @dataclass(frozen=True)
 class EditOutput:
-    png: bytes
+    image: bytes  # encoded as the job's ``encoding``
     deltas: dict[str, float]  # delta used per attribute
     before: dict[str, float]  # classifier probabilities of the encoded image
     after: dict[str, float]  # ... and of the edited latent
@@ -67,7 +68,7 @@ def edit_batch(engine: Engine, images: np.ndarray, jobs: list[EditJob]) -> list[
         for row, (i, z_aug, used) in enumerate(edited):
             classifier, assess = jobs[i].classifier, jobs[i].assess
             results[i] = EditOutput(
-                png=to_png_bytes(decoded[row], value_range),
+                image=to_image_bytes(decoded[row], value_range, jobs[i].encoding),
                 deltas=used,
                 before=probabilities_dict(classifier, mean[i : i + 1])[0],
                 after=probabilities_dict(classifier, z_aug)[0],

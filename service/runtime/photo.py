@@ -19,7 +19,7 @@ import numpy as np
 from anyio import to_thread
 
 from service.imaging.decode import DecodedImage
-from service.imaging.encode import encode_png, png_of_batch
+from service.imaging.encode import PNG, ImageEncoding, encode_image, grid_size, image_of_batch
 from service.imaging.paste import PasteConfig, change_levels, paste_edit
 from service.imaging.regions import region_mask, region_of
 from service.imaging.residual import residual_edit
@@ -59,7 +59,7 @@ async def reconstruct(model: LoadedModel, placement: Placement) -> bytes:
     """PNG of ``D(mean(E(x)))`` of each input (a grid for several faces)."""
     mean, _ = await model.encode(placement.inputs)
     images = await model.decode(mean)
-    return await to_thread.run_sync(png_of_batch, images, model.manifest.value_range)
+    return await to_thread.run_sync(image_of_batch, images, model.manifest.value_range)
 
 
 def _edit_rows(mean, classifier, pairs, target, preserve) -> tuple[np.ndarray, list[dict[str, float]]]:
@@ -96,11 +96,11 @@ def paste_all(
     return photo
 
 
-def _paste_png(decoded, placement, recon, edited, value_range, config, region) -> tuple[bytes, int, int]:
-    """Paste-back and PNG encoding as one job (one slot of the CPU queue, one thread hop)."""
+def _paste_encode(decoded, placement, recon, edited, value_range, config, region, encoding) -> tuple[bytes, int, int]:
+    """Paste-back and encoding as one job (one slot of the CPU queue, one thread hop)."""
     pixels = paste_all(decoded, placement, recon, edited, value_range, config, region)
     height, width = pixels.shape[:2]
-    return encode_png(pixels), width, height
+    return encode_image(pixels, encoding), width, height
 
 
 async def edit(
@@ -113,10 +113,11 @@ async def edit(
     target: float,
     preserve: Sequence[str],
     detail: Detail,
+    encoding: ImageEncoding = PNG,
     paste: PasteConfig | None = None,
     work: CpuWork | None = None,
 ) -> tuple[Edited, list[FaceEdit]]:
-    """Encode every input in one batch, edit each, decode, and return the PNG and per-face facts."""
+    """Encode every input in one batch, edit each, decode, and return the image and per-face facts."""
     mean, _ = await model.encode(placement.inputs)
     z_aug, used = _edit_rows(mean, classifier, pairs, target, preserve)
     value_range, n = model.manifest.value_range, len(mean)
@@ -130,16 +131,23 @@ async def edit(
     typicality = typicality_of(model, placement.inputs[0], mean[:1], recon[0]) if calibrated else None
     if detail == "residual":
         config, region = paste or PasteConfig(), attribute_region(model, [name for name, _ in pairs])
-        png, width, height = await offload(
-            work, _paste_png, decoded, placement, recon, edited, value_range, config, region
+        image, width, height = await offload(
+            work, _paste_encode, decoded, placement, recon, edited, value_range, config, region, encoding
         )
     else:
-        png = await to_thread.run_sync(png_of_batch, edited, value_range)
-        width, height = int.from_bytes(png[16:20], "big"), int.from_bytes(png[20:24], "big")  # IHDR: grid size
+        image = await to_thread.run_sync(image_of_batch, edited, value_range, encoding)
+        width, height = grid_size(n, model.manifest.image_size)
     before, after = probabilities_dict(classifier, mean), probabilities_dict(classifier, z_aug)
     indices = placement.indices or [None]
     faces = [FaceEdit(indices[i], used[i], before[i], after[i]) for i in range(n)]
     result = Edited(
-        png=png, width=width, height=height, deltas=used[0], before=before[0], after=after[0], typicality=typicality
+        image=image,
+        media_type=encoding.media_type,
+        width=width,
+        height=height,
+        deltas=used[0],
+        before=before[0],
+        after=after[0],
+        typicality=typicality,
     )
     return result, faces

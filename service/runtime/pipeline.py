@@ -1,4 +1,4 @@
-"""What each route does, without HTTP: decoded image in, arrays and PNG bytes out.
+"""What each route does, without HTTP: decoded image in, arrays and image bytes out.
 
 Routes parse and validate parameters, call one function here and turn its result into a
 response (text-embeddings-inference's split: a thin transport over the engine). Encoder and
@@ -17,7 +17,7 @@ import numpy as np
 from anyio import to_thread
 
 from service.imaging.decode import DecodedImage
-from service.imaging.encode import encode_png, png_of_batch, to_png_bytes
+from service.imaging.encode import PNG, ImageEncoding, encode_image, image_of_batch, to_image_bytes
 from service.imaging.residual import residual_edit
 from service.latent.draw import Method, draw_samples
 from service.latent.edit import LinearClassifier, apply_edits, probabilities_dict
@@ -39,10 +39,10 @@ async def offload(work: CpuWork | None, fn, *args):
     return await work.run(fn, *args)
 
 
-def _paste_back(original, recon, edited, crop_box, value_range) -> tuple[bytes, int, int]:
+def _paste_back(original, recon, edited, crop_box, value_range, encoding) -> tuple[bytes, int, int]:
     pixels = residual_edit(original, recon, edited, crop_box, value_range)
     height, width = pixels.shape[:2]
-    return encode_png(pixels), width, height
+    return encode_image(pixels, encoding), width, height
 
 
 @dataclass(frozen=True)
@@ -56,13 +56,14 @@ class Encoded:
 
 @dataclass(frozen=True)
 class Edited:
-    png: bytes
+    image: bytes  # encoded as the request asked (PNG unless ``image_format`` said otherwise)
+    media_type: str  # of ``image``, e.g. ``image/png``
     width: int
     height: int
     deltas: dict[str, float]  # delta used per attribute, in request order
     before: dict[str, float]  # classifier probabilities of the encoded image
     after: dict[str, float]  # ... and of the edited latent
-    typicality: Typicality | None  # how typical the upload is for the model (None: no calibration)
+    typicality: Typicality | None = None  # how typical the upload is for the model (None: no calibration)
 
 
 @dataclass(frozen=True)
@@ -105,7 +106,7 @@ async def reconstruct(model: LoadedModel, decoded: DecodedImage) -> bytes:
     """PNG of ``D(mean(E(x)))`` at the model's resolution."""
     mean, _ = await model.encode(decoded.model_input[None])
     images = await model.decode(mean)
-    return await to_thread.run_sync(to_png_bytes, images[0], model.manifest.value_range)
+    return await to_thread.run_sync(to_image_bytes, images[0], model.manifest.value_range)
 
 
 async def edit(
@@ -117,6 +118,7 @@ async def edit(
     target: float,
     preserve: Sequence[str],
     detail: Detail,
+    encoding: ImageEncoding = PNG,
     work: CpuWork | None = None,
 ) -> Edited:
     """Encode to the mean, move it along the attribute directions, decode (paper Sec. 3).
@@ -124,11 +126,14 @@ async def edit(
     ``full`` runs as one fused engine-thread call (:mod:`service.runtime.fused`)."""
     if detail == "full":
         assess = partial(typicality_of, model) if model.manifest.typicality is not None else None
-        job = EditJob(classifier=classifier, pairs=pairs, target=target, preserve=preserve, assess=assess)
+        job = EditJob(
+            classifier=classifier, pairs=pairs, target=target, preserve=preserve, assess=assess, encoding=encoding
+        )
         out = await model.edit(decoded.model_input[None], job)
         size = model.manifest.image_size
         return Edited(
-            png=out.png,
+            image=out.image,
+            media_type=encoding.media_type,
             width=size,
             height=size,
             deltas=out.deltas,
@@ -143,18 +148,27 @@ async def edit(
     recon, edited = await model.decode(np.concatenate([mean, z_aug]).astype(np.float32))
     typicality = typicality_of(model, decoded.model_input, mean, recon) if calibrated else None
     # paste-back and PNG as one job: in the request's bounded CPU queue when it has one
-    png, width, height = await offload(
-        work, _paste_back, decoded.original, recon, edited, decoded.crop_box, value_range
+    image, width, height = await offload(
+        work, _paste_back, decoded.original, recon, edited, decoded.crop_box, value_range, encoding
     )
     before = probabilities_dict(classifier, mean)[0]
     after = probabilities_dict(classifier, z_aug)[0]
-    return Edited(png=png, width=width, height=height, deltas=used, before=before, after=after, typicality=typicality)
+    return Edited(
+        image=image,
+        media_type=encoding.media_type,
+        width=width,
+        height=height,
+        deltas=used,
+        before=before,
+        after=after,
+        typicality=typicality,
+    )
 
 
 async def decode(model: LoadedModel, z: np.ndarray) -> bytes:
     """PNG of one latent, or a grid of several."""
     images = await model.decode(z)
-    return await to_thread.run_sync(png_of_batch, images, model.manifest.value_range)
+    return await to_thread.run_sync(image_of_batch, images, model.manifest.value_range)
 
 
 async def generate(
@@ -195,8 +209,10 @@ async def edit_latent(
     encoder call, so a slider can ask for many deltas of one image cheaply."""
     z_aug, used = apply_edits(z, classifier, pairs, target=target, preserve=preserve)
     edited = (await model.decode(z_aug.astype(np.float32)))[0]
-    png = await to_thread.run_sync(to_png_bytes, edited, model.manifest.value_range)
+    png = await to_thread.run_sync(to_image_bytes, edited, model.manifest.value_range)
     size = model.manifest.image_size
     before = probabilities_dict(classifier, z)[0]
     after = probabilities_dict(classifier, z_aug)[0]
-    return Edited(png=png, width=size, height=size, deltas=used, before=before, after=after, typicality=None)
+    return Edited(
+        image=png, media_type=PNG.media_type, width=size, height=size, deltas=used, before=before, after=after
+    )

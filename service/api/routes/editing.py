@@ -26,10 +26,12 @@ from service.api.schemas import (
     FaceEditInfo,
     errors,
     header,
+    image_response,
     json_response,
     png_response,
 )
 from service.imaging.decode import DecodedImage
+from service.imaging.encode import PNG, WEBP_MAX_SIDE, ImageEncoding
 from service.latent.edit import LinearClassifier
 from service.runtime import photo, pipeline
 from service.runtime.limits import CpuWork
@@ -130,6 +132,7 @@ async def _edit(
     work: CpuWork | None,
 ) -> _EditOutcome:
     """Place the face (or the centre square), run the edit, and build the shared headers."""
+    _check_fits(plan.encoding, plan.detail, decoded)
     placed = await place(decoded, model.manifest, aligning.pool, align=aligning.align, face=aligning.face)
     face_edits: list[photo.FaceEdit] = []
     edit_args = {
@@ -137,6 +140,7 @@ async def _edit(
         "target": plan.target,
         "preserve": plan.preserve,
         "detail": plan.detail,
+        "encoding": plan.encoding,
         "work": work,  # the paste-back runs in the bounded CPU queue with the deadline
     }
     if placed.alignment == "centre":
@@ -153,11 +157,25 @@ async def _edit(
     return _EditOutcome(edited=edited, faces=face_edits, placed=placed, headers=headers)
 
 
+def _check_fits(encoding: ImageEncoding, detail: str, decoded: DecodedImage) -> None:
+    """A residual edit answers at the upload's size, which WebP may not hold: 422 before any work."""
+    height, width = decoded.original.shape[:2]
+    if detail == "residual" and not encoding.fits(width, height):
+        raise ApiError(
+            422,
+            "image_too_large_for_format",
+            f"a {width}x{height} image exceeds WebP's {WEBP_MAX_SIDE}-pixel side; ask image_format=jpeg or png",
+        )
+
+
 def _edit_body(model: LoadedModel, out: _EditOutcome) -> EditResponse:
     edited = out.edited
+    encoded = b64(edited.image)
     return EditResponse(
         model=model.name,
-        image_png_base64=b64(edited.png),
+        image_base64=encoded,
+        media_type=edited.media_type,
+        image_png_base64=encoded if edited.media_type == PNG.media_type else None,
         width=edited.width,
         height=edited.height,
         deltas=edited.deltas,
@@ -179,7 +197,10 @@ def _edit_body(model: LoadedModel, out: _EditOutcome) -> EditResponse:
     name="edit",
     summary="Edit attributes of an image",
     response_class=Response,
-    responses={**png_response("The edited image (PNG).", headers=_EDIT_HEADERS), **_UPLOAD_ERRORS},
+    responses={
+        **image_response("The edited image (PNG unless `image_format` asks otherwise).", headers=_EDIT_HEADERS),
+        **_UPLOAD_ERRORS,
+    },
 )
 async def edit_image(
     request: Request,
@@ -198,7 +219,7 @@ async def edit_image(
     # Undocumented, kept for curl users: `format=json` / `Accept: application/json` answer /edit/json.
     if wants_json(request, plan.format):
         return JSONResponse(_edit_body(model, out).model_dump(), headers=out.headers)
-    return _png(out.edited.png, out.headers)
+    return Response(content=out.edited.image, media_type=out.edited.media_type, headers=out.headers)
 
 
 @router.post(
@@ -207,7 +228,7 @@ async def edit_image(
     summary="Edit attributes of an image (JSON answer)",
     response_model=EditResponse,
     responses={
-        **json_response("The edited image as base64 PNG, with deltas and probabilities.", headers=_EDIT_HEADERS),
+        **json_response("The edited image as base64, with deltas and probabilities.", headers=_EDIT_HEADERS),
         **_UPLOAD_ERRORS,
     },
 )
@@ -220,7 +241,7 @@ async def edit_json(
     classifier: ClassifierDep,
     work: CpuWorkDep,
 ) -> EditResponse:
-    """What ``POST /edit`` does, answered as JSON: the PNG (base64), deltas used and probabilities."""
+    """What ``POST /edit`` does, answered as JSON: the image (base64), deltas used and probabilities."""
     out = await _edit(plan, aligning, decoded, model, classifier, work)
     response.headers.update(out.headers)
     return _edit_body(model, out)

@@ -27,7 +27,7 @@ from service.api.deps import ClassifierDep, CpuWorkDep, ModelDep, SettingsDep
 from service.api.errors import ApiError
 from service.api.routes.common import b64, check_attributes, wants_json
 from service.api.schemas import GeneratedSample, GenerateResponse, errors, header, json_response, png_response
-from service.imaging.encode import png_of_batch
+from service.imaging.encode import image_of_batch
 from service.latent.draw import PAPER_STEP_SIZE, PAPER_STEPS
 from service.latent.edit import LinearClassifier, probabilities_dict
 from service.latent.prior import FittedPrior
@@ -223,7 +223,7 @@ async def _json_body(
     plan: GeneratePlan, model: LoadedModel, classifier: LinearClassifier, result: SampleResult, images: np.ndarray
 ) -> GenerateResponse:
     value_range = model.manifest.value_range
-    pngs = [await run_in_threadpool(png_of_batch, images[i : i + 1], value_range) for i in range(len(images))]
+    pngs = [await run_in_threadpool(image_of_batch, images[i : i + 1], value_range) for i in range(len(images))]
     return GenerateResponse(
         model=model.name,
         method=plan.method,
@@ -258,7 +258,7 @@ async def generate(
     if wants_json(request, plan.format):
         body = await _json_body(plan, model, classifier, result, images)
         return JSONResponse(body.model_dump(), headers=headers)
-    data = await run_in_threadpool(png_of_batch, images, model.manifest.value_range)
+    data = await run_in_threadpool(image_of_batch, images, model.manifest.value_range)
     return Response(content=data, media_type="image/png", headers=headers)
 
 

@@ -98,4 +98,4 @@ async def edit_latent(body: EditLatentRequest, model: ModelDep, classifier: Clas
         "X-Probabilities-Before": kv_header(edited.before),
         "X-Probabilities-After": kv_header(edited.after),
     }
-    return Response(content=edited.png, media_type="image/png", headers=headers)
+    return Response(content=edited.image, media_type=edited.media_type, headers=headers)

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import io
+
 import numpy as np
 import pytest
+from PIL import Image
 
-from service.imaging.encode import to_png_bytes
+from service.imaging.encode import ImageEncoding, to_image_bytes
 from service.latent.edit import LatentMathError, LinearClassifier, apply_edits, probabilities_dict
 from service.runtime.engine import load_engine
 from service.runtime.fused import EditJob, EditOutput, edit_batch
@@ -22,7 +25,7 @@ def unfused(engine, image: np.ndarray, job: EditJob) -> EditOutput:
     z_aug, used = apply_edits(mean, job.classifier, job.pairs, target=job.target, preserve=job.preserve)
     decoded = engine.decode(z_aug.astype(np.float32))[0]
     return EditOutput(
-        png=to_png_bytes(decoded, engine.manifest.value_range),
+        image=to_image_bytes(decoded, engine.manifest.value_range),
         deltas=used,
         before=probabilities_dict(job.classifier, mean)[0],
         after=probabilities_dict(job.classifier, z_aug)[0],
@@ -44,7 +47,7 @@ def test_a_batch_gives_each_job_what_it_would_get_alone(engine):
         assert got.deltas == pytest.approx(want.deltas)
         assert got.before == pytest.approx(want.before, abs=1e-5)
         assert got.after == pytest.approx(want.after, abs=1e-5)
-        assert got.png[:8] == b"\x89PNG\r\n\x1a\n"
+        assert got.image[:8] == b"\x89PNG\r\n\x1a\n"
     assert results[0].deltas == {"eyeglasses": 3.0}
 
 
@@ -58,3 +61,14 @@ def test_an_impossible_edit_fails_only_its_own_job(engine):
     failed, ok = edit_batch(engine, images, jobs)
     assert isinstance(failed, LatentMathError)
     assert isinstance(ok, EditOutput) and ok.deltas == {"eyeglasses": 3.0}
+
+
+def test_each_job_gets_its_own_image_encoding(engine):
+    classifier = LinearClassifier.from_manifest(engine.manifest)
+    images = np.random.default_rng(1).random((3, 3, 16, 16), dtype=np.float32)
+    encodings = [ImageEncoding("jpeg", 80), ImageEncoding("webp", 80), ImageEncoding()]
+    jobs = [EditJob(classifier, [("eyeglasses", 3.0)], 0.95, [], encoding=e) for e in encodings]
+    results = edit_batch(engine, images, jobs)
+    formats = [Image.open(io.BytesIO(r.image)).format for r in results]
+    assert formats == ["JPEG", "WEBP", "PNG"]
+    assert all(Image.open(io.BytesIO(r.image)).size == (16, 16) for r in results)

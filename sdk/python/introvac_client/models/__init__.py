@@ -5,6 +5,7 @@ from .decode_request import DecodeRequest
 from .detected_face import DetectedFace
 from .edit_align import EditAlign
 from .edit_detail import EditDetail
+from .edit_image_format import EditImageFormat
 from .edit_json_align import EditJsonAlign
 from .edit_latent_request import EditLatentRequest
 from .edit_response import EditResponse
@@ -48,6 +49,7 @@ __all__ = (
     "DetectedFace",
     "EditAlign",
     "EditDetail",
+    "EditImageFormat",
     "EditJsonAlign",
     "EditLatentRequest",
     "EditResponse",

@@ -31,12 +31,15 @@ class EditResponse:
     """ 
         Attributes:
             model (str):
-            image_png_base64 (str): The edited image as base64-encoded PNG.
+            image_base64 (str): The edited image, base64-encoded, in `media_type`.
+            media_type (str): `image/png`, `image/jpeg` or `image/webp` (`image_format`).
             width (int):
             height (int):
             deltas (EditResponseDeltas): Delta applied per edited attribute (resolved when `auto`).
             probabilities_before (EditResponseProbabilitiesBefore): Classifier probabilities of the encoded image.
             probabilities_after (EditResponseProbabilitiesAfter): Classifier probabilities of the edited latent.
+            image_png_base64 (None | str | Unset): The same as `image_base64` when the image is PNG (the default), else
+                null. Use `image_base64`.
             typicality (None | TypicalityReport | Unset): Out-of-domain signal of the upload; null when the model has no
                 calibration.
             alignment (str | Unset): `face` (aligned to the training crop) or `centre`. Default: 'centre'.
@@ -45,12 +48,14 @@ class EditResponse:
      """
 
     model: str
-    image_png_base64: str
+    image_base64: str
+    media_type: str
     width: int
     height: int
     deltas: EditResponseDeltas
     probabilities_before: EditResponseProbabilitiesBefore
     probabilities_after: EditResponseProbabilitiesAfter
+    image_png_base64: None | str | Unset = UNSET
     typicality: None | TypicalityReport | Unset = UNSET
     alignment: str | Unset = 'centre'
     alignment_reason: str | Unset = ''
@@ -69,7 +74,9 @@ class EditResponse:
         from ..models.typicality_report import TypicalityReport # noqa: PLC0415
         model = self.model
 
-        image_png_base64 = self.image_png_base64
+        image_base64 = self.image_base64
+
+        media_type = self.media_type
 
         width = self.width
 
@@ -80,6 +87,12 @@ class EditResponse:
         probabilities_before = self.probabilities_before.to_dict()
 
         probabilities_after = self.probabilities_after.to_dict()
+
+        image_png_base64: None | str | Unset
+        if isinstance(self.image_png_base64, Unset):
+            image_png_base64 = UNSET
+        else:
+            image_png_base64 = self.image_png_base64
 
         typicality: dict[str, Any] | None | Unset
         if isinstance(self.typicality, Unset):
@@ -107,13 +120,16 @@ class EditResponse:
         field_dict.update(self.additional_properties)
         field_dict.update({
             "model": model,
-            "image_png_base64": image_png_base64,
+            "image_base64": image_base64,
+            "media_type": media_type,
             "width": width,
             "height": height,
             "deltas": deltas,
             "probabilities_before": probabilities_before,
             "probabilities_after": probabilities_after,
         })
+        if image_png_base64 is not UNSET:
+            field_dict["image_png_base64"] = image_png_base64
         if typicality is not UNSET:
             field_dict["typicality"] = typicality
         if alignment is not UNSET:
@@ -137,7 +153,9 @@ class EditResponse:
         d = dict(src_dict)
         model = d.pop("model")
 
-        image_png_base64 = d.pop("image_png_base64")
+        image_base64 = d.pop("image_base64")
+
+        media_type = d.pop("media_type")
 
         width = d.pop("width")
 
@@ -156,6 +174,16 @@ class EditResponse:
         probabilities_after = EditResponseProbabilitiesAfter.from_dict(d.pop("probabilities_after"))
 
 
+
+
+        def _parse_image_png_base64(data: object) -> None | str | Unset:
+            if data is None:
+                return data
+            if isinstance(data, Unset):
+                return data
+            return cast(None | str | Unset, data)
+
+        image_png_base64 = _parse_image_png_base64(d.pop("image_png_base64", UNSET))
 
 
         def _parse_typicality(data: object) -> None | TypicalityReport | Unset:
@@ -196,12 +224,14 @@ class EditResponse:
 
         edit_response = cls(
             model=model,
-            image_png_base64=image_png_base64,
+            image_base64=image_base64,
+            media_type=media_type,
             width=width,
             height=height,
             deltas=deltas,
             probabilities_before=probabilities_before,
             probabilities_after=probabilities_after,
+            image_png_base64=image_png_base64,
             typicality=typicality,
             alignment=alignment,
             alignment_reason=alignment_reason,

@@ -101,7 +101,7 @@ export const edit = <ThrowOnError extends boolean = false>(options: Options<Edit
 /**
  * Edit attributes of an image (JSON answer)
  *
- * What ``POST /edit`` does, answered as JSON: the PNG (base64), deltas used and probabilities.
+ * What ``POST /edit`` does, answered as JSON: the image (base64), deltas used and probabilities.
  */
 export const editJson = <ThrowOnError extends boolean = false>(options: Options<EditJsonData, ThrowOnError>) => (options.client ?? client).post<EditJsonResponses, EditJsonErrors, ThrowOnError>({
     ...formDataBodySerializer,

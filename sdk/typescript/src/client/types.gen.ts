@@ -96,6 +96,13 @@ export type DetectedFace = {
 export type EditDetail = 'full' | 'residual';
 
 /**
+ * EditImageFormat
+ *
+ * Encoding of the returned image: `png` (lossless), `jpeg` or `webp` (lossy, at `quality`).
+ */
+export type EditImageFormat = 'png' | 'jpeg' | 'webp';
+
+/**
  * EditLatentRequest
  *
  * An encoded latent (e.g. /encode's `mean`) and the edit to apply to it.
@@ -142,11 +149,25 @@ export type EditResponse = {
      */
     model: string;
     /**
+     * Image Base64
+     *
+     * The edited image, base64-encoded, in `media_type`.
+     */
+    image_base64: string;
+    /**
+     * Media Type
+     *
+     * `image/png`, `image/jpeg` or `image/webp` (`image_format`).
+     */
+    media_type: string;
+    /**
      * Image Png Base64
      *
-     * The edited image as base64-encoded PNG.
+     * The same as `image_base64` when the image is PNG (the default), else null. Use `image_base64`.
+     *
+     * @deprecated
      */
-    image_png_base64: string;
+    image_png_base64?: string | null;
     /**
      * Width
      */
@@ -997,6 +1018,16 @@ export type EditData = {
          */
         detail?: EditDetail;
         /**
+         * Encoding of the returned image: `png` (lossless, default), `jpeg` or `webp` (lossy, at `quality`). For a full-resolution `detail=residual` photo, JPEG encodes about 30x faster than PNG and is about 6x smaller. WebP allows at most 16383 pixels per side.
+         */
+        image_format?: EditImageFormat;
+        /**
+         * Quality
+         *
+         * JPEG/WebP quality, 1-100 (ignored for PNG, which is lossless).
+         */
+        quality?: number;
+        /**
          * Model
          *
          * Model to use (see GET /models); default: the service's default model.
@@ -1061,7 +1092,7 @@ export type EditError = EditErrors[keyof EditErrors];
 
 export type EditResponses = {
     /**
-     * The edited image (PNG).
+     * The edited image (PNG unless `image_format` asks otherwise).
      */
     200: Blob | File;
 };
@@ -1100,6 +1131,16 @@ export type EditJsonData = {
          * `full`: model output. `residual`: the upload at its resolution plus only the change.
          */
         detail?: EditDetail;
+        /**
+         * Encoding of the returned image: `png` (lossless, default), `jpeg` or `webp` (lossy, at `quality`). For a full-resolution `detail=residual` photo, JPEG encodes about 30x faster than PNG and is about 6x smaller. WebP allows at most 16383 pixels per side.
+         */
+        image_format?: EditImageFormat;
+        /**
+         * Quality
+         *
+         * JPEG/WebP quality, 1-100 (ignored for PNG, which is lossless).
+         */
+        quality?: number;
         /**
          * Model
          *
@@ -1165,7 +1206,7 @@ export type EditJsonError = EditJsonErrors[keyof EditJsonErrors];
 
 export type EditJsonResponses = {
     /**
-     * The edited image as base64 PNG, with deltas and probabilities.
+     * The edited image as base64, with deltas and probabilities.
      */
     200: EditResponse;
 };

@@ -12,6 +12,8 @@ from ...models.edit_align import check_edit_align
 from ...models.edit_align import EditAlign
 from ...models.edit_detail import check_edit_detail
 from ...models.edit_detail import EditDetail
+from ...models.edit_image_format import check_edit_image_format
+from ...models.edit_image_format import EditImageFormat
 from ...models.error_body import ErrorBody
 from ...models.image_upload import ImageUpload
 from ...types import File, FileTypes
@@ -30,6 +32,8 @@ def _get_kwargs(
     target: float | Unset = 0.95,
     preserve: list[str] | Unset = UNSET,
     detail: EditDetail | Unset = UNSET,
+    image_format: EditImageFormat | Unset = UNSET,
+    quality: int | Unset = 90,
     model: str | Unset = UNSET,
     align: EditAlign | Unset = 'auto',
     face: str | Unset = 'largest',
@@ -72,6 +76,14 @@ def _get_kwargs(
         json_detail = detail
 
     params["detail"] = json_detail
+
+    json_image_format: str | Unset = UNSET
+    if not isinstance(image_format, Unset):
+        json_image_format = image_format
+
+    params["image_format"] = json_image_format
+
+    params["quality"] = quality
 
     params["model"] = model
 
@@ -199,6 +211,8 @@ def sync_detailed(
     target: float | Unset = 0.95,
     preserve: list[str] | Unset = UNSET,
     detail: EditDetail | Unset = UNSET,
+    image_format: EditImageFormat | Unset = UNSET,
+    quality: int | Unset = 90,
     model: str | Unset = UNSET,
     align: EditAlign | Unset = 'auto',
     face: str | Unset = 'largest',
@@ -221,6 +235,10 @@ def sync_detailed(
         preserve (list[str] | Unset): Attributes whose classifier logits must not change.
         detail (EditDetail | Unset): `full`: the model's output. `residual`: the upload at its
             resolution plus only the change.
+        image_format (EditImageFormat | Unset): Encoding of the returned image: `png` (lossless),
+            `jpeg` or `webp` (lossy, at `quality`).
+        quality (int | Unset): JPEG/WebP quality, 1-100 (ignored for PNG, which is lossless).
+            Default: 90.
         model (str | Unset): Model to use (see GET /models); default: the service's default model.
         align (EditAlign | Unset): `auto`: align the face to the model's training crop when one is
             found, else the centre square. `face`: the face or a 422 (`no_face_found`,
@@ -246,6 +264,8 @@ delta=delta,
 target=target,
 preserve=preserve,
 detail=detail,
+image_format=image_format,
+quality=quality,
 model=model,
 align=align,
 face=face,
@@ -267,6 +287,8 @@ def sync(
     target: float | Unset = 0.95,
     preserve: list[str] | Unset = UNSET,
     detail: EditDetail | Unset = UNSET,
+    image_format: EditImageFormat | Unset = UNSET,
+    quality: int | Unset = 90,
     model: str | Unset = UNSET,
     align: EditAlign | Unset = 'auto',
     face: str | Unset = 'largest',
@@ -289,6 +311,10 @@ def sync(
         preserve (list[str] | Unset): Attributes whose classifier logits must not change.
         detail (EditDetail | Unset): `full`: the model's output. `residual`: the upload at its
             resolution plus only the change.
+        image_format (EditImageFormat | Unset): Encoding of the returned image: `png` (lossless),
+            `jpeg` or `webp` (lossy, at `quality`).
+        quality (int | Unset): JPEG/WebP quality, 1-100 (ignored for PNG, which is lossless).
+            Default: 90.
         model (str | Unset): Model to use (see GET /models); default: the service's default model.
         align (EditAlign | Unset): `auto`: align the face to the model's training crop when one is
             found, else the centre square. `face`: the face or a 422 (`no_face_found`,
@@ -315,6 +341,8 @@ delta=delta,
 target=target,
 preserve=preserve,
 detail=detail,
+image_format=image_format,
+quality=quality,
 model=model,
 align=align,
 face=face,
@@ -330,6 +358,8 @@ async def asyncio_detailed(
     target: float | Unset = 0.95,
     preserve: list[str] | Unset = UNSET,
     detail: EditDetail | Unset = UNSET,
+    image_format: EditImageFormat | Unset = UNSET,
+    quality: int | Unset = 90,
     model: str | Unset = UNSET,
     align: EditAlign | Unset = 'auto',
     face: str | Unset = 'largest',
@@ -352,6 +382,10 @@ async def asyncio_detailed(
         preserve (list[str] | Unset): Attributes whose classifier logits must not change.
         detail (EditDetail | Unset): `full`: the model's output. `residual`: the upload at its
             resolution plus only the change.
+        image_format (EditImageFormat | Unset): Encoding of the returned image: `png` (lossless),
+            `jpeg` or `webp` (lossy, at `quality`).
+        quality (int | Unset): JPEG/WebP quality, 1-100 (ignored for PNG, which is lossless).
+            Default: 90.
         model (str | Unset): Model to use (see GET /models); default: the service's default model.
         align (EditAlign | Unset): `auto`: align the face to the model's training crop when one is
             found, else the centre square. `face`: the face or a 422 (`no_face_found`,
@@ -377,6 +411,8 @@ delta=delta,
 target=target,
 preserve=preserve,
 detail=detail,
+image_format=image_format,
+quality=quality,
 model=model,
 align=align,
 face=face,
@@ -398,6 +434,8 @@ async def asyncio(
     target: float | Unset = 0.95,
     preserve: list[str] | Unset = UNSET,
     detail: EditDetail | Unset = UNSET,
+    image_format: EditImageFormat | Unset = UNSET,
+    quality: int | Unset = 90,
     model: str | Unset = UNSET,
     align: EditAlign | Unset = 'auto',
     face: str | Unset = 'largest',
@@ -420,6 +458,10 @@ async def asyncio(
         preserve (list[str] | Unset): Attributes whose classifier logits must not change.
         detail (EditDetail | Unset): `full`: the model's output. `residual`: the upload at its
             resolution plus only the change.
+        image_format (EditImageFormat | Unset): Encoding of the returned image: `png` (lossless),
+            `jpeg` or `webp` (lossy, at `quality`).
+        quality (int | Unset): JPEG/WebP quality, 1-100 (ignored for PNG, which is lossless).
+            Default: 90.
         model (str | Unset): Model to use (see GET /models); default: the service's default model.
         align (EditAlign | Unset): `auto`: align the face to the model's training crop when one is
             found, else the centre square. `face`: the face or a 422 (`no_face_found`,
@@ -446,6 +488,8 @@ delta=delta,
 target=target,
 preserve=preserve,
 detail=detail,
+image_format=image_format,
+quality=quality,
 model=model,
 align=align,
 face=face,

@@ -10,6 +10,8 @@ from ... import errors
 
 from ...models.edit_detail import check_edit_detail
 from ...models.edit_detail import EditDetail
+from ...models.edit_image_format import check_edit_image_format
+from ...models.edit_image_format import EditImageFormat
 from ...models.edit_json_align import check_edit_json_align
 from ...models.edit_json_align import EditJsonAlign
 from ...models.edit_response import EditResponse
@@ -29,6 +31,8 @@ def _get_kwargs(
     target: float | Unset = 0.95,
     preserve: list[str] | Unset = UNSET,
     detail: EditDetail | Unset = UNSET,
+    image_format: EditImageFormat | Unset = UNSET,
+    quality: int | Unset = 90,
     model: str | Unset = UNSET,
     align: EditJsonAlign | Unset = 'auto',
     face: str | Unset = 'largest',
@@ -71,6 +75,14 @@ def _get_kwargs(
         json_detail = detail
 
     params["detail"] = json_detail
+
+    json_image_format: str | Unset = UNSET
+    if not isinstance(image_format, Unset):
+        json_image_format = image_format
+
+    params["image_format"] = json_image_format
+
+    params["quality"] = quality
 
     params["model"] = model
 
@@ -196,6 +208,8 @@ def sync_detailed(
     target: float | Unset = 0.95,
     preserve: list[str] | Unset = UNSET,
     detail: EditDetail | Unset = UNSET,
+    image_format: EditImageFormat | Unset = UNSET,
+    quality: int | Unset = 90,
     model: str | Unset = UNSET,
     align: EditJsonAlign | Unset = 'auto',
     face: str | Unset = 'largest',
@@ -203,7 +217,7 @@ def sync_detailed(
 ) -> Response[EditResponse | ErrorBody]:
     """ Edit attributes of an image (JSON answer)
 
-     What ``POST /edit`` does, answered as JSON: the PNG (base64), deltas used and probabilities.
+     What ``POST /edit`` does, answered as JSON: the image (base64), deltas used and probabilities.
 
     Args:
         attribute (list[str]): Attribute to edit; repeat for several.
@@ -215,6 +229,10 @@ def sync_detailed(
         preserve (list[str] | Unset): Attributes whose classifier logits must not change.
         detail (EditDetail | Unset): `full`: the model's output. `residual`: the upload at its
             resolution plus only the change.
+        image_format (EditImageFormat | Unset): Encoding of the returned image: `png` (lossless),
+            `jpeg` or `webp` (lossy, at `quality`).
+        quality (int | Unset): JPEG/WebP quality, 1-100 (ignored for PNG, which is lossless).
+            Default: 90.
         model (str | Unset): Model to use (see GET /models); default: the service's default model.
         align (EditJsonAlign | Unset): `auto`: align the face to the model's training crop when
             one is found, else the centre square. `face`: the face or a 422 (`no_face_found`,
@@ -240,6 +258,8 @@ delta=delta,
 target=target,
 preserve=preserve,
 detail=detail,
+image_format=image_format,
+quality=quality,
 model=model,
 align=align,
 face=face,
@@ -261,6 +281,8 @@ def sync(
     target: float | Unset = 0.95,
     preserve: list[str] | Unset = UNSET,
     detail: EditDetail | Unset = UNSET,
+    image_format: EditImageFormat | Unset = UNSET,
+    quality: int | Unset = 90,
     model: str | Unset = UNSET,
     align: EditJsonAlign | Unset = 'auto',
     face: str | Unset = 'largest',
@@ -268,7 +290,7 @@ def sync(
 ) -> EditResponse | ErrorBody | None:
     """ Edit attributes of an image (JSON answer)
 
-     What ``POST /edit`` does, answered as JSON: the PNG (base64), deltas used and probabilities.
+     What ``POST /edit`` does, answered as JSON: the image (base64), deltas used and probabilities.
 
     Args:
         attribute (list[str]): Attribute to edit; repeat for several.
@@ -280,6 +302,10 @@ def sync(
         preserve (list[str] | Unset): Attributes whose classifier logits must not change.
         detail (EditDetail | Unset): `full`: the model's output. `residual`: the upload at its
             resolution plus only the change.
+        image_format (EditImageFormat | Unset): Encoding of the returned image: `png` (lossless),
+            `jpeg` or `webp` (lossy, at `quality`).
+        quality (int | Unset): JPEG/WebP quality, 1-100 (ignored for PNG, which is lossless).
+            Default: 90.
         model (str | Unset): Model to use (see GET /models); default: the service's default model.
         align (EditJsonAlign | Unset): `auto`: align the face to the model's training crop when
             one is found, else the centre square. `face`: the face or a 422 (`no_face_found`,
@@ -306,6 +332,8 @@ delta=delta,
 target=target,
 preserve=preserve,
 detail=detail,
+image_format=image_format,
+quality=quality,
 model=model,
 align=align,
 face=face,
@@ -321,6 +349,8 @@ async def asyncio_detailed(
     target: float | Unset = 0.95,
     preserve: list[str] | Unset = UNSET,
     detail: EditDetail | Unset = UNSET,
+    image_format: EditImageFormat | Unset = UNSET,
+    quality: int | Unset = 90,
     model: str | Unset = UNSET,
     align: EditJsonAlign | Unset = 'auto',
     face: str | Unset = 'largest',
@@ -328,7 +358,7 @@ async def asyncio_detailed(
 ) -> Response[EditResponse | ErrorBody]:
     """ Edit attributes of an image (JSON answer)
 
-     What ``POST /edit`` does, answered as JSON: the PNG (base64), deltas used and probabilities.
+     What ``POST /edit`` does, answered as JSON: the image (base64), deltas used and probabilities.
 
     Args:
         attribute (list[str]): Attribute to edit; repeat for several.
@@ -340,6 +370,10 @@ async def asyncio_detailed(
         preserve (list[str] | Unset): Attributes whose classifier logits must not change.
         detail (EditDetail | Unset): `full`: the model's output. `residual`: the upload at its
             resolution plus only the change.
+        image_format (EditImageFormat | Unset): Encoding of the returned image: `png` (lossless),
+            `jpeg` or `webp` (lossy, at `quality`).
+        quality (int | Unset): JPEG/WebP quality, 1-100 (ignored for PNG, which is lossless).
+            Default: 90.
         model (str | Unset): Model to use (see GET /models); default: the service's default model.
         align (EditJsonAlign | Unset): `auto`: align the face to the model's training crop when
             one is found, else the centre square. `face`: the face or a 422 (`no_face_found`,
@@ -365,6 +399,8 @@ delta=delta,
 target=target,
 preserve=preserve,
 detail=detail,
+image_format=image_format,
+quality=quality,
 model=model,
 align=align,
 face=face,
@@ -386,6 +422,8 @@ async def asyncio(
     target: float | Unset = 0.95,
     preserve: list[str] | Unset = UNSET,
     detail: EditDetail | Unset = UNSET,
+    image_format: EditImageFormat | Unset = UNSET,
+    quality: int | Unset = 90,
     model: str | Unset = UNSET,
     align: EditJsonAlign | Unset = 'auto',
     face: str | Unset = 'largest',
@@ -393,7 +431,7 @@ async def asyncio(
 ) -> EditResponse | ErrorBody | None:
     """ Edit attributes of an image (JSON answer)
 
-     What ``POST /edit`` does, answered as JSON: the PNG (base64), deltas used and probabilities.
+     What ``POST /edit`` does, answered as JSON: the image (base64), deltas used and probabilities.
 
     Args:
         attribute (list[str]): Attribute to edit; repeat for several.
@@ -405,6 +443,10 @@ async def asyncio(
         preserve (list[str] | Unset): Attributes whose classifier logits must not change.
         detail (EditDetail | Unset): `full`: the model's output. `residual`: the upload at its
             resolution plus only the change.
+        image_format (EditImageFormat | Unset): Encoding of the returned image: `png` (lossless),
+            `jpeg` or `webp` (lossy, at `quality`).
+        quality (int | Unset): JPEG/WebP quality, 1-100 (ignored for PNG, which is lossless).
+            Default: 90.
         model (str | Unset): Model to use (see GET /models); default: the service's default model.
         align (EditJsonAlign | Unset): `auto`: align the face to the model's training crop when
             one is found, else the centre square. `face`: the face or a 422 (`no_face_found`,
@@ -431,6 +473,8 @@ delta=delta,
 target=target,
 preserve=preserve,
 detail=detail,
+image_format=image_format,
+quality=quality,
 model=model,
 align=align,
 face=face,

@@ -123,6 +123,12 @@ class TrainConfig:
         "|delta| of the edit-consistency term, uniform in [low, high] (the API's recommended edit strengths "
         "lie in this range)",
     )
+    edit_delta_mode: Literal["range", "auto"] = knob(
+        "range",
+        "how the edit-consistency term picks |delta|: 'range' uniform in edit_delta_range; 'auto' the closed-form "
+        "delta that brings the classifier to edit_auto_target, as the API's delta=auto does, clipped to the range",
+    )
+    edit_auto_target: float = knob(0.95, "probability the 'auto' edit delta mode aims at (the API's default target)")
     edit_keep_weight: float = knob(
         1.0,
         "weight, in the edit-consistency term, of the BCE of the attributes an edit must keep, relative to the "
@@ -168,6 +174,10 @@ class TrainConfig:
             raise ValueError(f"edit_consistency_weight must be >= 0, got {self.edit_consistency_weight}")
         if not self.edit_keep_weight > 0:
             raise ValueError(f"edit_keep_weight must be > 0, got {self.edit_keep_weight}")
+        if self.edit_delta_mode not in ("range", "auto"):
+            raise ValueError(f"edit_delta_mode must be 'range' or 'auto', got {self.edit_delta_mode!r}")
+        if not 0.5 < self.edit_auto_target < 1:
+            raise ValueError(f"edit_auto_target must be in (0.5, 1), got {self.edit_auto_target}")
         low, high = self.edit_delta_range
         if not 0 < low <= high:
             raise ValueError(f"edit_delta_range must be 0 < low <= high, got {self.edit_delta_range}")

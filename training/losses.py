@@ -22,6 +22,8 @@ stable where ``log(sigmoid(l))`` would underflow.
 
 from __future__ import annotations
 
+import math
+
 import torch
 import torch.nn.functional as F
 from torch import Tensor
@@ -104,6 +106,21 @@ def edit_strengths(labels: Tensor, attribute: Tensor, u: Tensor, low: float, hig
     rows = torch.arange(labels.shape[0], device=labels.device)
     present = labels[rows, attribute]
     return (1.0 - 2.0 * present) * (low + u.to(labels.dtype) * (high - low))
+
+
+def auto_edit_strengths(
+    logits: Tensor, labels: Tensor, attribute: Tensor, row_norms: Tensor, target: float, low: float, high: float
+) -> Tensor:
+    """Signed delta per row that moves the edited attribute's logit to ``logit(target)`` toward
+    its flipped label: the API's ``delta=auto`` in closed form, ``(logit(target) - s l) / |w_k|``
+    for a linear classifier (``l``: the row's logit, ``s``: +1 to add, -1 to remove), with
+    ``|delta|`` clipped to ``[low, high]``. Training the term at these deltas teaches the decoder
+    to draw an edit at the strength the service's auto edits use, instead of over a range."""
+    rows = torch.arange(labels.shape[0], device=labels.device)
+    sign = 1.0 - 2.0 * labels[rows, attribute]
+    goal = math.log(target / (1.0 - target))
+    magnitude = (goal - sign * logits[rows, attribute]) / row_norms[attribute].clamp_min(1e-12)
+    return sign * magnitude.clamp(low, high)
 
 
 def edited_labels(labels: Tensor, attribute: Tensor) -> Tensor:

@@ -41,6 +41,7 @@ from torch import Tensor
 from training.config import TrainConfig
 from training.losses import (
     attribute_bce,
+    auto_edit_strengths,
     edit_consistency_loss,
     edit_strengths,
     edited_labels,
@@ -160,8 +161,9 @@ def _edit_consistency(model: VAC, x: Tensor, y: Tensor, mean: Tensor, noise: Ste
     """The edit-consistency term (beyond the paper, issue 15); returns it unweighted and
     accumulates ``edit_consistency_weight`` times its gradient into the DECODER only.
 
-    Z_e = dt mean + delta * w_k/|w_k| (k, |delta| from the step noise, the sign toward the
-    flipped label), X_e = G(Z_e), then the attribute logits C(E(X_e)) against the edited
+    Z_e = dt mean + delta * w_k/|w_k| (k and |delta| from the step noise, or with
+    ``edit_delta_mode="auto"`` the delta that brings the logit to ``edit_auto_target``; the
+    sign toward the flipped label), X_e = G(Z_e), then the attribute logits C(E(X_e)) against the edited
     labels. Encoder and classifier are detached as for L_G (``inputs`` = theta: they are
     crossed, never updated), and so is the edit itself (dt mean, dt w), so the term can only
     teach the decoder to render what the latent direction means, not move the directions.
@@ -169,9 +171,14 @@ def _edit_consistency(model: VAC, x: Tensor, y: Tensor, mean: Tensor, noise: Ste
     k = model.config.fake_index
     attribute = noise.edit_attribute.to(x.device)  # type: ignore[union-attr]
     low, high = cfg.edit_delta_range
-    delta = edit_strengths(y.to(x.dtype), attribute, noise.edit_u.to(x), low, high)  # type: ignore[union-attr]
     rows = model.classifier.weight[:k].detach().to(x.dtype)
-    units = rows / rows.norm(dim=1, keepdim=True).clamp_min(1e-12)
+    norms = rows.norm(dim=1)
+    units = rows / norms[:, None].clamp_min(1e-12)
+    if cfg.edit_delta_mode == "auto":
+        logits = mean.detach() @ rows.T + model.classifier.bias[:k].detach().to(x.dtype)
+        delta = auto_edit_strengths(logits, y.to(x.dtype), attribute, norms, cfg.edit_auto_target, low, high)
+    else:
+        delta = edit_strengths(y.to(x.dtype), attribute, noise.edit_u.to(x), low, high)  # type: ignore[union-attr]
     z_edit = mean.detach() + delta[:, None] * units[attribute]
     with _autocast(x, cfg):
         x_edit = model.decoder(z_edit)

@@ -9,6 +9,7 @@ import torch
 
 from training.losses import (
     attribute_bce,
+    auto_edit_strengths,
     edit_consistency_loss,
     edit_strengths,
     edited_labels,
@@ -113,6 +114,27 @@ def test_edit_strengths_point_toward_the_flipped_label_within_the_range():
     delta = edit_strengths(labels, attribute, torch.tensor([0.0, 0.5, 0.999]), 2.0, 6.0)
     # row 0 has attribute 0: remove (negative); row 1 lacks it: add; row 2 has attribute 1: remove
     assert delta.tolist() == pytest.approx([-2.0, 4.0, -(2.0 + 0.999 * 4.0)])
+
+
+def test_auto_edit_strengths_bring_the_logit_to_the_target_like_the_api():
+    generator = torch.Generator().manual_seed(0)
+    weight, bias = torch.randn(3, 8, generator=generator), torch.randn(3, generator=generator)
+    z = torch.randn(6, 8, generator=generator)
+    labels = torch.tensor([[0.0, 1, 0], [1, 0, 1], [0, 0, 1], [1, 1, 0], [0, 1, 1], [1, 0, 0]])
+    attribute, rows = torch.tensor([0, 0, 1, 1, 2, 2]), torch.arange(6)
+    norms = weight.norm(dim=1)
+    delta = auto_edit_strengths(z @ weight.T + bias, labels, attribute, norms, 0.95, 1e-6, 1e6)
+    moved = z + delta[:, None] * (weight / norms[:, None])[attribute]
+    reached = torch.sigmoid((moved @ weight.T + bias)[rows, attribute])
+    wanted = torch.where(labels[rows, attribute] == 1, 0.05, 0.95)  # toward the flipped label
+    free = delta.abs() > 1e-6  # the others already read as flipped: the smallest step, no step back
+    assert int(free.sum()) >= 3
+    torch.testing.assert_close(reached[free], wanted[free])
+    sign = 1 - 2 * labels[rows, attribute]
+    assert bool((sign[~free] * (reached[~free] - wanted[~free]) >= 0).all())
+    clipped = auto_edit_strengths(z @ weight.T + bias, labels, attribute, norms, 0.95, 2.0, 2.5)
+    assert bool((clipped.abs() >= 2.0).all() and (clipped.abs() <= 2.5).all())
+    assert torch.equal(torch.sign(clipped), 1 - 2 * labels[rows, attribute])
 
 
 def test_edited_labels_flip_only_the_edited_attribute():

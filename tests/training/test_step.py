@@ -12,6 +12,7 @@ import torch
 import training.step as step_module
 import training.step_reference as step_reference_module
 from training.config import ModelConfig, TrainConfig
+from training.losses import auto_edit_strengths
 from training.model import VAC
 from training.step import (
     EDIT_LOSS_KEY,
@@ -236,7 +237,7 @@ def test_edit_consistency_off_reproduces_the_reference_exactly(setup, mode):
     assert tuple(losses) == tuple(ref_losses) and EDIT_LOSS_KEY not in losses
 
 
-def _independent_edit_gradients(model, x, y, noise, weight, low, high, keep=1.0):
+def _independent_edit_gradients(model, x, y, noise, weight, low, high, keep=1.0, delta=None):
     """The term written out on a copy whose encoder and classifier are frozen (requires_grad
     off): the gradient it sends into the decoder, nothing shared with training.step."""
     frozen = copy.deepcopy(model)
@@ -247,7 +248,8 @@ def _independent_edit_gradients(model, x, y, noise, weight, low, high, keep=1.0)
     w = frozen.classifier.weight[:k]
     a = noise.edit_attribute
     present = y[rows, a]
-    delta = (1 - 2 * present) * (low + noise.edit_u * (high - low))
+    if delta is None:
+        delta = (1 - 2 * present) * (low + noise.edit_u * (high - low))
     z = mean + delta[:, None] * (w / w.norm(dim=1, keepdim=True))[a]
     logits = frozen.classifier(frozen.encoder(frozen.decoder(z))[0])[:, :k]
     target = y.clone()
@@ -310,3 +312,32 @@ def test_edit_consistency_config_is_checked():
         TrainConfig(edit_delta_range=(3.0, 2.0))
     with pytest.raises(ValueError, match="edit_keep_weight"):
         TrainConfig(edit_keep_weight=0.0)
+    with pytest.raises(ValueError, match="edit_delta_mode"):
+        TrainConfig(edit_delta_mode="sometimes")
+    with pytest.raises(ValueError, match="edit_auto_target"):
+        TrainConfig(edit_auto_target=0.5)
+
+
+def test_auto_delta_mode_edits_at_the_delta_that_reaches_the_target(setup):
+    """The step's auto deltas are the closed form of ``auto_edit_strengths`` on the step's own
+    encoder mean and classifier rows: the independent term, fed those deltas, gives the same
+    decoder gradient."""
+    model, x, y, noise = setup
+    edit_setup = (model, x, y, _with_edit_noise(noise))
+    _, off = gradients(compute_gradients, edit_setup, mode="introvac")
+    _, on = gradients(
+        compute_gradients,
+        edit_setup,
+        mode="introvac",
+        edit_consistency_weight=0.7,
+        edit_delta_mode="auto",
+        edit_delta_range=(0.5, 8.0),
+    )
+    k = len(MODEL_CFG.attributes)
+    with torch.no_grad():
+        mean = model.encoder(x)[0]
+        w, b = model.classifier.weight[:k], model.classifier.bias[:k]
+        delta = auto_edit_strengths(mean @ w.T + b, y, edit_setup[3].edit_attribute, w.norm(dim=1), 0.95, 0.5, 8.0)
+    assert bool((delta.abs() > 0.5).any() and (delta.abs() < 8.0).any())  # not all at a clip
+    _, expected = _independent_edit_gradients(model, x, y, edit_setup[3], 0.7, 0.5, 8.0, delta=delta)
+    assert_same({k: on[k] - off[k] for k in expected}, expected, tol=1e-8)

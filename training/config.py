@@ -129,6 +129,11 @@ class TrainConfig:
         "delta that brings the classifier to edit_auto_target, as the API's delta=auto does, clipped to the range",
     )
     edit_auto_target: float = knob(0.95, "probability the 'auto' edit delta mode aims at (the API's default target)")
+    classifier_label_smoothing: float = knob(
+        0.0,
+        "beyond the paper: L_CL on real images aims at smoothing/2 and 1 - smoothing/2 instead of 0 and 1, "
+        "a less confident classifier whose p = 0.95 lies farther along w_k (0 = Algorithm 1 exactly)",
+    )
     edit_keep_weight: float = knob(
         1.0,
         "weight, in the edit-consistency term, of the BCE of the attributes an edit must keep, relative to the "
@@ -174,6 +179,8 @@ class TrainConfig:
             raise ValueError(f"edit_consistency_weight must be >= 0, got {self.edit_consistency_weight}")
         if not self.edit_keep_weight > 0:
             raise ValueError(f"edit_keep_weight must be > 0, got {self.edit_keep_weight}")
+        if not 0.0 <= self.classifier_label_smoothing < 1.0:
+            raise ValueError(f"classifier_label_smoothing must be in [0, 1), got {self.classifier_label_smoothing}")
         if self.edit_delta_mode not in ("range", "auto"):
             raise ValueError(f"edit_delta_mode must be 'range' or 'auto', got {self.edit_delta_mode!r}")
         if not 0.5 < self.edit_auto_target < 1:

@@ -61,6 +61,15 @@ def attribute_bce(attribute_logits: Tensor, labels: Tensor) -> Tensor:
     return F.binary_cross_entropy_with_logits(attribute_logits, labels.to(attribute_logits.dtype))
 
 
+def smooth_labels(labels: Tensor, smoothing: float) -> Tensor:
+    """Binary label smoothing: 0/1 -> smoothing/2 and 1 - smoothing/2 (beyond the paper). A
+    classifier trained on these stops growing its rows once a typical face reads
+    1 - smoothing/2, so ``delta=auto`` has to travel as far as the other class's typical face."""
+    if not 0.0 <= smoothing < 1.0:
+        raise ValueError(f"smoothing must be in [0, 1), got {smoothing}")
+    return labels if smoothing == 0.0 else labels * (1.0 - smoothing) + smoothing / 2.0
+
+
 def real_image_bce(logits: Tensor, labels: Tensor) -> Tensor:
     """L_CL on real images: BCE of all K + 1 logits, mean over batch and logits.
 

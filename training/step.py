@@ -50,6 +50,7 @@ from training.losses import (
     kl_standard_normal,
     real_image_bce,
     reconstruction_l1,
+    smooth_labels,
 )
 from training.model import VAC
 
@@ -200,7 +201,7 @@ def _vac_gradients(model: VAC, x: Tensor, y: Tensor, eps: Tensor, cfg: TrainConf
     with _autocast(x, cfg):
         x_r = model.decoder(z_r)
     ae = reconstruction_l1(x, x_r.to(x.dtype))
-    cl = real_image_bce(model.classifier(z_r), y)
+    cl = real_image_bce(model.classifier(z_r), smooth_labels(y, cfg.classifier_label_smoothing))
     reg = kl_standard_normal(mean, logvar)
     loss = cfg.beta_ae * ae + cfg.beta_cl * cl + cfg.beta_reg * reg
     loss.backward()
@@ -256,7 +257,7 @@ def _introvac_gradients(
     p = _shared_passes(model, x, eps, z_g, cfg)
 
     ae = reconstruction_l1(x, p.x_r.to(x.dtype))
-    cl = real_image_bce(model.classifier(p.z_r), y)
+    cl = real_image_bce(model.classifier(p.z_r), smooth_labels(y, cfg.classifier_label_smoothing))
     reg = kl_standard_normal(p.mean, p.logvar)
     ec_r, ec_g = judged_fake_loss(p.logits_rr[:, k]), judged_fake_loss(p.logits_g[:, k])
     g_cls = attribute_bce(p.logits_rr[:, :k], y)

@@ -17,6 +17,7 @@ from training.losses import (
     judged_real_loss,
     kl_standard_normal,
     reconstruction_l1,
+    smooth_labels,
 )
 
 
@@ -167,3 +168,11 @@ def test_edit_consistency_keep_weight_scales_only_the_attributes_that_must_not_m
     assert edit_consistency_loss(confident, target, attribute, 4.0).item() == pytest.approx(
         edit_consistency_loss(confident, target, attribute, 1.0).item(), rel=1e-4
     )
+
+
+def test_smooth_labels_pull_both_classes_toward_one_half():
+    labels = torch.tensor([[0.0, 1.0], [1.0, 0.0]])
+    assert smooth_labels(labels, 0.1).flatten().tolist() == pytest.approx([0.05, 0.95, 0.95, 0.05])
+    assert smooth_labels(labels, 0.0) is labels
+    with pytest.raises(ValueError):
+        smooth_labels(labels, 1.0)

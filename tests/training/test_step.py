@@ -12,7 +12,7 @@ import torch
 import training.step as step_module
 import training.step_reference as step_reference_module
 from training.config import ModelConfig, TrainConfig
-from training.losses import auto_edit_strengths
+from training.losses import auto_edit_strengths, real_image_bce
 from training.model import VAC
 from training.step import (
     EDIT_LOSS_KEY,
@@ -341,3 +341,22 @@ def test_auto_delta_mode_edits_at_the_delta_that_reaches_the_target(setup):
     assert bool((delta.abs() > 0.5).any() and (delta.abs() < 8.0).any())  # not all at a clip
     _, expected = _independent_edit_gradients(model, x, y, edit_setup[3], 0.7, 0.5, 8.0, delta=delta)
     assert_same({k: on[k] - off[k] for k in expected}, expected, tol=1e-8)
+
+
+@pytest.mark.parametrize("mode", ["introvac", "vac"])
+def test_label_smoothing_softens_only_the_real_image_classifier_targets(setup, mode):
+    model, x, y, noise = setup
+    plain, _ = gradients(compute_gradients, setup, mode=mode)
+    smoothed, _ = gradients(compute_gradients, setup, mode=mode, classifier_label_smoothing=0.2)
+    with torch.no_grad():
+        mean, logvar = model.encoder(x)
+        z_r = model.reparameterize(mean, logvar, noise.eps)
+        logits = model.classifier(z_r)
+        expected = real_image_bce(logits, y * 0.8 + 0.1)
+    torch.testing.assert_close(smoothed["cl"], expected)
+    torch.testing.assert_close(plain["cl"], real_image_bce(logits, y))
+    assert smoothed["cl"] != plain["cl"]
+    for key in set(plain) - {"cl", "total_enc", "total_dec"}:  # every other loss is the same
+        torch.testing.assert_close(smoothed[key], plain[key])
+    with pytest.raises(ValueError, match="classifier_label_smoothing"):
+        TrainConfig(classifier_label_smoothing=1.0)

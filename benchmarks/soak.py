@@ -6,13 +6,16 @@ detail=residual), the worst images under the caps (a 6300x6300 PNG of zeros, the
 RGBA, a 36-megapixel JPEG at detail=full, and at detail=residual the largest JPEG whose
 paste-back fits the decode budget: 4100x4100 for 1 GiB) and GET /generate at the paper's
 settings. A client that gets 503 waits its Retry-After, as a polite client does.
-A separate prober calls /health every 100 ms. Prints status counts per kind, p50/p99 of each
-(kind, status), /health and 503 latency, connection errors, and the server's RSS at start
+A prober in the clients' loop calls /health every 100 ms; a prober in its own process
+(prober.py) alternates /health and the photo edit every 100 ms, timing the server without the
+load generator's own loop lag. Prints status counts per kind, p50/p99 of each (kind, status),
+/health and 503 latency, connection errors, and the server's RSS at start
 (models loaded), after the warm-up, at its peak and at the end (the last two after
 --settle-s without load, so the work the server still runs for requests it already answered
 with 504 has ended), with the targets of issue 12:
 only 200, 503 with Retry-After and 504; zero connection errors; peak RSS under the decode
-budget plus the RSS at start (the models); RSS growth after warm-up below 10%.
+budget plus the RSS at start (the models); RSS growth after warm-up below 10%; /health and
+admission-503 p99 under 50 ms as the separate prober sees them.
 
     python benchmarks/soak.py                                        # 64 clients, 60 s, models/<default>
     python benchmarks/soak.py --quick --models-dir /tmp/m --model tiny  # seconds (smoke test)
@@ -41,6 +44,7 @@ sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_server import uvicorn_server  # noqa: E402  (benchmarks/ is not a package)
 from load_tools import RssSampler, Tally, mib, monotonic_ms, photo, read_status, zeros_png  # noqa: E402
+from prober import merge, run_prober  # noqa: E402
 
 from service.imaging.decode import COST_BYTES_PER_PIXEL  # noqa: E402
 from service.runtime.limits import PASTE_BACK_COST_BYTES_PER_PIXEL  # noqa: E402
@@ -149,13 +153,28 @@ def run(args: argparse.Namespace) -> dict:
         asyncio.run(drive(url, args, mix, args.warmup_s, warm))
         time.sleep(args.settle_s)  # work the server still runs for abandoned (504) requests ends
         rss["after_warmup"] = read_status(pid)["VmRSS"]
+        executor, probes = run_prober(url, args.seconds, {kind: request for kind, _, request in mix}["edit photo"])
         began = time.perf_counter()
-        asyncio.run(drive(url, args, mix, args.seconds, tally))
-        elapsed = time.perf_counter() - began
+        try:
+            asyncio.run(drive(url, args, mix, args.seconds, tally))
+            elapsed = time.perf_counter() - began
+            merge(tally, probes.result(timeout=args.seconds + 120))
+        finally:
+            executor.shutdown(cancel_futures=True)
         time.sleep(args.settle_s)
         rss["end"] = read_status(pid)["VmRSS"]
         rss["peak"] = sampler.stop()
     return summarize(args, tally, warm, rss, elapsed)
+
+
+def latency_targets(tally: Tally) -> dict[str, bool]:
+    """Issue 12's 50 ms p99 for /health and for admission 503s, timed by the separate prober
+    (benchmarks/prober.py); the 503 target only when the prober was refused at all."""
+    health, refused = tally.percentiles("probe health 200"), tally.percentiles("probe edit 503")
+    targets = {"/health p99 < 50 ms (prober)": health is not None and health[1] < 50.0}
+    if refused is not None:
+        targets["503 p99 < 50 ms (prober)"] = refused[1] < 50.0
+    return targets
 
 
 def summarize(args: argparse.Namespace, tally: Tally, warm: Tally, rss: dict, elapsed: float) -> dict:
@@ -173,6 +192,7 @@ def summarize(args: argparse.Namespace, tally: Tally, warm: Tally, rss: dict, el
         "peak RSS under budget + models": (rss["peak"] - rss["start"]) * 1024 <= args.budget_bytes,
         "RSS growth after warm-up < 10%": growth < 0.10,
     }
+    targets.update(latency_targets(tally))
     return {
         "clients": args.clients,
         "seconds": elapsed,

@@ -1,7 +1,8 @@
 """Smoke test of benchmarks/soak.py: it runs end to end with tiny settings and reports what it
 promises (statuses per kind, latencies, connection errors, RSS at start, after warm-up, peak
 and end, and the targets). Figures are not checked against the targets' numbers here beyond
-what holds on any machine: only 200/503/504, every 503 with Retry-After, no connection error.
+what holds on any machine: only 200/503/504, every 503 with Retry-After, no connection error;
+the separate prober's kinds are there and its latency target is reported.
 """
 
 from __future__ import annotations
@@ -28,6 +29,10 @@ def test_the_soak_script_runs_and_reports(tiny_models_root, tmp_path):
     assert figures["requests"] > 0 and set(figures["statuses"]) <= {"200", "503", "504"}, result.stdout
     assert figures["statuses"].get("200", 0) > 0 and figures["connection_errors"] == {}, result.stdout
     assert set(figures["per_kind"]) >= {"edit photo", "generate", "health"}, figures["per_kind"]
+    # The prober in its own process timed /health and the photo edit beside the load.
+    assert figures["per_kind"]["probe health"].get("200", 0) > 0, figures["per_kind"]
+    assert sum(figures["per_kind"]["probe edit"].values()) > 0, figures["per_kind"]
+    assert "/health p99 < 50 ms (prober)" in figures["targets"]
     assert set(figures["rss_kib"]) == {"start", "after_warmup", "peak", "end"}
     assert all(value > 0 for value in figures["rss_kib"].values())
     targets = figures["targets"]

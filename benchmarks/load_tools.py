@@ -137,3 +137,23 @@ def mib(kib: int) -> str:
 
 def monotonic_ms(start: float) -> float:
     return (time.perf_counter() - start) * 1000.0
+
+
+def histogram_counts(metrics_text: str, name: str) -> dict[float, float]:
+    """Cumulative bucket counts {upper bound: count} of one unlabelled Prometheus histogram."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    for family in text_string_to_metric_families(metrics_text):
+        if family.name == name:
+            return {float(s.labels["le"]): s.value for s in family.samples if s.name == name + "_bucket"}
+    return {}
+
+
+def histogram_quantile(before: dict[float, float], after: dict[float, float], q: float) -> float | None:
+    """The upper bound of the bucket holding quantile ``q`` of what was observed between two
+    scrapes (like PromQL's histogram_quantile, without interpolation); None without samples."""
+    bounds = sorted(after)
+    counts = [after[b] - before.get(b, 0.0) for b in bounds]
+    if not counts or counts[-1] <= 0:
+        return None
+    return next(b for b, c in zip(bounds, counts, strict=True) if c >= q * counts[-1])

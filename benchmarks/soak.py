@@ -43,7 +43,17 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_server import uvicorn_server  # noqa: E402  (benchmarks/ is not a package)
-from load_tools import RssSampler, Tally, mib, monotonic_ms, photo, read_status, zeros_png  # noqa: E402
+from load_tools import (  # noqa: E402
+    RssSampler,
+    Tally,
+    histogram_counts,
+    histogram_quantile,
+    mib,
+    monotonic_ms,
+    photo,
+    read_status,
+    zeros_png,
+)
 from prober import merge, run_prober  # noqa: E402
 
 from service.imaging.decode import COST_BYTES_PER_PIXEL  # noqa: E402
@@ -136,7 +146,20 @@ def server_env(args: argparse.Namespace) -> dict[str, str]:
         env["INTROVAC_MODELS_DIR"] = str(args.models_dir)
     if args.model:
         env["INTROVAC_DEFAULT_MODEL"] = args.model
+    if args.worker_niceness is not None:
+        env["INTROVAC_WORKER_NICENESS"] = str(args.worker_niceness)
     return env
+
+
+LOOP_LAG = "introvac_event_loop_lag_seconds"
+
+
+def loop_lag(before: str, after: str) -> dict[str, float | None]:
+    """The server's own event-loop lag during the run (service.runtime.loop_lag), from two
+    scrapes of /metrics: bucket upper bounds of its p50 and p99, in ms."""
+    old, new = histogram_counts(before, LOOP_LAG), histogram_counts(after, LOOP_LAG)
+    quantiles = {q: histogram_quantile(old, new, q) for q in (0.5, 0.99)}
+    return {f"p{round(100 * q)} <= ms": None if v is None else 1000 * v for q, v in quantiles.items()}
 
 
 def run(args: argparse.Namespace) -> dict:
@@ -154,17 +177,19 @@ def run(args: argparse.Namespace) -> dict:
         time.sleep(args.settle_s)  # work the server still runs for abandoned (504) requests ends
         rss["after_warmup"] = read_status(pid)["VmRSS"]
         executor, probes = run_prober(url, args.seconds, {kind: request for kind, _, request in mix}["edit photo"])
+        scrape = httpx.get(url + "/metrics").text
         began = time.perf_counter()
         try:
             asyncio.run(drive(url, args, mix, args.seconds, tally))
             elapsed = time.perf_counter() - began
+            lag = loop_lag(scrape, httpx.get(url + "/metrics").text)
             merge(tally, probes.result(timeout=args.seconds + 120))
         finally:
             executor.shutdown(cancel_futures=True)
         time.sleep(args.settle_s)
         rss["end"] = read_status(pid)["VmRSS"]
         rss["peak"] = sampler.stop()
-    return summarize(args, tally, warm, rss, elapsed)
+    return summarize(args, tally, warm, rss, elapsed) | {"server_loop_lag": lag}
 
 
 def latency_targets(tally: Tally) -> dict[str, bool]:
@@ -225,6 +250,8 @@ def report(result: dict) -> str:
         f"peak {mib(rss['peak'])}, end {mib(rss['end'])} (growth after warm-up "
         f"{100 * result['rss_growth_after_warmup']:+.1f}%; decode budget {mib(result['budget_bytes'] // 1024)})"
     )
+    lag = result.get("server_loop_lag") or {}
+    lines.append("server event-loop lag (its own monitor): " + ", ".join(f"{k} {v}" for k, v in lag.items()))
     lines += [f"target: {name}: {'met' if ok else 'MISSED'}" for name, ok in result["targets"].items()]
     return "\n".join(lines)
 
@@ -241,6 +268,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--budget-bytes", type=int, default=GiB)
     parser.add_argument("--request-timeout-s", type=float, default=30.0)
     parser.add_argument("--json", type=Path)
+    parser.add_argument("--worker-niceness", type=int, help="INTROVAC_WORKER_NICENESS (default: the service's)")
     args = parser.parse_args(argv)
     for name, value in (QUICK if args.quick else FULL).items():
         if getattr(args, name) is None:

@@ -33,6 +33,7 @@ from service.api.routes.ui import install_ui
 from service.artifact import ArtifactError
 from service.runtime.face_pool import FacePool
 from service.runtime.limits import WorkLimits
+from service.runtime.loop_lag import LoopLagMonitor
 from service.runtime.registry import ModelRegistry, discover
 from service.settings import SHIPPED_MODEL, Settings
 
@@ -90,6 +91,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     at once and /ready is 503 until they are in) or before listening (``background_load=False``)."""
     state: ServiceState = app.state.service
     lifecycle: Lifecycle = state.lifecycle
+    lag = LoopLagMonitor(interval_s=state.settings.loop_lag_interval_ms / 1000, on_lag=state.metrics.loop_lag.observe)
+    lag.start()
     state.limits.start()
     try:
         # The face detector (dlib's models, about a second) loads before the models: /faces and
@@ -110,6 +113,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         yield
     finally:
         await lifecycle.stop()
+        await lag.stop()
         state.limits.stop()
         if state.faces is not None:
             state.faces.stop()

@@ -113,6 +113,13 @@ class Settings(BaseSettings):
         description="Added to the nice value of the decode, sampling, detection and engine threads, so the "
         "event loop (health checks, 503s) runs first on a saturated host; 0: equal priority.",
     )
+    loop_lag_interval_ms: float = Field(
+        25.0,
+        ge=0,
+        le=1000,
+        description="How often the event loop's lag is sampled into introvac_event_loop_lag_seconds "
+        "(the cause behind slow /health and 503s); 0: off.",
+    )
     reload_on_sighup: bool = Field(
         True,
         description="SIGHUP reloads the model folders like POST /admin/reload (old models serve until "

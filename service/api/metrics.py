@@ -22,6 +22,7 @@ UNMATCHED = "unmatched"
 _LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
 _BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128)
 _FACE_BUCKETS = (0, 1, 2, 4, 8, 16, 32, 64)
+_LAG_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
 FACE_DETECTOR = "face_detector"  # the model label of the detector's rejections
 
 
@@ -87,6 +88,15 @@ class Metrics:
             ["model", "op", "reason"],
             registry=r,
         )
+        self._add_runtime_series(r)
+        self.model_info = Info("introvac_model", "Loaded models and where they run.", ["model"], registry=r)
+        self.ready = Gauge("introvac_ready", "1 when every model is loaded and warmed up.", registry=r)
+        # HTTP requests being served right now (MetricsMiddleware): 1 means a request is alone,
+        # and its batcher may run a fast engine call on the event loop instead of hopping threads.
+        self.in_flight = 0
+
+    def _add_runtime_series(self, r: CollectorRegistry) -> None:
+        """Face detection and the event loop: series outside one model's engine."""
         self.face_detection = Histogram(
             "introvac_face_detection_duration_seconds",
             "Face detection time per photo (its worker thread, downscaling included).",
@@ -99,11 +109,12 @@ class Metrics:
             buckets=_FACE_BUCKETS,
             registry=r,
         )
-        self.model_info = Info("introvac_model", "Loaded models and where they run.", ["model"], registry=r)
-        self.ready = Gauge("introvac_ready", "1 when every model is loaded and warmed up.", registry=r)
-        # HTTP requests being served right now (MetricsMiddleware): 1 means a request is alone,
-        # and its batcher may run a fast engine call on the event loop instead of hopping threads.
-        self.in_flight = 0
+        self.loop_lag = Histogram(
+            "introvac_event_loop_lag_seconds",
+            "How much later than scheduled the event loop woke a sleeper (service.runtime.loop_lag).",
+            buckets=_LAG_BUCKETS,
+            registry=r,
+        )
 
     def alone(self) -> bool:
         return self.in_flight <= 1

@@ -33,6 +33,8 @@ def test_the_soak_script_runs_and_reports(tiny_models_root, tmp_path):
     assert figures["per_kind"]["probe health"].get("200", 0) > 0, figures["per_kind"]
     assert sum(figures["per_kind"]["probe edit"].values()) > 0, figures["per_kind"]
     assert "/health p99 < 50 ms (prober)" in figures["targets"]
+    # The server's own loop-lag histogram was scraped before and after the run.
+    assert figures["server_loop_lag"]["p99 <= ms"] is not None, figures["server_loop_lag"]
     assert set(figures["rss_kib"]) == {"start", "after_warmup", "peak", "end"}
     assert all(value > 0 for value in figures["rss_kib"].values())
     targets = figures["targets"]

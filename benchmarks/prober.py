@@ -8,9 +8,9 @@ counted as the server's. A kubelet probe or a new user's request comes from anot
 so its loop is idle when an answer arrives, and what it times is the server plus the
 operating system's scheduling of a mostly idle process.
 
-``probe(url, seconds, ...)`` runs in a spawned process (``run_prober``) and alternates
-``GET /health`` and one ``POST /edit`` of the same photo the load sends (which a saturated
-server refuses with 503 at admission), every ``interval_s``.
+``probe(url, seconds, ...)`` runs in a spawned process (``run_prober``) and sends, each on its
+own schedule, ``GET /health`` and one ``POST /edit`` of the same photo the load sends (which a
+saturated server refuses with 503 at admission), ``interval_s`` after each answer.
 """
 
 from __future__ import annotations
@@ -24,19 +24,29 @@ import httpx
 from load_tools import Tally, monotonic_ms
 
 
+async def _every(client: httpx.AsyncClient, kind: str, request: dict, stop_at: float, interval_s: float, tally: Tally):
+    """Send ``request`` again and again until ``stop_at``, ``interval_s`` after each answer."""
+    while time.monotonic() < stop_at:
+        began = time.perf_counter()
+        try:
+            response = await client.request(**request)
+            tally.add(kind, response.status_code, monotonic_ms(began), response.headers)
+        except httpx.HTTPError as exc:
+            tally.error(kind, exc)
+        await asyncio.sleep(interval_s)
+
+
 async def _probe(url: str, seconds: float, interval_s: float, edit: dict, timeout_s: float) -> Tally:
+    """/health and the edit on their own schedules: an admitted edit may take seconds, and the
+    health checks must not wait for it (an orchestrator's probe does not)."""
     tally = Tally()
     stop_at = time.monotonic() + seconds
     async with httpx.AsyncClient(base_url=url, timeout=httpx.Timeout(timeout_s)) as client:
-        while time.monotonic() < stop_at:
-            for kind, request in (("probe health", {"method": "GET", "url": "/health"}), ("probe edit", edit)):
-                began = time.perf_counter()
-                try:
-                    response = await client.request(**request)
-                    tally.add(kind, response.status_code, monotonic_ms(began), response.headers)
-                except httpx.HTTPError as exc:
-                    tally.error(kind, exc)
-                await asyncio.sleep(interval_s)
+        health = {"method": "GET", "url": "/health"}
+        await asyncio.gather(
+            _every(client, "probe health", health, stop_at, interval_s, tally),
+            _every(client, "probe edit", edit, stop_at, interval_s, tally),
+        )
     return tally
 
 

@@ -7,7 +7,7 @@ RGBA, a 36-megapixel JPEG at detail=full, and at detail=residual the largest JPE
 paste-back fits the decode budget: 4100x4100 for 1 GiB) and GET /generate at the paper's
 settings. A client that gets 503 waits its Retry-After, as a polite client does.
 A prober in the clients' loop calls /health every 100 ms; a prober in its own process
-(prober.py) alternates /health and the photo edit every 100 ms, timing the server without the
+(prober.py) sends /health and the photo edit, each 100 ms after its last answer, timing the server without the
 load generator's own loop lag. Prints status counts per kind, p50/p99 of each (kind, status),
 /health and 503 latency, connection errors, and the server's RSS at start
 (models loaded), after the warm-up, at its peak and at the end (the last two after
@@ -177,6 +177,8 @@ def run(args: argparse.Namespace) -> dict:
         time.sleep(args.settle_s)  # work the server still runs for abandoned (504) requests ends
         rss["after_warmup"] = read_status(pid)["VmRSS"]
         executor, probes = run_prober(url, args.seconds, {kind: request for kind, _, request in mix}["edit photo"])
+        if args.client_niceness:  # after the server and the prober started: only the load clients
+            os.nice(args.client_niceness)
         scrape = httpx.get(url + "/metrics").text
         began = time.perf_counter()
         try:
@@ -269,6 +271,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--request-timeout-s", type=float, default=30.0)
     parser.add_argument("--json", type=Path)
     parser.add_argument("--worker-niceness", type=int, help="INTROVAC_WORKER_NICENESS (default: the service's)")
+    parser.add_argument(
+        "--client-niceness",
+        type=int,
+        default=0,
+        help="nice value added to the load clients once the server and the prober run: stands in for "
+        "clients on other machines, which do not take the server's cores (default 0: same priority)",
+    )
     args = parser.parse_args(argv)
     for name, value in (QUICK if args.quick else FULL).items():
         if getattr(args, name) is None:

@@ -24,6 +24,7 @@ def test_the_soak_script_runs_and_reports(tiny_models_root, tmp_path):
     env = {k: v for k, v in os.environ.items() if not k.startswith("INTROVAC_")}
     command = [sys.executable, str(REPO / "benchmarks" / "soak.py"), "--quick", "--models-dir", str(tiny_models_root)]
     command += ["--model", "tiny", "--clients", "4", "--seconds", "2", "--json", str(out)]
+    command += ["--worker-niceness", "5", "--client-niceness", "1"]  # both knobs accepted and used
     result = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=240)
     figures = json.loads(out.read_text())
     assert figures["requests"] > 0 and set(figures["statuses"]) <= {"200", "503", "504"}, result.stdout

@@ -191,7 +191,22 @@ def run(args: argparse.Namespace) -> dict:
         time.sleep(args.settle_s)
         rss["end"] = read_status(pid)["VmRSS"]
         rss["peak"] = sampler.stop()
-    return summarize(args, tally, warm, rss, elapsed) | {"server_loop_lag": lag}
+        returned_after = wait_for_rss(pid, 1.10 * rss["after_warmup"], args.recheck_s)
+    extra = {"server_loop_lag": lag, "rss_back_within_10pct_after_s": returned_after}
+    return summarize(args, tally, warm, rss, elapsed) | extra
+
+
+def wait_for_rss(pid: int, ceiling_kib: float, seconds: float) -> float | None:
+    """Seconds (after the end reading) until RSS is at most ``ceiling_kib``; None if not within
+    ``seconds``. Tells memory the server keeps apart from work still finishing."""
+    began = time.monotonic()
+    while True:
+        waited = time.monotonic() - began
+        if read_status(pid)["VmRSS"] <= ceiling_kib:
+            return waited
+        if waited >= seconds:
+            return None
+        time.sleep(0.5)
 
 
 def latency_targets(tally: Tally) -> dict[str, bool]:
@@ -254,6 +269,10 @@ def report(result: dict) -> str:
     )
     lag = result.get("server_loop_lag") or {}
     lines.append("server event-loop lag (its own monitor): " + ", ".join(f"{k} {v}" for k, v in lag.items()))
+    back = result.get("rss_back_within_10pct_after_s")
+    lines.append(
+        f"RSS within 10% of after-warm-up: {'not within the recheck' if back is None else f'{back:.1f} s after the end reading'}"
+    )
     lines += [f"target: {name}: {'met' if ok else 'MISSED'}" for name, ok in result["targets"].items()]
     return "\n".join(lines)
 
@@ -270,6 +289,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--budget-bytes", type=int, default=GiB)
     parser.add_argument("--request-timeout-s", type=float, default=30.0)
     parser.add_argument("--json", type=Path)
+    parser.add_argument("--recheck-s", type=float, default=30.0, help="how long to wait for RSS to come back")
     parser.add_argument("--worker-niceness", type=int, help="INTROVAC_WORKER_NICENESS (default: the service's)")
     parser.add_argument(
         "--client-niceness",

@@ -38,6 +38,7 @@ def test_the_soak_script_runs_and_reports(tiny_models_root, tmp_path):
     assert figures["server_loop_lag"]["p99 <= ms"] is not None, figures["server_loop_lag"]
     assert set(figures["rss_kib"]) == {"start", "after_warmup", "peak", "end"}
     assert all(value > 0 for value in figures["rss_kib"].values())
+    assert "rss_back_within_10pct_after_s" in figures and "RSS within 10% of after-warm-up" in result.stdout
     targets = figures["targets"]
     assert targets["only 200, 503 and 504"] and targets["every 503 has Retry-After"]
     assert targets["zero connection errors"], result.stdout

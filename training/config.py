@@ -134,6 +134,11 @@ class TrainConfig:
         "beyond the paper: L_CL on real images aims at smoothing/2 and 1 - smoothing/2 instead of 0 and 1, "
         "a less confident classifier whose p = 0.95 lies farther along w_k (0 = Algorithm 1 exactly)",
     )
+    generator_label_smoothing: float = knob(
+        0.0,
+        "beyond the paper: L_G asks the classifier to read the reconstructions' attributes as smoothing/2 and "
+        "1 - smoothing/2 instead of 0 and 1, matching a classifier trained with label smoothing (0 = Algorithm 1)",
+    )
     edit_keep_weight: float = knob(
         1.0,
         "weight, in the edit-consistency term, of the BCE of the attributes an edit must keep, relative to the "
@@ -181,6 +186,8 @@ class TrainConfig:
             raise ValueError(f"edit_keep_weight must be > 0, got {self.edit_keep_weight}")
         if not 0.0 <= self.classifier_label_smoothing < 1.0:
             raise ValueError(f"classifier_label_smoothing must be in [0, 1), got {self.classifier_label_smoothing}")
+        if not 0.0 <= self.generator_label_smoothing < 1.0:
+            raise ValueError(f"generator_label_smoothing must be in [0, 1), got {self.generator_label_smoothing}")
         if self.edit_delta_mode not in ("range", "auto"):
             raise ValueError(f"edit_delta_mode must be 'range' or 'auto', got {self.edit_delta_mode!r}")
         if not 0.5 < self.edit_auto_target < 1:

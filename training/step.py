@@ -260,7 +260,7 @@ def _introvac_gradients(
     cl = real_image_bce(model.classifier(p.z_r), smooth_labels(y, cfg.classifier_label_smoothing))
     reg = kl_standard_normal(p.mean, p.logvar)
     ec_r, ec_g = judged_fake_loss(p.logits_rr[:, k]), judged_fake_loss(p.logits_g[:, k])
-    g_cls = attribute_bce(p.logits_rr[:, :k], y)
+    g_cls = attribute_bce(p.logits_rr[:, :k], smooth_labels(y, cfg.generator_label_smoothing))
     g_real_r, g_real_g = judged_real_loss(p.logits_rr[:, k]), judged_real_loss(p.logits_g[:, k])
     ae_term = cfg.beta_ae * ae
     loss = ae_term + cfg.beta_cl * cl + cfg.beta_reg * reg + cfg.beta_ec * (ec_r + ec_g)

@@ -12,7 +12,7 @@ import torch
 import training.step as step_module
 import training.step_reference as step_reference_module
 from training.config import ModelConfig, TrainConfig
-from training.losses import auto_edit_strengths, real_image_bce
+from training.losses import attribute_bce, auto_edit_strengths, real_image_bce
 from training.model import VAC
 from training.step import (
     EDIT_LOSS_KEY,
@@ -360,3 +360,20 @@ def test_label_smoothing_softens_only_the_real_image_classifier_targets(setup, m
         torch.testing.assert_close(smoothed[key], plain[key])
     with pytest.raises(ValueError, match="classifier_label_smoothing"):
         TrainConfig(classifier_label_smoothing=1.0)
+
+
+def test_generator_label_smoothing_softens_only_the_decoders_attribute_targets(setup):
+    model, x, y, noise = setup
+    plain, _ = gradients(compute_gradients, setup, mode="introvac")
+    smoothed, _ = gradients(compute_gradients, setup, mode="introvac", generator_label_smoothing=0.2)
+    with torch.no_grad():
+        mean, logvar = model.encoder(x)
+        x_rr = model.decoder(model.reparameterize(mean, logvar, noise.eps))
+        logits = model.classifier(model.encoder(x_rr)[0])[:, : len(MODEL_CFG.attributes)]
+    torch.testing.assert_close(smoothed["g_cls"], attribute_bce(logits, y * 0.8 + 0.1))
+    torch.testing.assert_close(plain["g_cls"], attribute_bce(logits, y))
+    assert smoothed["g_cls"] != plain["g_cls"]
+    for key in set(plain) - {"g_cls", "total_dec"}:  # the encoder's side and every other term are the same
+        torch.testing.assert_close(smoothed[key], plain[key])
+    with pytest.raises(ValueError, match="generator_label_smoothing"):
+        TrainConfig(generator_label_smoothing=-0.1)

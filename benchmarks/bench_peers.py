@@ -40,6 +40,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))  # this checkout's training/ (the random paper model's export), not an installed one
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_server import process_server  # noqa: E402  (benchmarks/ is not a package)
+from load_tools import group_cpu_s  # noqa: E402
 from peer_report import report, targets  # noqa: E402
 from peer_servers import KINDS, export_paper_model, litserve_available, server_spec  # noqa: E402
 from uploads import upload_pool  # noqa: E402
@@ -87,9 +88,10 @@ async def closed_loop(url: str, kind: str, pool: list[bytes], clients: int, seco
 
 
 def merge(cells: dict, key: tuple, run: dict) -> None:
-    cell = cells.setdefault(key, {"ok": 0, "statuses": {}, "elapsed_s": 0.0, "latencies_ms": []})
-    cell["ok"] += run["ok"]
-    cell["elapsed_s"] += run["elapsed_s"]
+    empty = {"ok": 0, "statuses": {}, "elapsed_s": 0.0, "latencies_ms": [], "server_cpu_s": 0.0, "client_cpu_s": 0.0}
+    cell = cells.setdefault(key, empty)
+    for name in ("ok", "elapsed_s", "server_cpu_s", "client_cpu_s"):
+        cell[name] += run[name]
     cell["latencies_ms"] += run["latencies_ms"]
     for status, count in run["statuses"].items():
         cell["statuses"][status] = cell["statuses"].get(status, 0) + count
@@ -101,9 +103,11 @@ def summarise(cells: dict) -> list[dict]:
         lat = cell["latencies_ms"]
         p50, p99 = np.percentile(lat, [50, 99]) if lat else (float("nan"),) * 2
         rate = cell["ok"] / cell["elapsed_s"] if cell["elapsed_s"] else 0.0
+        per_request = 1000.0 / cell["ok"] if cell["ok"] else float("nan")
         rows.append(
             {"model": model, "upload": upload, "clients": clients, "server": kind, "requests_per_s": rate}
             | {"p50_ms": float(p50), "p99_ms": float(p99), "ok": cell["ok"], "statuses": cell["statuses"]}
+            | {"server_cpu_ms": cell["server_cpu_s"] * per_request, "client_cpu_ms": cell["client_cpu_s"] * per_request}
         )
     return rows
 
@@ -150,6 +154,17 @@ def start_all(args: argparse.Namespace, models: dict[str, Path], logs: Path, sta
     return servers
 
 
+def timed_cell(url: str, kind: str, pool: list[bytes], clients: int, seconds: float, start: int, pid: int) -> dict:
+    """One closed-loop cell, with the CPU seconds the server (its process group) and this client
+    process spent on it: on a machine where the clients share the cores, the server's CPU per
+    request is the figure that compares the software alone (connection warm-up included)."""
+    server_before, client_before = group_cpu_s(pid), time.process_time()
+    run = asyncio.run(closed_loop(url, kind, pool, clients, seconds, start))
+    run["server_cpu_s"] = group_cpu_s(pid) - server_before
+    run["client_cpu_s"] = time.process_time() - client_before
+    return run
+
+
 def measure(args: argparse.Namespace, models: dict[str, Path], pools: dict[str, list[bytes]], logs: Path) -> list:
     """Start every (model, server) pair, run the interleaved rounds, stop them all."""
     cells: dict = {}
@@ -164,7 +179,7 @@ def measure(args: argparse.Namespace, models: dict[str, Path], pools: dict[str, 
                         for kind in args.servers:
                             url, pid = servers[model, kind]
                             with resumed(pid):
-                                run = asyncio.run(closed_loop(url, kind, pools[upload], clients, slice_s, ticket))
+                                run = timed_cell(url, kind, pools[upload], clients, slice_s, ticket, pid)
                             ticket += run["ok"] + clients
                             merge(cells, (model, upload, clients, kind), run)
     return summarise(cells)

@@ -6,12 +6,14 @@ Everything here is client-side and loopback-only; the server is started by bench
 from __future__ import annotations
 
 import io
+import os
 import struct
 import threading
 import time
 import zlib
 from collections import Counter
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 from PIL import Image
@@ -157,3 +159,17 @@ def histogram_quantile(before: dict[float, float], after: dict[float, float], q:
     if not counts or counts[-1] <= 0:
         return None
     return next(b for b, c in zip(bounds, counts, strict=True) if c >= q * counts[-1])
+
+
+def group_cpu_s(pgid: int) -> float:
+    """User + system CPU seconds of every live process in process group ``pgid`` (a server this
+    benchmark started with its own group: LitServe's workers included), from /proc."""
+    total_ticks = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # gone meanwhile
+        if int(fields[2]) == pgid:  # fields after the name: state, ppid, pgrp, ..., utime (11), stime (12)
+            total_ticks += int(fields[11]) + int(fields[12])
+    return total_ticks / os.sysconf("SC_CLK_TCK")

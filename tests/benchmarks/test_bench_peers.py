@@ -46,8 +46,12 @@ def test_every_server_answers_and_every_ratio_is_printed(quick_run):
     for row in rows:
         assert row["ok"] > 0 and set(row["statuses"]) == {"200"}, row
         assert 0 < row["p50_ms"] <= row["p99_ms"]
+        # CPU of the server's process group and of the client, per answered request
+        assert row["server_cpu_ms"] > 0 and row["client_cpu_ms"] > 0, row
     expected = {"throughput vs naive", "p50 vs naive", "throughput batched vs unbatched"}
-    expected |= {"throughput vs LitServe"} if litserve_installed() else set()
+    expected |= {"server CPU per request, naive / service (info)"}
+    if litserve_installed():
+        expected |= {"throughput vs LitServe", "server CPU per request, LitServe / service (info)"}
     assert {v["target"] for v in results["targets"]} == expected
     assert {v["clients"] for v in results["targets"]} == {1, 3}  # "many" is the run's largest count
     for verdict in results["targets"]:

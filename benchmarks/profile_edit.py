@@ -38,7 +38,10 @@ STAGES: list[tuple[str, tuple[str, ...]]] = [
     ("onnxruntime run (encoder + decoder)", ("onnxruntime_inference_collection.py",)),
     ("PNG encode (zlib)", ("encode_png", "PngImagePlugin.py:_save", "ImageFile.py:_save")),
     ("uint8 conversion of the output", ("to_uint8",)),
-    ("image decode (Pillow open/load/convert)", ("load_image", "to_rgb", "exif_transpose", "decode_image")),
+    (
+        "image decode (Pillow open/load/convert)",
+        ("load_image", "load_opened", "to_rgb", "exif_transpose", "decode_image"),
+    ),
     ("crop + resize + float input", ("model_array",)),
     ("latent math + probability headers", ("service/latent/", "kv_header")),
     ("multipart parsing", ("formparsers.py", "multipart/", "read_upload", "datastructures.py")),

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 from PIL import Image
+from prometheus_client.parser import text_string_to_metric_families
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
@@ -143,8 +144,6 @@ def monotonic_ms(start: float) -> float:
 
 def histogram_counts(metrics_text: str, name: str) -> dict[float, float]:
     """Cumulative bucket counts {upper bound: count} of one unlabelled Prometheus histogram."""
-    from prometheus_client.parser import text_string_to_metric_families
-
     for family in text_string_to_metric_families(metrics_text):
         if family.name == name:
             return {float(s.labels["le"]): s.value for s in family.samples if s.name == name + "_bucket"}

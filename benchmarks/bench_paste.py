@@ -4,8 +4,8 @@ The astronaut portrait (scikit-image's ``data.astronaut()``, 512 x 512, PNG) goe
 shipped model's ``POST /edit?attribute=<a>&delta=<recommended>&detail=residual`` in process
 (Starlette's TestClient, the real routes). For each attribute it prints the share of the
 detected face box and of the aligned crop (the photo pixels the model's input covers, where
-the issue's "today's 22%" was counted) changed by more than 10 levels and at all, the share of the whole photo
-changed by more than 10 levels, and the pixels changed outside the face box (must be 0).
+the issue's "today's 22%" was counted) changed by more than 10 levels and at all, the share of
+the whole photo changed by more than 10 levels, and the pixels changed outside the face box (must be 0).
 ``--no-regions`` switches the attribute regions off (the change mask alone, as before
 ``service/imaging/regions.py``), for a before/after in one command.
 
@@ -35,8 +35,9 @@ from uploads import astronaut  # noqa: E402
 import service.runtime.photo as photo_module  # noqa: E402
 from service.app import create_app  # noqa: E402
 from service.artifact import Manifest, read_manifest  # noqa: E402
-from service.imaging.align import apply, similarity  # noqa: E402
-from service.runtime.faces import LANDMARK_NAMES, Face  # noqa: E402
+from service.imaging.align import apply  # noqa: E402
+from service.runtime.faces import LANDMARK_NAMES, eye_centres  # noqa: E402
+from service.runtime.placement import template_matrix  # noqa: E402
 from service.settings import DEFAULT_MODELS_DIR, SHIPPED_MODEL, Settings  # noqa: E402
 
 
@@ -56,10 +57,8 @@ def crop_mask(face: dict, manifest: Manifest, shape: tuple[int, int]) -> np.ndar
     """The photo pixels that the model's aligned input covers (the square the service warps the
     face into, mapped back): the "crop" whose pixels the issue counts."""
     by_name = {mark["name"]: (mark["x"], mark["y"]) for mark in face["landmarks"]}
-    landmarks = np.array([by_name[name] for name in LANDMARK_NAMES])
-    eyes = Face(box=(0, 0, 1, 1), landmarks=landmarks, score=0.0, too_small=False, cut_by_border=False).eyes
-    template, size = manifest.alignment, manifest.image_size
-    matrix = similarity(eyes, np.array([template.left_eye, template.right_eye]) * size)
+    matrix = template_matrix(eye_centres([by_name[name] for name in LANDMARK_NAMES]), manifest)
+    size = manifest.image_size
     rows, cols = np.mgrid[0 : shape[0], 0 : shape[1]]
     model_xy = apply(matrix, np.stack([cols.ravel() + 0.5, rows.ravel() + 0.5], axis=1))
     return ((model_xy >= 0) & (model_xy < size)).all(axis=1).reshape(shape)

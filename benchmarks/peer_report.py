@@ -6,9 +6,10 @@ import argparse
 import math
 
 # (name, server, peer, figure, clients, goal, model): figure "rate" -> service/peer req/s >= goal;
-# "p50" -> service p50 / peer p50 <= goal; "cpu" -> peer / service server CPU ms per request (info:
-# the throughput the software would reach with the clients on other cores). clients "many": the run's largest client count (the
-# issue's 16), "one": its smallest (1). model None: every model; "paper128": only that one.
+# "p50" -> service p50 / peer p50 <= goal; "cpu" -> peer / service server CPU ms per request
+# (info: the software's own cost, apart from the clients sharing the cores). clients "many": the
+# run's largest client count (the 16), "one": its smallest (1). model None: every model;
+# "paper128": only that one.
 TARGETS = [
     ("throughput vs naive", "service", "naive", "rate", "many", 1.5, None),
     ("p50 vs naive", "service", "naive", "p50", "one", 1.0, None),

@@ -7,8 +7,8 @@ RGBA, a 36-megapixel JPEG at detail=full, and at detail=residual the largest JPE
 paste-back fits the decode budget: 4100x4100 for 1 GiB) and GET /generate at the paper's
 settings. A client that gets 503 waits its Retry-After, as a polite client does.
 A prober in the clients' loop calls /health every 100 ms; a prober in its own process
-(prober.py) sends /health and the photo edit, each 100 ms after its last answer, timing the server without the
-load generator's own loop lag. Prints status counts per kind, p50/p99 of each (kind, status),
+(prober.py) sends /health and the photo edit, each 100 ms after its last answer, timing the
+server without the load generator's own loop lag. Prints status counts per kind, p50/p99 of each (kind, status),
 /health and 503 latency, connection errors, and the server's RSS at start
 (models loaded), after the warm-up, at its peak and at the end (the last two after
 --settle-s without load, so the work the server still runs for requests it already answered

@@ -62,7 +62,14 @@ class Face:
     @property
     def eyes(self) -> np.ndarray:
         """(left eye centre, right eye centre) as seen in the image: ``(2, 2)``."""
-        return np.stack([self.landmarks[2:4].mean(axis=0), self.landmarks[0:2].mean(axis=0)])
+        return eye_centres(self.landmarks)
+
+
+def eye_centres(landmarks: np.ndarray) -> np.ndarray:
+    """(left eye centre, right eye centre) as seen in the image, from 5 landmarks in
+    :data:`LANDMARK_NAMES` order: ``(5, 2)`` -> ``(2, 2)``."""
+    landmarks = np.asarray(landmarks, dtype=np.float64)
+    return np.stack([landmarks[2:4].mean(axis=0), landmarks[0:2].mean(axis=0)])
 
 
 @dataclass(frozen=True)

@@ -129,13 +129,19 @@ async def place(
     return await aligned(decoded, manifest, detection, indices)
 
 
+def template_matrix(eyes: np.ndarray, manifest: Manifest) -> np.ndarray:
+    """The similarity from photo pixels to model-input pixels that puts the eye centres
+    ``(2, 2)`` on the manifest's alignment template."""
+    template = manifest.alignment
+    assert template is not None
+    return similarity(eyes, np.array([template.left_eye, template.right_eye]) * manifest.image_size)
+
+
 async def aligned(decoded: DecodedImage, manifest: Manifest, detection: Detection, indices: list[int]) -> Placement:
     """Warp each chosen face onto the template (in a worker thread: Pillow resampling)."""
-    template, size = manifest.alignment, manifest.image_size
-    assert template is not None
-    target = np.array([template.left_eye, template.right_eye]) * size
+    size = manifest.image_size
     faces = [detection.faces[i] for i in indices]
-    matrices = [similarity(f.eyes, target) for f in faces]
+    matrices = [template_matrix(f.eyes, manifest) for f in faces]
 
     def warp_all() -> np.ndarray:
         return np.stack([to_model_array(warp_face(decoded.original, m, size), manifest.value_range) for m in matrices])

@@ -177,8 +177,7 @@ def run(args: argparse.Namespace) -> dict:
         time.sleep(args.settle_s)  # work the server still runs for abandoned (504) requests ends
         rss["after_warmup"] = read_status(pid)["VmRSS"]
         executor, probes = run_prober(url, args.seconds, {kind: request for kind, _, request in mix}["edit photo"])
-        if args.client_niceness:  # after the server and the prober started: only the load clients
-            os.nice(args.client_niceness)
+        lower_client_priority(args)  # after the server and the prober started: only the load clients
         scrape = httpx.get(url + "/metrics").text
         began = time.perf_counter()
         try:
@@ -194,6 +193,19 @@ def run(args: argparse.Namespace) -> dict:
         returned_after = wait_for_rss(pid, 1.10 * rss["after_warmup"], args.recheck_s)
     extra = {"server_loop_lag": lag, "rss_back_within_10pct_after_s": returned_after}
     return summarize(args, tally, warm, rss, elapsed) | extra
+
+
+def lower_client_priority(args: argparse.Namespace) -> None:
+    """Stand in for clients on other machines, which do not take the server's cores.
+
+    ``--client-niceness`` only lowers the clients' weight; ``--client-sched-idle`` runs them
+    under SCHED_IDLE, so they get a core only when the server leaves one idle. Either applies
+    to this process's main thread, where the asyncio load clients run.
+    """
+    if args.client_niceness:
+        os.nice(args.client_niceness)
+    if args.client_sched_idle:
+        os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
 
 
 def wait_for_rss(pid: int, ceiling_kib: float, seconds: float) -> float | None:
@@ -237,6 +249,7 @@ def summarize(args: argparse.Namespace, tally: Tally, warm: Tally, rss: dict, el
     targets.update(latency_targets(tally))
     return {
         "clients": args.clients,
+        "client_priority": {"niceness": args.client_niceness, "sched_idle": args.client_sched_idle},
         "seconds": elapsed,
         "requests": sum(totals.values()),
         "statuses": dict(sorted(totals.items())),
@@ -297,6 +310,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         default=0,
         help="nice value added to the load clients once the server and the prober run: stands in for "
         "clients on other machines, which do not take the server's cores (default 0: same priority)",
+    )
+    parser.add_argument(
+        "--client-sched-idle",
+        action="store_true",
+        help="run the load clients under SCHED_IDLE once the server and the prober run (Linux): the "
+        "closest stand-in on one host for clients on other machines",
     )
     args = parser.parse_args(argv)
     for name, value in (QUICK if args.quick else FULL).items():

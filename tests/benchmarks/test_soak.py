@@ -36,6 +36,7 @@ def test_the_soak_script_runs_and_reports(tiny_models_root, tmp_path):
     assert "/health p99 < 50 ms (prober)" in figures["targets"]
     # The server's own loop-lag histogram was scraped before and after the run.
     assert figures["server_loop_lag"]["p99 <= ms"] is not None, figures["server_loop_lag"]
+    assert figures["client_priority"] == {"niceness": 1, "sched_idle": False}
     assert set(figures["rss_kib"]) == {"start", "after_warmup", "peak", "end"}
     assert all(value > 0 for value in figures["rss_kib"].values())
     assert "rss_back_within_10pct_after_s" in figures and "RSS within 10% of after-warm-up" in result.stdout
@@ -44,3 +45,16 @@ def test_the_soak_script_runs_and_reports(tiny_models_root, tmp_path):
     assert targets["zero connection errors"], result.stdout
     assert "server RSS: start" in result.stdout and "target: zero connection errors: met" in result.stdout
     assert result.returncode == (0 if all(targets.values()) else 1), result.stdout + result.stderr
+
+
+@pytest.mark.skipif(not hasattr(os, "SCHED_IDLE"), reason="SCHED_IDLE is Linux's")
+def test_sched_idle_puts_the_load_clients_thread_under_sched_idle():
+    # In a child process: a thread's scheduling policy cannot be raised back without privileges.
+    code = (
+        "import argparse, os, sys; sys.path.insert(0, 'benchmarks'); import soak; "
+        "print(os.sched_getscheduler(0) == os.SCHED_IDLE, end=' '); "
+        "soak.lower_client_priority(argparse.Namespace(client_niceness=0, client_sched_idle=True)); "
+        "print(os.sched_getscheduler(0) == os.SCHED_IDLE)"
+    )
+    result = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=60)
+    assert result.stdout.split() == ["False", "True"], result.stdout + result.stderr

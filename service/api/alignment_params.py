@@ -11,7 +11,7 @@ from typing import Annotated
 
 from fastapi import Query
 
-from service.api.deps import StateDep
+from service.api.deps import ServiceState, StateDep
 from service.api.errors import ApiError
 from service.runtime.face_pool import FacePool
 from service.runtime.placement import Align, FaceChoice
@@ -61,16 +61,20 @@ def parse_face(text: str) -> FaceChoice:
     return index
 
 
-def align_plan(state: StateDep, align: AlignQuery = "auto", face: FaceQuery = "largest") -> AlignPlan:
+def _plan(state: ServiceState, align: str, face: str) -> AlignPlan:
+    return AlignPlan(align=align, face=parse_face(face), pool=getattr(state, "faces", None))  # type: ignore[arg-type]
+
+
+async def align_plan(state: StateDep, align: AlignQuery = "auto", face: FaceQuery = "largest") -> AlignPlan:
     """The checked ``align`` / ``face`` pair and the service's face pool (None when detection is off)."""
-    return AlignPlan(align=align, face=parse_face(face), pool=getattr(state, "faces", None))
+    return _plan(state, align, face)
 
 
-def single_face_plan(state: StateDep, align: AlignQuery = "auto", face: FaceQuery = "largest") -> AlignPlan:
+async def single_face_plan(state: StateDep, align: AlignQuery = "auto", face: FaceQuery = "largest") -> AlignPlan:
     """As :func:`align_plan`, for routes that answer about one image (``face=all`` is a 422)."""
     if face == "all":
         raise ApiError(422, "invalid_face", "face=all is not available here; use face=<index> (see POST /faces)")
-    return align_plan(state, align, face)
+    return _plan(state, align, face)
 
 
 def alignment_headers(alignment: str, reason: str) -> dict[str, str]:

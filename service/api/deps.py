@@ -129,12 +129,20 @@ def request_deadline(request: Request, limits: WorkLimits) -> Deadline:
     return limits.deadline(request.scope.get(ARRIVED_SCOPE_KEY))
 
 
-def get_limits(state: StateDep) -> WorkLimits:
+def limits_of(state: ServiceState) -> WorkLimits:
+    """The service's work limits; 503 ``not_ready`` before start-up has built them."""
     if state.limits is None:
         raise ApiError(
             503, "not_ready", "the service is starting; retry shortly", None, {"Retry-After": str(RETRY_AFTER_S)}
         )
     return state.limits
+
+
+# Dependencies are ``async def`` although they never await: FastAPI runs a plain ``def``
+# dependency in its thread pool, one thread hop per dependency and request, and under full
+# load that hop waits behind the worker threads (tests/service/api/test_deps.py keeps it so).
+async def get_limits(state: StateDep) -> WorkLimits:
+    return limits_of(state)
 
 
 LimitsDep = Annotated[WorkLimits, Depends(get_limits)]
@@ -143,14 +151,18 @@ LimitsDep = Annotated[WorkLimits, Depends(get_limits)]
 HOLD_SCOPE_KEY = "introvac.hold"  # the decoded upload's budget hold, for the jobs that use the image
 
 
-def get_cpu_work(request: Request, limits: LimitsDep) -> CpuWork:
-    """Declare it after the image (FastAPI resolves in order), so paste-back jobs extend its hold."""
+def cpu_work_of(request: Request, limits: WorkLimits) -> CpuWork:
     return CpuWork(limits.cpu, request_deadline(request, limits), request.scope.get(HOLD_SCOPE_KEY))
+
+
+async def get_cpu_work(request: Request, limits: LimitsDep) -> CpuWork:
+    """Declare it after the image (FastAPI resolves in order), so paste-back jobs extend its hold."""
+    return cpu_work_of(request, limits)
 
 
 def cpu_work(request: Request) -> CpuWork:
     """:func:`get_cpu_work` for a route that already has the request (503 before start-up)."""
-    return get_cpu_work(request, get_limits(get_state(request)))
+    return cpu_work_of(request, limits_of(request.app.state.service))
 
 
 CpuWorkDep = Annotated[CpuWork, Depends(get_cpu_work)]

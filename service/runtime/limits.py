@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import AsyncIterator, Callable
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -196,6 +197,9 @@ class WorkLimits:
 
 
 _trim_lock = threading.Lock()
+# One long-lived thread: starting a thread per trim would block the event loop until the new
+# thread runs (Thread.start waits for it), which under full load is tens of milliseconds.
+_trimmer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="malloc-trim")
 
 
 def _trim_after(released: int, in_use: int) -> None:
@@ -207,7 +211,7 @@ def _trim_after(released: int, in_use: int) -> None:
 def _trim_in_background() -> None:
     """malloc_trim can take milliseconds on a big heap: never on the event loop, never twice."""
     if _trim_lock.acquire(blocking=False):
-        threading.Thread(target=_trim_once, name="malloc-trim", daemon=True).start()
+        _trimmer.submit(_trim_once)
 
 
 def _trim_once() -> None:

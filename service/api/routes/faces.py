@@ -23,7 +23,7 @@ from service.runtime.faces import LANDMARK_NAMES, Detection, Face
 router = APIRouter(tags=["faces"])
 
 
-def get_face_pool(state: StateDep) -> FacePool:
+async def get_face_pool(state: StateDep) -> FacePool:
     pool = getattr(state, "faces", None)
     if pool is None:
         if not state.ready:

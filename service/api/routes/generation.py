@@ -156,7 +156,7 @@ class GeneratePlan:
     format: Literal["png", "json"] | None  # legacy negotiation of GET /generate; None: the Accept header
 
 
-def generate_plan(
+async def generate_plan(
     model: ModelDep,
     classifier: ClassifierDep,
     settings: SettingsDep,

@@ -101,19 +101,28 @@ def test_uploads_while_models_load_are_503_not_ready_before_reading_the_body(tin
     asyncio.run(main())
 
 
-def _blocked_cpu_queue(app) -> tuple[threading.Event, asyncio.Task]:
-    """Occupy the only CPU worker with a job that waits for the returned gate."""
-    gate = threading.Event()
-    task = asyncio.create_task(app.state.service.limits.cpu.run(gate.wait))
-    return gate, task
+async def _blocked_cpu_queue(app) -> tuple[threading.Event, asyncio.Task]:
+    """Occupy the only CPU worker with a job that waits for the returned gate; returns once the
+    job runs, so a request sent next cannot take the worker first."""
+    gate, running = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        running.set()
+        gate.wait()
+
+    task = asyncio.create_task(app.state.service.limits.cpu.run(hold))
+    for _ in range(2000):
+        if running.is_set():
+            return gate, task
+        await asyncio.sleep(0.001)
+    raise AssertionError("the blocking job never started")
 
 
 def test_generate_gets_503_at_once_when_the_sampling_queue_is_full(tiny_models_root):
     async def main():
         settings = make_settings(tiny_models_root, cpu_workers=1, cpu_queue_depth=0)
         async with started(settings) as (app, client):
-            gate, blocker = _blocked_cpu_queue(app)
-            await asyncio.sleep(0.01)
+            gate, blocker = await _blocked_cpu_queue(app)
             first = await client.get("/generate?steps=5&seed=1")  # the first call pays one-off set-up costs
             began = time.perf_counter()
             response = await client.get("/generate?steps=5&seed=1")
@@ -133,7 +142,7 @@ def test_generate_gets_504_when_the_deadline_passes_in_the_queue(tiny_models_roo
     async def main():
         settings = make_settings(tiny_models_root, cpu_workers=1, cpu_queue_depth=4, request_timeout_s=0.2)
         async with started(settings) as (app, client):
-            gate, blocker = _blocked_cpu_queue(app)
+            gate, blocker = await _blocked_cpu_queue(app)
             began = time.perf_counter()
             response = await client.get("/generate?steps=5&seed=1")
             elapsed = time.perf_counter() - began
@@ -149,8 +158,7 @@ def test_residual_paste_back_runs_in_the_bounded_cpu_queue(tiny_models_root):
     async def main():
         settings = make_settings(tiny_models_root, cpu_workers=1, cpu_queue_depth=0)
         async with started(settings) as (app, client):
-            gate, blocker = _blocked_cpu_queue(app)
-            await asyncio.sleep(0.01)
+            gate, blocker = await _blocked_cpu_queue(app)
             data = images.png_bytes((64, 48))
             residual = await client.post("/edit?attribute=eyeglasses&detail=residual", files=upload(data))
             full = await client.post("/edit?attribute=eyeglasses&detail=full", files=upload(data))

@@ -39,6 +39,8 @@ from typing import Any
 import numpy as np
 from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
 
+from service.imaging.transparency import over_white
+
 ALLOWED_FORMATS = ("JPEG", "PNG", "WEBP", "BMP", "GIF", "TIFF")
 # MIME types of the allowed formats, e.g. for OpenAPI docs and error messages.
 ALLOWED_MIME_TYPES = ("image/jpeg", "image/png", "image/webp", "image/bmp", "image/gif", "image/tiff")
@@ -353,9 +355,7 @@ def to_rgb(image: Image.Image) -> Image.Image:
         unit = values.size > 0 and float(values.min()) >= 0.0 and float(values.max()) <= 1.0
         return _grey_to_rgb(values * 255.0 if unit else values)
     if image.has_transparency_data:
-        rgba = image.convert("RGBA")
-        white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
-        return Image.alpha_composite(white, rgba).convert("RGB")
+        return over_white(image)
     return image if image.mode == "RGB" else image.convert("RGB")
 
 

@@ -16,9 +16,7 @@ read, so an overloaded server refuses in microseconds instead of after parsing a
 
 from __future__ import annotations
 
-import threading
 from collections.abc import AsyncIterator, Callable
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -36,6 +34,7 @@ from service.imaging.decode import (
 from service.runtime.budget import MemoryBudget
 from service.runtime.cpu_queue import CpuQueue, Deadline
 from service.runtime.memory import release_memory, tune_allocator
+from service.runtime.trimmer import Trimmer
 
 T = TypeVar("T")
 MiB = 1024 * 1024
@@ -196,26 +195,10 @@ class WorkLimits:
             hold.drop()
 
 
-_trim_lock = threading.Lock()
-# One long-lived thread: starting a thread per trim would block the event loop until the new
-# thread runs (Thread.start waits for it), which under full load is tens of milliseconds.
-_trimmer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="malloc-trim")
+_trimmer = Trimmer(release_memory)
 
 
 def _trim_after(released: int, in_use: int) -> None:
     """After a big image (or the last one of a burst) is done, give its memory back."""
     if released >= TRIM_AFTER_BYTES or in_use == 0:
-        _trim_in_background()
-
-
-def _trim_in_background() -> None:
-    """malloc_trim can take milliseconds on a big heap: never on the event loop, never twice."""
-    if _trim_lock.acquire(blocking=False):
-        _trimmer.submit(_trim_once)
-
-
-def _trim_once() -> None:
-    try:
-        release_memory()
-    finally:
-        _trim_lock.release()
+        _trimmer.request()

@@ -96,12 +96,16 @@ def request_mix(args: argparse.Namespace) -> list[tuple[str, float, dict]]:
     ]
 
 
-async def client_loop(client: httpx.AsyncClient, mix, rng: random.Random, stop_at: float, tally: Tally, budget) -> None:
+async def client_loop(client: httpx.AsyncClient, mix, seed: int, stop_at: float, tally: Tally, budget) -> None:
+    """Client ``seed`` sends kind ``seed`` of the mix first, then draws kinds by weight: with
+    at least as many clients as kinds, every kind is in the run, even a short one on a slow
+    machine (drawing from the start, a 2 s run under load once sent no /generate)."""
     kinds, weights = [m[0] for m in mix], [m[1] for m in mix]
     requests = {m[0]: m[2] for m in mix}
+    rng = random.Random(seed)
+    kind = kinds[seed % len(kinds)]
     while time.monotonic() < stop_at and budget["left"] > 0:
         budget["left"] -= 1
-        kind = rng.choices(kinds, weights)[0]
         began = time.perf_counter()
         try:
             response = await client.request(**requests[kind])
@@ -111,6 +115,7 @@ async def client_loop(client: httpx.AsyncClient, mix, rng: random.Random, stop_a
         tally.add(kind, response.status_code, monotonic_ms(began), response.headers)
         if response.status_code == 503:
             await asyncio.sleep(min(float(response.headers.get("retry-after", "1")), 1.0))
+        kind = rng.choices(kinds, weights)[0]
 
 
 async def health_prober(client: httpx.AsyncClient, stop_at: float, tally: Tally) -> None:
@@ -130,7 +135,7 @@ async def drive(url: str, args: argparse.Namespace, mix, seconds: float, tally: 
     budget = {"left": args.max_requests}
     stop_at = time.monotonic() + seconds
     async with httpx.AsyncClient(base_url=url, limits=limits, timeout=timeout) as client:
-        loops = [client_loop(client, mix, random.Random(seed), stop_at, tally, budget) for seed in range(args.clients)]
+        loops = [client_loop(client, mix, seed, stop_at, tally, budget) for seed in range(args.clients)]
         await asyncio.gather(health_prober(client, stop_at, tally), *loops)
 
 

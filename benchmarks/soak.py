@@ -99,7 +99,7 @@ def request_mix(args: argparse.Namespace) -> list[tuple[str, float, dict]]:
 async def client_loop(client: httpx.AsyncClient, mix, seed: int, stop_at: float, tally: Tally, budget) -> None:
     """Client ``seed`` sends kind ``seed`` of the mix first, then draws kinds by weight: with
     at least as many clients as kinds, every kind is in the run, even a short one on a slow
-    machine (drawing from the start, a 2 s run under load once sent no /generate)."""
+    machine (drawing from the start, a 2 s run under load once missed a kind)."""
     kinds, weights = [m[0] for m in mix], [m[1] for m in mix]
     requests = {m[0]: m[2] for m in mix}
     rng = random.Random(seed)

@@ -63,17 +63,23 @@ class ScalarLog:
     def __init__(self, tb: TensorBoardLogger, bar: tqdm, *, step: int, echo: bool) -> None:
         self.tb, self.bar, self.echo = tb, bar, echo
         self.means = RunningMeans()
+        self._measured: dict[str, float] = {}
         self._last = (time.perf_counter(), step)
 
     def add(self, losses: dict[str, float]) -> None:
         self.means.add(losses)
+
+    def measured(self, **values: float) -> None:
+        """Figures taken once, at the step the next :meth:`write` reports (not means)."""
+        self._measured.update(values)
 
     def write(self, *, step: int, total: int, epoch: int, lrs: dict[str, float]) -> None:
         now = time.perf_counter()
         last_t, last_step = self._last
         rate = (step - last_step) / max(now - last_t, 1e-9)
         self._last = (now, step)
-        mean = self.means.pop()
+        mean = self.means.pop() | self._measured
+        self._measured = {}
         self.tb.scalars(step, mean, prefix="loss/")
         self.tb.scalars(step, {**lrs, "perf/steps_per_s": rate, "epoch": epoch})
         self.bar.set_postfix({k: f"{v:.3g}" for k, v in mean.items()}, refresh=False)
@@ -112,6 +118,20 @@ class TensorBoardLogger:
         if self.writer is not None:
             self.writer.close()
             self.writer = None
+
+
+@torch.no_grad()
+def mean_reconstruction_l1(model: nn.Module, images: torch.Tensor) -> float:
+    """L1 of ``D(mu(x))`` on a batch: what the service decodes. The step's ``ae`` is the L1 of
+    ``D(z_r)``, a sampled latent; a decoder can learn those while ``D(mu)`` stays a blur (a
+    from-scratch run measured 0.056 against 0.250, benchmarks/RESULTS.md), so both are logged."""
+    was_training = model.training
+    model.eval()
+    try:
+        mean, _ = model.encoder(images)
+        return float((model.decoder(mean).float() - images.float()).abs().mean())
+    finally:
+        model.train(was_training)
 
 
 def edit_latents(mean: torch.Tensor, direction: torch.Tensor, delta: float) -> torch.Tensor:

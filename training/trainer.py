@@ -46,7 +46,7 @@ from training.distributed import (
 )
 from training.init_weights import load_initial_weights
 from training.model import VAC
-from training.monitor import ScalarLog, TensorBoardLogger, logs_above_bars, visual_grids
+from training.monitor import ScalarLog, TensorBoardLogger, logs_above_bars, mean_reconstruction_l1, visual_grids
 from training.results import TrainingDivergedError, TrainResult
 from training.step import StepNoise, train_step
 
@@ -356,6 +356,7 @@ class Trainer:
                 scalars.add(losses)
                 bar.update(1)
                 if self.step % max(self.cfg.log_every, 1) == 0:
+                    scalars.measured(ae_mean=mean_reconstruction_l1(self.model, x.to(self.device)))  # D(mu)
                     scalars.write(step=self.step, total=self.total_steps(), epoch=self.epoch, lrs=self._lrs())
                 if vis is not None and self.step % self.cfg.image_every == 0:
                     tb.images(self.step, visual_grids(self.model, *vis, self.model_cfg.attributes))

@@ -19,7 +19,7 @@ WHITE = (255, 255, 255, 255)
 def over_white(image: Image.Image, *, strip_pixels: int = STRIP_PIXELS) -> Image.Image:
     """``image`` (any mode with transparency) alpha-composited over opaque white, as 'RGB';
     pixel for pixel what ``Image.alpha_composite(white, image.convert("RGBA"))`` gives."""
-    rgba = image.convert("RGBA")
+    rgba = image if image.mode == "RGBA" else image.convert("RGBA")  # convert() would copy an RGBA image whole
     width, height = rgba.size
     rows = max(1, strip_pixels // max(1, width))
     out = Image.new("RGB", rgba.size)

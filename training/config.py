@@ -12,7 +12,7 @@ one new field here and nothing else. ``at_least`` (smallest accepted value) and
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Literal
 
 Mode = Literal["vac", "introvac"]
@@ -118,6 +118,12 @@ class TrainConfig:
         "decoded, and judged by the frozen encoder + classifier; a BCE toward the edited labels trains the "
         "decoder alone to make edits the classifier recognises and that keep the other attributes",
     )
+    edit_consistency_start: float = knob(
+        0.0,
+        "fraction of the run's steps before which the edit-consistency term stays off (0 = on from the first "
+        "step): its judge is the encoder + classifier being trained, and a decoder edited towards a judge that "
+        "cannot yet read faces learns to paint what that judge reads, not faces",
+    )
     edit_delta_range: tuple[float, float] = knob(
         (2.0, 6.0),
         "|delta| of the edit-consistency term, uniform in [low, high] (the API's recommended edit strengths "
@@ -182,6 +188,8 @@ class TrainConfig:
         self.edit_delta_range = tuple(float(d) for d in self.edit_delta_range)  # type: ignore[assignment]
         if not self.edit_consistency_weight >= 0:
             raise ValueError(f"edit_consistency_weight must be >= 0, got {self.edit_consistency_weight}")
+        if not 0.0 <= self.edit_consistency_start < 1.0:
+            raise ValueError(f"edit_consistency_start must be in [0, 1), got {self.edit_consistency_start}")
         if not self.edit_keep_weight > 0:
             raise ValueError(f"edit_keep_weight must be > 0, got {self.edit_keep_weight}")
         if not 0.0 <= self.classifier_label_smoothing < 1.0:
@@ -195,6 +203,14 @@ class TrainConfig:
         low, high = self.edit_delta_range
         if not 0 < low <= high:
             raise ValueError(f"edit_delta_range must be 0 < low <= high, got {self.edit_delta_range}")
+
+    def at_step(self, step: int, total_steps: int) -> TrainConfig:
+        """The config that step ``step`` (0-based) of a ``total_steps`` run trains with: this one,
+        or, before ``edit_consistency_start`` of the run, a copy with the edit-consistency term
+        off (so those steps are Algorithm 1 exactly, noise draws included)."""
+        if self.edit_consistency_weight > 0 and step < round(self.edit_consistency_start * total_steps):
+            return replace(self, edit_consistency_weight=0.0)
+        return self
 
     def milestones(self) -> list[int]:
         """Epoch numbers at which the learning rate is multiplied by lr_gamma."""

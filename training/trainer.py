@@ -263,12 +263,13 @@ class Trainer:
     def _run_step(self, x: torch.Tensor, y: torch.Tensor) -> dict[str, float]:
         x = x.to(self.device, non_blocking=True).contiguous(memory_format=self.memory_format)
         y = y.to(self.device, non_blocking=True)
-        edits = len(self.model_cfg.attributes) if self.cfg.edit_consistency_weight > 0 else 0
+        cfg = self.cfg.at_step(self.step, self.total_steps())
+        edits = len(self.model_cfg.attributes) if cfg.edit_consistency_weight > 0 else 0
         noise = StepNoise.sample(
             x.shape[0], self.model_cfg.latent_dim, self.device, self.noise_gen, edit_attributes=edits
         )
         losses = train_step(
-            self.model, self.opt_enc, self.opt_dec, x, y, noise=noise, cfg=self.cfg, grad_hook=self.grad_hook
+            self.model, self.opt_enc, self.opt_dec, x, y, noise=noise, cfg=cfg, grad_hook=self.grad_hook
         )
         losses = average_scalars(losses, self.ctx, self.device)
         if not all(math.isfinite(v) for v in losses.values()):

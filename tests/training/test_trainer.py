@@ -166,3 +166,36 @@ def test_edit_consistency_term_is_wired_into_the_run(tmp_path):
     result = Trainer(MODEL_CFG, cfg, tmp_path, device="cpu").fit()
     assert result.step == 2 and "edit" in result.losses and math.isfinite(result.losses["edit"])
     assert load_checkpoint(result.checkpoint)["train_config"]["edit_consistency_weight"] == 0.5
+
+
+def test_edit_consistency_start_keeps_the_first_steps_algorithm_1_exactly(tmp_path, monkeypatch):
+    """start 0.5 of a 4-step run: steps 1-2 are the term-off run bit for bit, steps 3-4 carry it."""
+    plain = Trainer(MODEL_CFG, tiny_train_cfg(max_steps=2), tmp_path / "plain", device="cpu")
+    plain.fit()
+    seen, at_switch = [], {}
+
+    def record(n, model, losses):
+        seen.append("edit" in losses)
+        if n == 2:
+            at_switch.update({k: v.clone() for k, v in model.state_dict().items()})
+        return losses
+
+    _step_recorder(monkeypatch, record)
+    delayed_cfg = tiny_train_cfg(max_steps=4, edit_consistency_weight=0.5, edit_consistency_start=0.5)
+    Trainer(MODEL_CFG, delayed_cfg, tmp_path / "delayed", device="cpu").fit()
+    assert seen == [False, False, True, True]
+    for key, value in plain.model.state_dict().items():
+        assert torch.equal(value, at_switch[key]), f"{key} differs before the term starts"
+
+
+def test_edit_consistency_start_must_be_a_fraction_of_the_run():
+    with pytest.raises(ValueError, match="edit_consistency_start"):
+        tiny_train_cfg(edit_consistency_start=1.0)
+    assert (
+        tiny_train_cfg(edit_consistency_weight=1.0, edit_consistency_start=0.5).at_step(1, 4).edit_consistency_weight
+        == 0
+    )
+    assert (
+        tiny_train_cfg(edit_consistency_weight=1.0, edit_consistency_start=0.5).at_step(2, 4).edit_consistency_weight
+        == 1
+    )

@@ -1,4 +1,4 @@
-"""Memory under a burst of decompression bombs: N concurrent /edit uploads of a PNG that
+"""Memory under a burst of decompression bombs: N concurrent /edit (or /faces) uploads of a PNG that
 declares side x side pixels of zeros (default 32 x 6300x6300 RGB, 115,814 bytes each, the
 case of issue 12), against a live uvicorn on 127.0.0.1. Prints the statuses, the server's
 RSS before, at its peak (sampled every 20 ms) and 2 s after the burst, and the peak growth
@@ -6,6 +6,7 @@ against the configured decode budget.
 
     python benchmarks/bomb_burst.py                                 # models/<default>, 1 GiB budget
     python benchmarks/bomb_burst.py --models-dir /tmp/m --model tiny --json /tmp/burst.json
+    python benchmarks/bomb_burst.py --route faces                   # POST /faces instead of /edit
 
 Bounded: one burst of --count requests, each with the server's request deadline.
 """
@@ -47,18 +48,18 @@ def server_env(args: argparse.Namespace) -> dict[str, str]:
     return env
 
 
-async def burst(url: str, data: bytes, count: int) -> list[int]:
+ROUTES = {"edit": "/edit?attribute=eyeglasses", "faces": "/faces"}
+
+
+async def burst(url: str, data: bytes, count: int, path: str) -> list[int]:
     async with httpx.AsyncClient(base_url=url, timeout=120, limits=httpx.Limits(max_connections=count)) as client:
 
         async def one() -> int:
             files = {"image": ("bomb.png", data, "image/png")}
-            response = await client.post("/edit?attribute=" + ATTRIBUTE, files=files)
+            response = await client.post(path, files=files)
             return response.status_code
 
         return await asyncio.gather(*(one() for _ in range(count)))
-
-
-ATTRIBUTE = "eyeglasses"
 
 
 def run(args: argparse.Namespace) -> dict:
@@ -72,7 +73,7 @@ def run(args: argparse.Namespace) -> dict:
         before = read_status(pid)["VmRSS"]
         sampler = RssSampler(pid).start()
         began = time.perf_counter()
-        statuses = asyncio.run(burst(url, data, args.count))
+        statuses = asyncio.run(burst(url, data, args.count, ROUTES[args.route]))
         elapsed = time.perf_counter() - began
         time.sleep(2.0)
         peak = sampler.stop()
@@ -81,6 +82,7 @@ def run(args: argparse.Namespace) -> dict:
     for status in statuses:
         counts[str(status)] = counts.get(str(status), 0) + 1
     return {
+        "route": ROUTES[args.route].split("?")[0],
         "count": args.count,
         "side": args.side,
         "upload_bytes": len(data),
@@ -98,7 +100,7 @@ def run(args: argparse.Namespace) -> dict:
 def report(result: dict) -> str:
     return "\n".join(
         [
-            f"{result['count']} concurrent /edit of a {result['side']}x{result['side']} zeros PNG "
+            f"{result['count']} concurrent {result['route']} of a {result['side']}x{result['side']} zeros PNG "
             f"({result['upload_bytes']} bytes each), decode budget {mib(result['budget_bytes'] // 1024)}",
             f"statuses: {result['statuses']}  in {result['elapsed_s']:.1f} s",
             f"server RSS: before {mib(result['rss_before_kib'])}, peak {mib(result['rss_peak_kib'])}, "
@@ -114,6 +116,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--models-dir", type=Path)
     parser.add_argument("--model")
     parser.add_argument("--count", type=int, default=32)
+    parser.add_argument("--route", choices=sorted(ROUTES), default="edit")
     parser.add_argument("--side", type=int, default=6300)
     parser.add_argument("--alpha", action="store_true", help="RGBA zeros (the costliest mode)")
     parser.add_argument("--budget-bytes", type=int, default=GiB)

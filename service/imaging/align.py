@@ -84,11 +84,23 @@ def preimage_box(matrix: np.ndarray, size: int, margin: float = 0.0) -> tuple[fl
     return float(left), float(top), float(right), float(bottom)
 
 
-def _source(photo: np.ndarray, matrix: np.ndarray, size: int) -> tuple[Image.Image, np.ndarray]:
+def as_rgb_image(photo: Image.Image | np.ndarray) -> Image.Image:
+    """``photo`` as an RGB Pillow image: a uint8 ``(H, W, 3)`` array is wrapped, an image checked."""
+    if isinstance(photo, Image.Image):
+        if photo.mode != "RGB":
+            raise ValueError(f"expected an RGB image, got mode {photo.mode!r}")
+        return photo
+    photo = np.asarray(photo)
+    if photo.dtype != np.uint8 or photo.ndim != 3 or photo.shape[2] != 3:
+        raise ValueError(f"expected uint8 (H, W, 3), got {photo.dtype} {photo.shape}")
+    return Image.fromarray(np.ascontiguousarray(photo), "RGB")
+
+
+def _source(photo: Image.Image, matrix: np.ndarray, size: int) -> tuple[Image.Image, np.ndarray]:
     """The part of the photo the crop reads, shrunk (anti-aliased) to about the model's scale
     and edge-padded where the crop reaches past the border; returns it and the transform from
     its coordinates to the model input."""
-    height, width = photo.shape[:2]
+    width, height = photo.size
     scale = scale_of(matrix)
     shrink = min(1.0, scale)  # only ever shrink here; an enlargement is left to the warp itself
     margin = FILTER_MARGIN / shrink
@@ -97,7 +109,7 @@ def _source(photo: np.ndarray, matrix: np.ndarray, size: int) -> tuple[Image.Ima
     x1, y1 = min(width, math.ceil(right)), min(height, math.ceil(bottom))
     if x1 <= x0 or y1 <= y0:
         raise ValueError("the aligned crop does not overlap the photo")
-    region = Image.fromarray(np.ascontiguousarray(photo[y0:y1, x0:x1]))
+    region = photo.crop((x0, y0, x1, y1))
     new_size = (max(1, round((x1 - x0) * shrink)), max(1, round((y1 - y0) * shrink)))
     if new_size != region.size:
         region = region.resize(new_size, RESAMPLE, reducing_gap=REDUCING_GAP)
@@ -112,7 +124,7 @@ def _source(photo: np.ndarray, matrix: np.ndarray, size: int) -> tuple[Image.Ima
     return Image.fromarray(pixels), np.concatenate([to_model, offset[:, None]], axis=1)
 
 
-def warp_face(photo: np.ndarray, matrix: np.ndarray, size: int) -> np.ndarray:
+def warp_face(photo: Image.Image | np.ndarray, matrix: np.ndarray, size: int) -> np.ndarray:
     """The model's ``size x size`` view of ``photo`` through ``matrix`` (uint8 ``(size, size, 3)``).
 
     Shrinking goes through Pillow's Lanczos resize first (area-correct, alias-free: a bare
@@ -121,10 +133,7 @@ def warp_face(photo: np.ndarray, matrix: np.ndarray, size: int) -> np.ndarray:
     crop reaches past the photo's border the edge pixels are repeated (FFHQ-style padding)
     rather than shown as black, which a model never saw in training.
     """
-    photo = np.asarray(photo)
-    if photo.dtype != np.uint8 or photo.ndim != 3 or photo.shape[2] != 3:
-        raise ValueError(f"photo must be uint8 (H, W, 3), got {photo.dtype} {photo.shape}")
-    source, to_model = _source(photo, matrix, size)
+    source, to_model = _source(as_rgb_image(photo), matrix, size)
     coefficients = invert(to_model).ravel()  # Pillow wants output (model) -> input (source)
     warped = source.transform((size, size), Image.Transform.AFFINE, tuple(coefficients), Image.Resampling.BICUBIC)
     return np.asarray(warped)

@@ -25,6 +25,7 @@ Pillow's 0..255 scale; CMYK uses Pillow's conversion. Embedded ICC profiles are 
 
 from __future__ import annotations
 
+import functools
 import inspect
 import io
 import math
@@ -168,9 +169,15 @@ async def read_upload(upload: Any, max_bytes: int, chunk_size: int = 64 * 1024) 
 @dataclass(frozen=True)
 class DecodedImage:
     model_input: np.ndarray  # float32 (3, S, S) in value_range
-    original: np.ndarray  # uint8 (H, W, 3): the upload, oriented, RGB, full resolution
-    crop_box: tuple[int, int, int, int]  # (left, top, right, bottom) of the square in `original`
+    rgb: Image.Image  # the upload, oriented, RGB, full resolution (Pillow's own pixels)
+    crop_box: tuple[int, int, int, int]  # (left, top, right, bottom) of the square in `rgb`
     format: str  # Pillow's format name, e.g. "JPEG", "PNG" ("MPO" for multi-picture JPEGs)
+
+    @functools.cached_property
+    def original(self) -> np.ndarray:
+        """uint8 ``(H, W, 3)`` copy of :attr:`rgb`, made on first use: only the paste-back needs
+        it (made eagerly, it cost 1 ms per 512 px upload, 230 ms of GIL and 119 MB per 40 MP)."""
+        return np.asarray(self.rgb, dtype=np.uint8)
 
 
 def decode_image(
@@ -195,18 +202,20 @@ def decode_image(
 def decode_opened(image: Image.Image, size: int, value_range: tuple[float, float] = (0.0, 1.0)) -> DecodedImage:
     """The pixel-decoding half of :func:`decode_image`, for an image from :func:`open_image`
     (the caller may reserve memory for ``image.size`` in between)."""
-    image, fmt = load_opened(image)
-    try:
-        rgb = to_rgb(image)
-    except _DECODE_ERRORS as exc:
-        raise UnsupportedImage(f"cannot convert pixel mode {image.mode!r} to RGB: {exc}") from None
+    rgb, fmt = decode_rgb(image)
     crop_box = centre_crop_box(*rgb.size)
     return DecodedImage(
-        model_input=model_array(rgb, size, crop_box, value_range),
-        original=np.asarray(rgb, dtype=np.uint8),
-        crop_box=crop_box,
-        format=fmt,
+        model_input=model_array(rgb, size, crop_box, value_range), rgb=rgb, crop_box=crop_box, format=fmt
     )
+
+
+def decode_rgb(image: Image.Image) -> tuple[Image.Image, str]:
+    """The pixels of an image from :func:`open_image`: oriented, in RGB, with its format name."""
+    image, fmt = load_opened(image)
+    try:
+        return to_rgb(image), fmt
+    except _DECODE_ERRORS as exc:
+        raise UnsupportedImage(f"cannot convert pixel mode {image.mode!r} to RGB: {exc}") from None
 
 
 def load_image(data: bytes, max_pixels: int) -> tuple[Image.Image, str]:
@@ -270,8 +279,8 @@ def open_image(data: bytes, max_pixels: int, *, draft_size: int | None = None) -
 
 # Peak bytes per pixel of decode_opened, measured with VmHWM on 6300x6300 PNGs of zeros
 # (benchmarks/RESULTS.md, "Reliability"): the decoded frame, its RGB conversion, the crop
-# and the uint8 `original` are alive together. 8-bit opaque images measured 10, 16-bit grey 14,
-# images with transparency (composited over white) 20; one byte of margin each.
+# and the uint8 `original` (now made only for a paste-back, when the rest is gone) were alive
+# together. 8-bit opaque measured 10, 16-bit grey 14, transparency 20; one byte of margin each.
 COST_BYTES_PER_PIXEL = 11
 COST_BYTES_PER_PIXEL_WIDE = 15  # 16-bit and float modes (I;16*, I, F)
 COST_BYTES_PER_PIXEL_ALPHA = 21  # RGBA, LA, PA, palette or colour-key transparency

@@ -31,6 +31,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from service.imaging.align import as_rgb_image
+
 PREDICTOR_FILE = "shape_predictor_5_face_landmarks.dat"
 # dlib's 5-point order; left / right as seen in the image (the subject's right eye is on the left).
 LANDMARK_NAMES = ("right_eye_outer", "right_eye_inner", "left_eye_outer", "left_eye_inner", "nose_base")
@@ -148,15 +150,16 @@ class FaceDetector:
         """Import dlib and read the landmark model (about 0.7 s, once per process); raises DetectorUnavailable."""
         return cls(*_dlib_models(), **options)
 
-    def _working_copy(self, rgb: np.ndarray) -> tuple[np.ndarray, float, int]:
-        """(image searched, upload pixels per working pixel, upsample count)."""
-        height, width = rgb.shape[:2]
+    def _working_copy(self, photo: Image.Image) -> tuple[np.ndarray, float, int]:
+        """(image searched, upload pixels per working pixel, upsample count). Pillow shrinks
+        ``photo`` itself, so a big one is never converted to an array in full."""
+        width, height = photo.size
         factor = max(width, height) / self.max_side
-        work = rgb
         if factor > 1:
             size = (max(1, round(width / factor)), max(1, round(height / factor)))
-            work = np.asarray(Image.fromarray(rgb).resize(size, SEARCH_RESAMPLE, reducing_gap=SEARCH_REDUCING_GAP))
+            photo = photo.resize(size, SEARCH_RESAMPLE, reducing_gap=SEARCH_REDUCING_GAP)
             factor = width / size[0]
+        work = np.asarray(photo, dtype=np.uint8)
         upsample = 1 if max(work.shape[:2]) <= self.upsample_below else 0
         return np.ascontiguousarray(work), max(1.0, factor), upsample
 
@@ -166,14 +169,13 @@ class FaceDetector:
         upsample = 1 if max(width, height) / factor <= self.upsample_below else 0
         return int(np.ceil(HOG_WINDOW / (2**upsample) * factor))
 
-    def detect(self, rgb: np.ndarray) -> Detection:
-        """Every face of a uint8 ``(H, W, 3)`` photo, largest first, at most ``max_faces``."""
+    def detect(self, photo: Image.Image | np.ndarray) -> Detection:
+        """Every face of an RGB photo (Pillow image, or uint8 ``(H, W, 3)``), largest first, at
+        most ``max_faces``."""
         import dlib
 
-        rgb = np.ascontiguousarray(rgb)
-        if rgb.dtype != np.uint8 or rgb.ndim != 3 or rgb.shape[2] != 3:
-            raise ValueError(f"expected uint8 (H, W, 3), got {rgb.dtype} {rgb.shape}")
-        height, width = rgb.shape[:2]
+        rgb = as_rgb_image(photo)
+        width, height = rgb.size
         work, factor, upsample = self._working_copy(rgb)
         with self._lock:
             rects, scores, _ = self._detector.run(work, upsample, self.min_score)
@@ -187,13 +189,14 @@ class FaceDetector:
         smallest = self.smallest_detectable(width, height)
         return Detection(faces, len(rects), width, height, smallest, self.min_face_px)
 
-    def _landmarks(self, dlib, rgb: np.ndarray, box: tuple) -> np.ndarray:
+    def _landmarks(self, dlib, rgb: Image.Image, box: tuple) -> np.ndarray:
         """The 5 points, predicted at full resolution on a crop around the box (dlib copies
         whatever array it is given, and a 40-megapixel photo would cost more than the search)."""
         left, top, right, bottom = (int(round(v)) for v in box)
         pad = max(right - left, bottom - top)
         x0, y0 = max(0, left - pad), max(0, top - pad)
-        crop = np.ascontiguousarray(rgb[y0 : bottom + pad, x0 : right + pad])
+        x1, y1 = min(rgb.width, right + pad), min(rgb.height, bottom + pad)
+        crop = np.ascontiguousarray(np.asarray(rgb.crop((x0, y0, x1, y1)), dtype=np.uint8))
         shape = self._predictor(crop, dlib.rectangle(left - x0, top - y0, right - x0, bottom - y0))
         return np.array([[p.x + x0 + 0.5, p.y + y0 + 0.5] for p in shape.parts()], dtype=np.float64)
 

@@ -29,6 +29,7 @@ from service.imaging.decode import (
     cheap_opened,
     decode_cost_bytes,
     decode_opened,
+    decode_rgb,
     open_image,
 )
 from service.runtime.budget import MemoryBudget
@@ -178,19 +179,36 @@ class WorkLimits:
         decodes right here on the loop: about 0.1 ms, less than the hop to a decode thread and
         back; a bomb (small file, huge header) still goes to the thread."""
         image = open_image(data, max_pixels, draft_size=None if paste_back else size)  # header only
-        cost = await self.budget.acquire(
-            self.cost_bytes(image, paste_back=paste_back), timeout_s=deadline.check("decode budget")
-        )
+        cost = self.cost_bytes(image, paste_back=paste_back)
+        decoding = self._decoding(image, cost, len(data), deadline, decode_opened, size, value_range)
+        del image  # from here only the decoding holds the frame, and drops it once converted
+        async with decoding as result:
+            yield result
+
+    @asynccontextmanager
+    async def photo(self, data: bytes, *, max_pixels: int, deadline: Deadline) -> AsyncIterator[Image.Image]:
+        """The upload as an oriented RGB image at full resolution (``POST /faces``), decoded
+        within the same budget and decode threads as the model's input."""
+        image = open_image(data, max_pixels)
+        decoding = self._decoding(image, self.cost_bytes(image, paste_back=False), len(data), deadline, decode_rgb)
+        del image
+        async with decoding as ((rgb, _format), _hold):
+            yield rgb
+
+    @asynccontextmanager
+    async def _decoding(self, image: Image.Image, cost: int, nbytes: int, deadline: Deadline, fn, *args):
+        """``fn(image, *args)`` once ``cost`` bytes of the budget are reserved: on the loop when
+        the upload is tiny (a 64x64 decodes in less than a thread hop takes), else in the decode
+        queue; yields (its result, the :class:`Hold`)."""
+        cost = await self.budget.acquire(cost, timeout_s=deadline.check("decode budget"))
         hold = Hold(self.budget, cost)
         try:
-            if cheap_opened(image, len(data)):  # a 64x64 upload: decoding takes less than a thread hop
-                decoded = decode_opened(image, size, value_range)
+            if cheap_opened(image, nbytes):
+                result = fn(image, *args)
             else:
-                decoded = await self.decode.run(
-                    decode_opened, image, size, value_range, deadline=deadline, on_finish=hold.extend()
-                )
+                result = await self.decode.run(fn, image, *args, deadline=deadline, on_finish=hold.extend())
             del image
-            yield decoded, hold
+            yield result, hold
         finally:
             hold.drop()
 

@@ -39,8 +39,9 @@ async def offload(work: CpuWork | None, fn, *args):
     return await work.run(fn, *args)
 
 
-def _paste_back(original, recon, edited, crop_box, value_range, encoding) -> tuple[bytes, int, int]:
-    pixels = residual_edit(original, recon, edited, crop_box, value_range)
+def _paste_back(decoded: DecodedImage, recon, edited, value_range, encoding) -> tuple[bytes, int, int]:
+    """In the worker: the upload's pixel array is first made here, off the event loop."""
+    pixels = residual_edit(decoded.original, recon, edited, decoded.crop_box, value_range)
     height, width = pixels.shape[:2]
     return encode_image(pixels, encoding), width, height
 
@@ -148,9 +149,7 @@ async def edit(
     recon, edited = await model.decode(np.concatenate([mean, z_aug]).astype(np.float32))
     typicality = typicality_of(model, decoded.model_input, mean, recon) if calibrated else None
     # paste-back and PNG as one job: in the request's bounded CPU queue when it has one
-    image, width, height = await offload(
-        work, _paste_back, decoded.original, recon, edited, decoded.crop_box, value_range, encoding
-    )
+    image, width, height = await offload(work, _paste_back, decoded, recon, edited, value_range, encoding)
     before = probabilities_dict(classifier, mean)[0]
     after = probabilities_dict(classifier, z_aug)[0]
     return Edited(

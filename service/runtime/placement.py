@@ -117,10 +117,10 @@ async def place(
             size,
             status=503,
         )
-    height, width = decoded.original.shape[:2]
+    width, height = decoded.rgb.size
     if min(width, height) < pool.detector.smallest_detectable(width, height) and not explicit:
         return centre(decoded, size, "photo smaller than the smallest detectable face")
-    detection = await pool.detect(decoded.original)
+    detection = await pool.detect(decoded.rgb)
     indices, code, message = choose(detection, face)
     if code is not None:
         if explicit:
@@ -144,7 +144,7 @@ async def aligned(decoded: DecodedImage, manifest: Manifest, detection: Detectio
     matrices = [template_matrix(f.eyes, manifest) for f in faces]
 
     def warp_all() -> np.ndarray:
-        return np.stack([to_model_array(warp_face(decoded.original, m, size), manifest.value_range) for m in matrices])
+        return np.stack([to_model_array(warp_face(decoded.rgb, m, size), manifest.value_range) for m in matrices])
 
     inputs = await to_thread.run_sync(warp_all)
     reason = "face " + ",".join(map(str, indices))

@@ -1,6 +1,6 @@
 """The 32-bomb burst stays within the decode budget (benchmarks/bomb_burst.py, live uvicorn).
 
-32 concurrent /edit uploads of a 3000x3000 PNG of zeros (~99 MB of decoding each, 3.2 GB
+32 concurrent /edit (and /faces) uploads of a 3000x3000 PNG of zeros (~99 MB of decoding each, 3.2 GB
 for all of them at once) against a server whose decode budget holds two: the server's RSS
 (sampled every 20 ms from /proc) must never grow by more than the budget, every answer must
 be 200, 503 with Retry-After or 504, and the memory must go back after the burst.
@@ -26,12 +26,13 @@ BUDGET = MAX_PIXELS * WORST_COST_BYTES_PER_PIXEL  # the smallest the settings al
 
 @pytest.mark.slow
 @pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="reads RSS from /proc")
-def test_32_concurrent_bombs_stay_within_the_decode_budget(tiny_models_root, tmp_path):
+@pytest.mark.parametrize("route", ["edit", "faces"])
+def test_32_concurrent_bombs_stay_within_the_decode_budget(tiny_models_root, tmp_path, route):
     out = tmp_path / "burst.json"
     env = {k: v for k, v in os.environ.items() if not k.startswith("INTROVAC_")}
     command = [sys.executable, str(REPO / "benchmarks" / "bomb_burst.py"), "--models-dir", str(tiny_models_root)]
     command += ["--model", "tiny", "--count", "32", "--side", str(SIDE), "--max-pixels", str(MAX_PIXELS)]
-    command += ["--budget-bytes", str(BUDGET), "--json", str(out)]
+    command += ["--budget-bytes", str(BUDGET), "--route", route, "--json", str(out)]
     result = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stdout + result.stderr
     figures = json.loads(out.read_text())

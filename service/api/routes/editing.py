@@ -159,7 +159,7 @@ async def _edit(
 
 def _check_fits(encoding: ImageEncoding, detail: str, decoded: DecodedImage) -> None:
     """A residual edit answers at the upload's size, which WebP may not hold: 422 before any work."""
-    height, width = decoded.original.shape[:2]
+    width, height = decoded.rgb.size
     if detail == "residual" and not encoding.fits(width, height):
         raise ApiError(
             422,

@@ -1,7 +1,7 @@
 """POST /faces: every face of a photo with its box, 5 landmarks and detection score.
 
-The upload goes through the same byte and pixel caps and the same hostile-input decoder as
-the image routes (EXIF orientation applied), and detection runs in the face pool's worker
+The upload goes through the same byte and pixel caps, hostile-input decoder (EXIF orientation
+applied), decode budget and decode threads as the image routes, and detection runs in the face pool's worker
 threads under the request timeout and queue bound (503 / 504), never on the event loop.
 """
 
@@ -9,14 +9,12 @@ from __future__ import annotations
 
 from typing import Annotated
 
-import numpy as np
-from fastapi import APIRouter, Depends
-from starlette.concurrency import run_in_threadpool
+from fastapi import APIRouter, Depends, Request
 
-from service.api.deps import ImageUpload, SettingsDep, StateDep
+from service.api.deps import ImageUpload, LimitsDep, SettingsDep, StateDep, request_deadline
 from service.api.errors import RETRY_AFTER_S, ApiError
 from service.api.schemas import DetectedFace, FaceBox, FacesResponse, Landmark, errors
-from service.imaging.decode import load_image, read_upload, to_rgb
+from service.imaging.decode import read_upload
 from service.runtime.face_pool import FacePool
 from service.runtime.faces import LANDMARK_NAMES, Detection, Face
 
@@ -35,12 +33,6 @@ async def get_face_pool(state: StateDep) -> FacePool:
 
 
 FacePoolDep = Annotated[FacePool, Depends(get_face_pool)]
-
-
-def decode_photo(data: bytes, max_pixels: int) -> np.ndarray:
-    """Uploaded bytes -> the oriented RGB photo (uint8), with decode.py's hostile-input rules."""
-    image, _ = load_image(data, max_pixels)
-    return np.asarray(to_rgb(image), dtype=np.uint8)
 
 
 def face_body(index: int, face: Face) -> DetectedFace:
@@ -78,10 +70,14 @@ def faces_body(detection: Detection, max_faces: int) -> FacesResponse:
     response_model=FacesResponse,
     responses=errors(400, 401, 413, 415, 422, 500, 503, 504),
 )
-async def detect_faces(image: ImageUpload, pool: FacePoolDep, settings: SettingsDep) -> FacesResponse:
+async def detect_faces(
+    request: Request, image: ImageUpload, pool: FacePoolDep, settings: SettingsDep, limits: LimitsDep
+) -> FacesResponse:
     """Boxes, dlib's 5 landmarks and scores, largest face first, in the upload's pixels (after EXIF
     orientation). Upright frontal faces only (profiles are not found); at most `max_faces`."""
     data = await read_upload(image, settings.max_upload_bytes)
-    photo = await run_in_threadpool(decode_photo, data, settings.max_pixels)
-    detection = await pool.detect(photo)
+    deadline = request_deadline(request, limits)
+    async with limits.photo(data, max_pixels=settings.max_pixels, deadline=deadline) as photo:
+        del data
+        detection = await pool.detect(photo, timeout_s=deadline.check("face detection"))
     return faces_body(detection, pool.detector.max_faces)

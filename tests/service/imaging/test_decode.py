@@ -342,3 +342,12 @@ def test_only_small_uploads_with_small_headers_are_cheap_to_decode():
     assert not cheap_to_decode(images.random_bytes())
     assert not cheap_to_decode(b"")
     assert not cheap_to_decode(images.png_bytes((64, 64)) + b"\0" * (64 * 1024))  # too many bytes
+
+
+def test_the_pixel_array_of_the_upload_is_made_only_when_asked_for():
+    """Only the paste-back reads `original`: a plain decode keeps Pillow's image and no array copy."""
+    decoded = decode(images.png_bytes((40, 30)))
+    assert "original" not in decoded.__dict__
+    assert decoded.rgb.mode == "RGB" and decoded.rgb.size == (40, 30)
+    np.testing.assert_array_equal(decoded.original, np.asarray(decoded.rgb))
+    assert decoded.original is decoded.original  # made once, then kept

@@ -11,6 +11,7 @@ request's ``X-Request-ID`` (:mod:`service.api.logs`), so a user's report leads t
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from typing import Any
 
 from asgi_correlation_id import correlation_id
@@ -77,15 +78,20 @@ def error_response(
     return JSONResponse(error_body(code, message, details), status_code=status, headers=headers)
 
 
-def _validation_details(exc: RequestValidationError) -> list[dict[str, Any]]:
-    """loc/msg/type of each problem; the raw input is left out (it can be bytes or huge)."""
+# Problems listed in a validation error's details: a body of many bad values would otherwise
+# answer with one entry per value (megabytes of JSON).
+MAX_VALIDATION_DETAILS = 20
+
+
+def _validation_details(errors: Sequence[Any]) -> list[dict[str, Any]]:
+    """loc/msg/type of the first problems; the raw input is left out (it can be bytes or huge)."""
     return [
         {
             "loc": [str(part) for part in err.get("loc", ())],
             "msg": str(err.get("msg", "")),
             "type": str(err.get("type", "")),
         }
-        for err in exc.errors()
+        for err in errors[:MAX_VALIDATION_DETAILS]
     ]
 
 
@@ -94,10 +100,14 @@ async def _api_error(request: Request, exc: ApiError) -> JSONResponse:
 
 
 async def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
-    details = _validation_details(exc)
+    problems = exc.errors()
+    details = _validation_details(problems)
     first = details[0] if details else {"loc": [], "msg": "invalid request"}
     where = ".".join(first["loc"][1:] or first["loc"]) or "request"
-    return error_response(422, "validation_error", f"invalid {where}: {first['msg']}", details)
+    message = f"invalid {where}: {first['msg']}"
+    if len(problems) > len(details):
+        message += f" ({len(problems)} problems; the first {len(details)} are listed)"
+    return error_response(422, "validation_error", message, details)
 
 
 async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:

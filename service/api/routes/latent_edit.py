@@ -21,12 +21,10 @@ from service.api.deps import ClassifierDep, ModelDep
 from service.api.errors import ApiError
 from service.api.params import parse_deltas
 from service.api.routes.common import check_attributes, kv_header
-from service.api.schemas import LatentValue, errors, header, png_response
+from service.api.schemas import MAX_LATENT_DIM, LatentValue, errors, header, png_response
 from service.runtime import pipeline
 
 router = APIRouter(tags=["editing"])
-
-MAX_LATENT_DIM = 4096  # far above any model's latent size; bounds the body before the size check
 
 _HEADERS = {
     "X-Delta-Used": header("Delta applied per attribute, e.g. `eyeglasses=3,facial_hair=-1.2`."),

@@ -131,6 +131,24 @@ def test_decode_rejects_nan_and_infinity_literals(client):
         assert_error(response, 422, "validation_error")
 
 
+def test_a_decode_body_of_a_million_bad_values_is_one_short_error(client):
+    """256 x 4096 out-of-range values (5 MB, under the body cap): one problem, not a million listed."""
+    row = "[" + ",".join(["2000"] * 4096) + "]"
+    content = '{"z": [' + ",".join([row] * 256) + "]}"
+    response = client.post("/decode", content=content, headers={"content-type": "application/json"})
+    error = assert_error(response, 422, "validation_error")
+    assert "within +-1000" in error["message"] and len(response.content) < 2000
+    too_many = '{"z": [' + ",".join(["[0]"] * 257) + "]}"
+    response = client.post("/decode", content=too_many, headers={"content-type": "application/json"})
+    assert "at most 256 vectors" in assert_error(response, 422, "validation_error")["message"]
+
+
+def test_validation_errors_list_at_most_20_problems_and_count_them(client):
+    body = {"z": [5000.0] * 100, "attribute": ["eyeglasses"]}  # /edit/latent checks each value
+    error = assert_error(client.post("/edit/latent", json=body), 422, "validation_error")
+    assert len(error["details"]) == 20 and "(100 problems; the first 20 are listed)" in error["message"]
+
+
 # ----------------------------------------------------------------------------- /edit
 def test_edit_moves_the_mean_along_the_unit_attribute_direction(client, encoded, manifest):
     response = client.post("/edit?attribute=eyeglasses&delta=3", files=upload(images.png_bytes()))

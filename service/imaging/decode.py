@@ -181,12 +181,7 @@ class DecodedImage:
 
 
 def decode_image(
-    data: bytes,
-    size: int,
-    max_pixels: int,
-    value_range: tuple[float, float] = (0.0, 1.0),
-    *,
-    draft: bool = False,
+    data: bytes, size: int, max_pixels: int, value_range: tuple[float, float] = (0.0, 1.0), *, draft: bool = False
 ) -> DecodedImage:
     """Uploaded bytes -> model input, original and crop box; raises only ImageInputError
     subclasses for bad input (ValueError for bad arguments from our own code).
@@ -277,14 +272,13 @@ def open_image(data: bytes, max_pixels: int, *, draft_size: int | None = None) -
     return image
 
 
-# Peak bytes per pixel of decode_opened, measured with VmHWM on 6300x6300 PNGs of zeros
-# (benchmarks/RESULTS.md, "Reliability"): the decoded frame, its RGB conversion, the crop
-# and the uint8 `original` (now made only for a paste-back, when the rest is gone) were alive
-# together. 8-bit opaque measured 10, 16-bit grey 14, transparency 20; one byte of margin each.
-COST_BYTES_PER_PIXEL = 11
-COST_BYTES_PER_PIXEL_WIDE = 15  # 16-bit and float modes (I;16*, I, F)
+# Peak bytes per pixel of decode_opened by mode, the measured figure (in brackets) plus margin;
+# tests/service/imaging/test_decode_cost.py measures each class in a fresh process.
+COST_BYTES_PER_PIXEL = 11  # 1, L, P and RGB (8-9)
+COST_BYTES_PER_PIXEL_CONVERTED = 13  # CMYK, LAB, YCbCr, ...: a 4-byte frame and its RGB copy (12)
+COST_BYTES_PER_PIXEL_WIDE = 21  # 16-bit and float modes (I;16* 14, I 16, F 20)
 COST_BYTES_PER_PIXEL_ALPHA = 21  # RGBA, LA, PA, palette or colour-key transparency
-WORST_COST_BYTES_PER_PIXEL = max(COST_BYTES_PER_PIXEL, COST_BYTES_PER_PIXEL_WIDE, COST_BYTES_PER_PIXEL_ALPHA)
+WORST_COST_BYTES_PER_PIXEL = max(COST_BYTES_PER_PIXEL_CONVERTED, COST_BYTES_PER_PIXEL_WIDE, COST_BYTES_PER_PIXEL_ALPHA)
 
 
 def decode_cost_bytes(image: Image.Image) -> int:
@@ -294,8 +288,10 @@ def decode_cost_bytes(image: Image.Image) -> int:
         per_pixel = COST_BYTES_PER_PIXEL_WIDE
     elif image.mode in ("RGBA", "LA", "PA") or "transparency" in image.info:
         per_pixel = COST_BYTES_PER_PIXEL_ALPHA
-    else:
+    elif image.mode in ("1", "L", "P", "RGB"):
         per_pixel = COST_BYTES_PER_PIXEL
+    else:
+        per_pixel = COST_BYTES_PER_PIXEL_CONVERTED
     return image.width * image.height * per_pixel
 
 

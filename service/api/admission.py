@@ -88,7 +88,7 @@ class AdmissionMiddleware:
         query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
         model = _model_of(state, query)
         name = model.name if model is not None else "unknown"
-        if state.limits.saturated or (query.get("detail") == ["residual"] and state.limits.cpu.full):
+        if state.limits.saturated or (_pastes_back(scope, query) and state.limits.cpu.full):
             state.metrics.rejections.labels(name, "decode", "queue_full").inc()
             return error_response(503, "overloaded", "the decode stage is at capacity; retry shortly", None, RETRY)
         encoder = model.encoder if model is not None else None
@@ -105,9 +105,23 @@ def _is_multipart(scope: Scope) -> bool:
     return False
 
 
+def _last(query: dict[str, list[str]], name: str) -> str | None:
+    """A repeated query parameter's last value: the one FastAPI gives the route."""
+    values = query.get(name)
+    return values[-1] if values else None
+
+
+def _pastes_back(scope: Scope, query: dict[str, list[str]]) -> bool:
+    """An edit with ``detail=residual``: it will also need a CPU-queue slot for its paste-back."""
+    return scope.get("path") in _EDIT_PATHS and _last(query, "detail") == "residual"
+
+
+_EDIT_PATHS = ("/edit", "/edit/json")
+
+
 def _model_of(state: ServiceState, query: dict[str, list[str]]):
     """The model the query names (the default model without one); None for an unknown name."""
-    name = query.get("model", [None])[0]
+    name = _last(query, "model")
     try:
         return state.registry.get(name)
     except UnknownModelError:

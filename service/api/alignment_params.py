@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Annotated
 
-from fastapi import Query
+from fastapi import Depends, Query
 
 from service.api.deps import ServiceState, StateDep
 from service.api.errors import ApiError
@@ -75,6 +75,10 @@ async def single_face_plan(state: StateDep, align: AlignQuery = "auto", face: Fa
     if face == "all":
         raise ApiError(422, "invalid_face", "face=all is not available here; use face=<index> (see POST /faces)")
     return _plan(state, align, face)
+
+
+AlignPlanDep = Annotated[AlignPlan, Depends(align_plan)]
+SingleFacePlanDep = Annotated[AlignPlan, Depends(single_face_plan)]
 
 
 def alignment_headers(alignment: str, reason: str) -> dict[str, str]:

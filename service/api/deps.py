@@ -12,7 +12,6 @@ and the app factory build the :class:`ServiceState` these read.
 from __future__ import annotations
 
 import secrets
-from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Annotated, Any
 
@@ -21,7 +20,7 @@ from fastapi.security import APIKeyHeader
 
 from service.api.errors import RETRY_AFTER_S, ApiError
 from service.api.metrics import Metrics
-from service.imaging.decode import ALLOWED_MIME_TYPES, DecodedImage, read_upload
+from service.imaging.decode import ALLOWED_MIME_TYPES
 from service.latent.edit import LinearClassifier
 from service.runtime.cpu_queue import Deadline
 from service.runtime.face_pool import FacePool
@@ -172,27 +171,3 @@ ImageUpload = Annotated[
     UploadFile,
     File(description="The image: " + ", ".join(ALLOWED_MIME_TYPES) + ". Centre-cropped to a square and resized."),
 ]
-
-
-async def get_decoded_image(
-    request: Request, image: ImageUpload, model: ModelDep, settings: SettingsDep, limits: LimitsDep
-) -> AsyncIterator[DecodedImage]:
-    """The upload, read under the byte cap and decoded for ``model`` within the decode budget,
-    which stays reserved until the request is done with the image. Only ``detail=residual``
-    needs the full resolution; everything else may decode a JPEG at reduced scale."""
-    data = await read_upload(image, settings.max_upload_bytes)
-    m = model.manifest
-    async with limits.decoded(
-        data,
-        size=m.image_size,
-        max_pixels=settings.max_pixels,
-        value_range=m.value_range,
-        paste_back=request.query_params.get("detail") == "residual",
-        deadline=request_deadline(request, limits),
-    ) as (decoded, hold):
-        del data
-        request.scope[HOLD_SCOPE_KEY] = hold
-        yield decoded
-
-
-DecodedImageDep = Annotated[DecodedImage, Depends(get_decoded_image)]

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Annotated, Literal
 
-from fastapi import Query
+from fastapi import Depends, Query
 from pydantic import WithJsonSchema
 
 from service.api.deps import ClassifierDep, ModelDep
@@ -136,6 +136,9 @@ async def edit_plan(
         format=format,
         encoding=ImageEncoding(format=image_format.value, quality=quality),
     )
+
+
+EditPlanDep = Annotated[EditPlan, Depends(edit_plan)]
 
 
 def parse_deltas(attributes: list[str], raw: list[str] | None, recommended: dict[str, float]) -> list[float | str]:

@@ -8,16 +8,21 @@ and turns its result into a response.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Annotated
 
 import numpy as np
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 
-from service.api.alignment_params import ALIGNMENT_HEADERS, AlignPlan, align_plan, alignment_headers, single_face_plan
-from service.api.deps import ClassifierDep, CpuWorkDep, DecodedImageDep, ModelDep, SettingsDep
+from service.api.alignment_params import (
+    ALIGNMENT_HEADERS,
+    AlignPlan,
+    AlignPlanDep,
+    SingleFacePlanDep,
+    alignment_headers,
+)
+from service.api.deps import ClassifierDep, CpuWorkDep, ModelDep, SettingsDep
 from service.api.errors import ApiError
-from service.api.params import EditPlan, edit_plan
+from service.api.params import EditPlan, EditPlanDep
 from service.api.routes.common import b64, kv_header, typicality_headers, typicality_report, wants_json
 from service.api.schemas import (
     DecodeRequest,
@@ -30,6 +35,7 @@ from service.api.schemas import (
     json_response,
     png_response,
 )
+from service.api.uploads import AlignedUploadDep, EditUploadDep, OneFaceUploadDep
 from service.imaging.decode import DecodedImage
 from service.imaging.encode import PNG, WEBP_MAX_SIDE, ImageEncoding
 from service.latent.edit import LinearClassifier
@@ -52,9 +58,6 @@ _TYPICALITY_HEADERS = {
     "X-Typicality-Percentile": header("How typical, as a percentile of held-out training images.", "number"),
 }
 _EDIT_HEADERS.update(_TYPICALITY_HEADERS)
-EditPlanDep = Annotated[EditPlan, Depends(edit_plan)]
-AlignPlanDep = Annotated[AlignPlan, Depends(align_plan)]
-SingleFacePlanDep = Annotated[AlignPlan, Depends(single_face_plan)]
 
 
 def _png(data: bytes, headers: dict[str, str] | None = None) -> Response:
@@ -69,7 +72,7 @@ def _png(data: bytes, headers: dict[str, str] | None = None) -> Response:
     responses={200: {"headers": {**_TYPICALITY_HEADERS, **ALIGNMENT_HEADERS}}, **_UPLOAD_ERRORS},
 )
 async def encode(
-    aligning: SingleFacePlanDep, decoded: DecodedImageDep, model: ModelDep, classifier: ClassifierDep
+    aligning: SingleFacePlanDep, decoded: OneFaceUploadDep, model: ModelDep, classifier: ClassifierDep
 ) -> Response:
     """Latent mean and log-variance, attribute probabilities, realness and typicality of the uploaded
     image (of its face, aligned to the model's training crop, unless `align=centre`)."""
@@ -106,7 +109,7 @@ def _threshold(model: LoadedModel) -> float | None:
         **_UPLOAD_ERRORS,
     },
 )
-async def reconstruct(aligning: AlignPlanDep, decoded: DecodedImageDep, model: ModelDep) -> Response:
+async def reconstruct(aligning: AlignPlanDep, decoded: AlignedUploadDep, model: ModelDep) -> Response:
     placed = await place(decoded, model.manifest, aligning.pool, align=aligning.align, face=aligning.face)
     if placed.alignment == "centre":
         data = await pipeline.reconstruct(model, decoded)
@@ -206,7 +209,7 @@ async def edit_image(
     request: Request,
     plan: EditPlanDep,
     aligning: AlignPlanDep,
-    decoded: DecodedImageDep,
+    decoded: EditUploadDep,
     model: ModelDep,
     classifier: ClassifierDep,
     work: CpuWorkDep,
@@ -236,7 +239,7 @@ async def edit_json(
     response: Response,
     plan: EditPlanDep,
     aligning: AlignPlanDep,
-    decoded: DecodedImageDep,
+    decoded: EditUploadDep,
     model: ModelDep,
     classifier: ClassifierDep,
     work: CpuWorkDep,
@@ -254,7 +257,7 @@ async def edit_json(
     response_class=Response,
     responses={
         **png_response("One image, or a grid when several latents were sent."),
-        **errors(400, 401, 404, 422, 500, 503, 504),  # 400: a body that is not JSON
+        **errors(400, 401, 404, 413, 422, 500, 503, 504),  # 400: not JSON; 413: over the JSON body cap
     },
 )
 async def decode(body: DecodeRequest, model: ModelDep, settings: SettingsDep) -> Response:

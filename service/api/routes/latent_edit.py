@@ -72,7 +72,7 @@ def _latent(body: EditLatentRequest, latent_dim: int) -> np.ndarray:
     response_class=Response,
     responses={
         **png_response("The decoded edited latent (PNG) at the model's resolution.", headers=_HEADERS),
-        **errors(400, 401, 404, 422, 500, 503, 504),
+        **errors(400, 401, 404, 413, 422, 500, 503, 504),  # 413: over the JSON body cap
     },
 )
 async def edit_latent(body: EditLatentRequest, model: ModelDep, classifier: ClassifierDep) -> Response:

@@ -195,3 +195,15 @@ def test_uploads_still_arriving_count_against_the_decode_stage(tiny_models_root)
             assert limits.uploads_in_transit == 0  # every admitted upload was counted out again
 
     asyncio.run(main())
+
+
+def test_admission_reads_a_repeated_parameter_as_the_route_does_and_paste_back_only_on_edits():
+    from urllib.parse import parse_qs
+
+    from service.api.admission import _last, _pastes_back
+
+    query = parse_qs("model=a&model=b&detail=full&detail=residual")
+    assert _last(query, "model") == "b" and _last(query, "face") is None  # FastAPI gives the route the last
+    assert _pastes_back({"path": "/edit"}, query) and _pastes_back({"path": "/edit/json"}, query)
+    assert not _pastes_back({"path": "/encode"}, query)  # /encode has no detail: no CPU-queue slot needed
+    assert not _pastes_back({"path": "/edit"}, parse_qs("detail=residual&detail=full"))

@@ -1,0 +1,98 @@
+"""The decoded upload of each image route, as a dependency that runs only on valid parameters.
+
+FastAPI resolves a route's dependencies one by one and collects the query's validation errors
+as it goes, so a decode declared beside a bad ``quality=0`` or ``align=sideways`` still ran
+(seconds of decoding for a big photo, then the 422). It skips a dependency whose OWN
+sub-dependencies failed, though: each route's decode therefore takes that route's checked
+plans as parameters (FastAPI computes each once per request, shared with the route), and
+decodes only when they are valid. Only an edit with ``detail=residual`` decodes at full
+resolution with the paste-back reserved; everything else may decode a JPEG at reduced scale.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from service.api.alignment_params import AlignPlanDep, SingleFacePlanDep
+from service.api.deps import (
+    HOLD_SCOPE_KEY,
+    ImageUpload,
+    LimitsDep,
+    ModelDep,
+    SettingsDep,
+    request_deadline,
+)
+from service.api.params import EditPlanDep
+from service.imaging.decode import DecodedImage, read_upload
+from service.runtime.limits import WorkLimits
+from service.runtime.registry import LoadedModel
+from service.settings import Settings
+
+
+async def _decoded(
+    request: Request, image, model: LoadedModel, settings: Settings, limits: WorkLimits, *, paste_back: bool
+) -> AsyncIterator[DecodedImage]:
+    """The upload, read under the byte cap and decoded for ``model`` within the decode budget,
+    which stays reserved until the request is done with the image."""
+    data = await read_upload(image, settings.max_upload_bytes)
+    m = model.manifest
+    async with limits.decoded(
+        data,
+        size=m.image_size,
+        max_pixels=settings.max_pixels,
+        value_range=m.value_range,
+        paste_back=paste_back,
+        deadline=request_deadline(request, limits),
+    ) as (decoded, hold):
+        del data
+        request.scope[HOLD_SCOPE_KEY] = hold
+        yield decoded
+
+
+async def decoded_for_one_face(
+    request: Request,
+    aligning: SingleFacePlanDep,
+    image: ImageUpload,
+    model: ModelDep,
+    settings: SettingsDep,
+    limits: LimitsDep,
+) -> AsyncIterator[DecodedImage]:
+    """``POST /encode``: after its ``align`` / ``face`` are checked."""
+    async for decoded in _decoded(request, image, model, settings, limits, paste_back=False):
+        yield decoded
+
+
+async def decoded_for_alignment(
+    request: Request,
+    aligning: AlignPlanDep,
+    image: ImageUpload,
+    model: ModelDep,
+    settings: SettingsDep,
+    limits: LimitsDep,
+) -> AsyncIterator[DecodedImage]:
+    """``POST /reconstruct``: after its ``align`` / ``face`` are checked."""
+    async for decoded in _decoded(request, image, model, settings, limits, paste_back=False):
+        yield decoded
+
+
+async def decoded_for_edit(
+    request: Request,
+    plan: EditPlanDep,
+    aligning: AlignPlanDep,
+    image: ImageUpload,
+    model: ModelDep,
+    settings: SettingsDep,
+    limits: LimitsDep,
+) -> AsyncIterator[DecodedImage]:
+    """``POST /edit`` and ``/edit/json``: after the edit's and the alignment's parameters are
+    checked; ``detail=residual`` (the plan's, not the raw query's) reserves the paste-back."""
+    async for decoded in _decoded(request, image, model, settings, limits, paste_back=plan.detail == "residual"):
+        yield decoded
+
+
+OneFaceUploadDep = Annotated[DecodedImage, Depends(decoded_for_one_face)]
+AlignedUploadDep = Annotated[DecodedImage, Depends(decoded_for_alignment)]
+EditUploadDep = Annotated[DecodedImage, Depends(decoded_for_edit)]

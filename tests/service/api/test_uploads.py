@@ -1,0 +1,72 @@
+"""The decode of each image route runs only on valid parameters, and only a residual EDIT
+reserves the paste-back (service/api/uploads.py), on the tiny model."""
+
+from __future__ import annotations
+
+from contextlib import asynccontextmanager
+
+import pytest
+from fastapi.testclient import TestClient
+
+from service.app import create_app
+from tests.support import images
+from tests.support.api import assert_error, make_settings, upload
+
+
+@pytest.fixture
+def counted(tiny_models_root):
+    """A client whose WorkLimits.decoded records every decode it is asked for (its paste_back)."""
+    with TestClient(create_app(make_settings(tiny_models_root))) as client:
+        limits = client.app.state.service.limits
+        real, calls = limits.decoded, []
+
+        @asynccontextmanager
+        async def recording(data, **kwargs):
+            calls.append(kwargs["paste_back"])
+            async with real(data, **kwargs) as result:
+                yield result
+
+        limits.decoded = recording
+        yield client, calls
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/edit?attribute=eyeglasses&delta=3&quality=0",
+        "/edit?attribute=eyeglasses&delta=3&image_format=gif",
+        "/edit?attribute=eyeglasses&delta=3&align=sideways",
+        "/edit/json?attribute=eyeglasses&target=2",
+        "/encode?align=sideways",
+        "/reconstruct?face=-1",
+    ],
+)
+def test_an_invalid_parameter_is_a_422_without_decoding_the_upload(counted, path):
+    client, calls = counted
+    assert_error(client.post(path, files=upload(images.png_bytes((300, 300)))), 422, "validation_error")
+    assert calls == []
+
+
+def test_an_unreadable_upload_with_a_bad_parameter_is_the_parameter_422_not_a_415(counted):
+    client, calls = counted
+    response = client.post("/edit?attribute=eyeglasses&quality=0", files=upload(b"not an image"))
+    assert_error(response, 422, "validation_error")
+
+
+def test_valid_requests_decode_and_only_a_residual_edit_reserves_the_paste_back(counted):
+    client, calls = counted
+    data = images.png_bytes((80, 60))
+    for path in ("/encode?detail=residual", "/reconstruct?detail=residual", "/edit?attribute=eyeglasses"):
+        assert client.post(path + "&align=centre", files=upload(data)).status_code == 200, path
+    assert client.post("/edit?attribute=eyeglasses&detail=residual", files=upload(data)).status_code == 200
+    assert calls == [False, False, False, True]
+
+
+def test_a_stray_detail_on_encode_is_no_false_413(tiny_models_root):
+    """A budget that holds the 1000 px upload's decode but not a paste-back as well."""
+    settings = make_settings(tiny_models_root, max_pixels=1_000_000, decode_budget_bytes=21_000_000)
+    data = images.png_bytes((1000, 1000))
+    with TestClient(create_app(settings)) as client:
+        assert client.post("/encode?align=centre&detail=residual", files=upload(data)).status_code == 200
+        response = client.post("/edit?attribute=eyeglasses&detail=residual", files=upload(data))
+        assert_error(response, 413, "image_too_large")

@@ -29,6 +29,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from service.api.deps import API_KEY_HEADER as _API_KEY_HEADER
 from service.api.deps import ARRIVED_SCOPE_KEY, ServiceState, api_key_matches, unauthorized
 from service.api.errors import RETRY_AFTER_S, error_response
+from service.runtime.cpu_queue import current_deadline
 from service.runtime.registry import UnknownModelError
 
 _KEY_HEADER = _API_KEY_HEADER.lower().encode()
@@ -41,8 +42,13 @@ class AdmissionMiddleware:
         self.state = state
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http":
-            scope[ARRIVED_SCOPE_KEY] = time.monotonic()
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        arrived = scope[ARRIVED_SCOPE_KEY] = time.monotonic()
+        limits = self.state.limits
+        token = current_deadline.set(limits.deadline(arrived) if limits is not None else None)
+        try:
             if scope["method"] == "POST" and _is_multipart(scope):
                 refusal = self._refusal(scope)
                 if refusal is not None:
@@ -50,7 +56,9 @@ class AdmissionMiddleware:
                     return
                 await self._admitted_upload(scope, receive, send)
                 return
-        await self.app(scope, receive, send)
+            await self.app(scope, receive, send)
+        finally:
+            current_deadline.reset(token)
 
     async def _admitted_upload(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Count the upload as in transit until its last body chunk is received (or it ends)."""

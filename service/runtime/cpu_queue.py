@@ -20,6 +20,7 @@ import asyncio
 import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import TypeVar
 
@@ -48,6 +49,19 @@ class Deadline:
         if left <= 0:
             raise RequestTimeout(f"{what}: the request deadline passed")
         return left
+
+
+# The deadline of the request being served, set by the API's admission middleware for each
+# request: the engine batchers and face detection read it (timeout_left), so that one deadline,
+# counted from the request's arrival, bounds every stage without each call passing it along.
+current_deadline: ContextVar[Deadline | None] = ContextVar("introvac_request_deadline", default=None)
+
+
+def timeout_left(what: str) -> float | None:
+    """Seconds until the current request's deadline (RequestTimeout when none are left), or
+    None outside a request (the caller's own default timeout then applies)."""
+    deadline = current_deadline.get()
+    return None if deadline is None else deadline.check(what)
 
 
 class CpuQueue:

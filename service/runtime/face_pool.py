@@ -26,6 +26,7 @@ from PIL import Image
 
 from service.runtime.batch_parts import call_hook
 from service.runtime.batcher import BatcherStopped, QueueFull, RequestTimeout
+from service.runtime.cpu_queue import timeout_left
 from service.runtime.faces import Detection, FaceDetector
 from service.runtime.priority import lower_priority
 
@@ -64,6 +65,8 @@ class FacePool:
         if self._pending >= self.max_queue:
             self._call("on_reject")
             raise QueueFull(f"face detection queue is full ({self.max_queue} waiting)")
+        if timeout_s is None:
+            timeout_s = timeout_left("face detection")  # the request's deadline, when there is one
         timeout = self.timeout_s if timeout_s is None else timeout_s
         self._pending += 1
         loop = asyncio.get_running_loop()

@@ -29,6 +29,7 @@ import numpy as np
 from service.artifact import ArtifactError, Manifest
 from service.latent.prior import FittedPrior, load_model_prior
 from service.runtime.batcher import BatchingConfig, DynamicBatcher
+from service.runtime.cpu_queue import timeout_left
 from service.runtime.engine import Backend, Engine, load_engine
 from service.runtime.fused import EditJob, EditOutput, edit_batch
 
@@ -66,17 +67,17 @@ class LoadedModel:
         return self.engine.manifest
 
     async def encode(self, images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Batched ``engine.encode``; raises the batcher's QueueFull / RequestTimeout."""
-        mean, logvar = await self.encoder.submit(images)
+        """Batched ``engine.encode`` within the request's deadline; raises QueueFull / RequestTimeout."""
+        mean, logvar = await self.encoder.submit(images, timeout_s=timeout_left(self.encoder.name))
         return mean, logvar
 
     async def decode(self, z: np.ndarray) -> np.ndarray:
         """Batched ``engine.decode``; raises the batcher's QueueFull / RequestTimeout."""
-        return await self.decoder.submit(z)
+        return await self.decoder.submit(z, timeout_s=timeout_left(self.decoder.name))
 
     async def edit(self, image: np.ndarray, job: EditJob) -> EditOutput:
         """Batched encode -> edit -> decode -> PNG of one ``(1, 3, S, S)`` image, one thread hop."""
-        return await self.editor.submit(image, context=job)
+        return await self.editor.submit(image, timeout_s=timeout_left(self.editor.name), context=job)
 
     def describe(self) -> dict[str, Any]:
         """Public facts about the model for ``GET /models`` (no file paths, no hashes)."""

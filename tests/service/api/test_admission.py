@@ -207,3 +207,24 @@ def test_admission_reads_a_repeated_parameter_as_the_route_does_and_paste_back_o
     assert _pastes_back({"path": "/edit"}, query) and _pastes_back({"path": "/edit/json"}, query)
     assert not _pastes_back({"path": "/encode"}, query)  # /encode has no detail: no CPU-queue slot needed
     assert not _pastes_back({"path": "/edit"}, parse_qs("detail=residual&detail=full"))
+
+
+def test_one_deadline_from_arrival_bounds_every_engine_stage(tiny_models_root):
+    """request_timeout_s 1, encoder and decoder 0.7 s each: /reconstruct is a 504 at about 1 s
+    (each stage used to get a fresh timeout of its own: 200 after 1.4 s)."""
+    from fastapi.testclient import TestClient
+
+    with TestClient(create_app(make_settings(tiny_models_root, request_timeout_s=1.0))) as client:
+        model = client.app.state.service.registry.get(None)
+        for batcher in (model.encoder, model.decoder):
+
+            def slow(array, fn=batcher.fn):
+                time.sleep(0.7)
+                return fn(array)
+
+            batcher.fn, batcher._call_s = slow, 1.0  # 1.0: measured slow, so never run inline
+        began = time.monotonic()
+        response = client.post("/reconstruct?align=centre", files=upload(images.png_bytes((64, 64))))
+        took = time.monotonic() - began
+        assert_error(response, 504, "timeout")
+        assert took < 1.35, took

@@ -56,6 +56,19 @@ def photo(side: int = 512, fmt: str = "PNG", quality: int = 90) -> bytes:
     return buffer.getvalue()
 
 
+def thread_niceness(pid: int) -> list[int]:
+    """The distinct nice values of ``pid``'s threads (field 19 of /proc/<pid>/task/<tid>/stat):
+    what a niceness setting really did, not what was asked for."""
+    values = set()
+    for stat in Path(f"/proc/{pid}/task").glob("*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()  # after the (comm), which may hold spaces
+        except OSError:
+            continue  # the thread ended meanwhile
+        values.add(int(fields[16]))  # fields[0] is field 3 (state): field 19 is fields[16]
+    return sorted(values)
+
+
 def read_status(pid: int) -> dict[str, int]:
     """VmRSS and VmHWM of ``pid`` in KiB (empty when the process is gone)."""
     try:

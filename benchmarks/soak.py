@@ -52,6 +52,7 @@ from load_tools import (  # noqa: E402
     monotonic_ms,
     photo,
     read_status,
+    thread_niceness,
     zeros_png,
 )
 from prober import merge, run_prober  # noqa: E402
@@ -182,7 +183,8 @@ def run(args: argparse.Namespace) -> dict:
         time.sleep(args.settle_s)  # work the server still runs for abandoned (504) requests ends
         rss["after_warmup"] = read_status(pid)["VmRSS"]
         executor, probes = run_prober(url, args.seconds, {kind: request for kind, _, request in mix}["edit photo"])
-        lower_client_priority(args)  # after the server and the prober started: only the load clients
+        niceness = thread_niceness(pid)  # the worker threads exist after the warm-up
+        priority = lower_client_priority(args)  # after the server and the prober started: only the load clients
         scrape = httpx.get(url + "/metrics").text
         began = time.perf_counter()
         try:
@@ -197,10 +199,11 @@ def run(args: argparse.Namespace) -> dict:
         rss["peak"] = sampler.stop()
         returned_after = wait_for_rss(pid, 1.10 * rss["after_warmup"], args.recheck_s)
     extra = {"server_loop_lag": lag, "rss_back_within_10pct_after_s": returned_after}
+    extra |= {"client_priority": priority, "server_thread_niceness": niceness}
     return summarize(args, tally, warm, rss, elapsed) | extra
 
 
-def lower_client_priority(args: argparse.Namespace) -> None:
+def lower_client_priority(args: argparse.Namespace) -> dict:
     """Stand in for clients on other machines, which do not take the server's cores.
 
     ``--client-niceness`` only lowers the clients' weight; ``--client-sched-idle`` runs them
@@ -211,6 +214,7 @@ def lower_client_priority(args: argparse.Namespace) -> None:
         os.nice(args.client_niceness)
     if args.client_sched_idle:
         os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
+    return {"niceness": os.nice(0), "sched_idle": os.sched_getscheduler(0) == os.SCHED_IDLE}  # as measured
 
 
 def wait_for_rss(pid: int, ceiling_kib: float, seconds: float) -> float | None:
@@ -254,7 +258,6 @@ def summarize(args: argparse.Namespace, tally: Tally, warm: Tally, rss: dict, el
     targets.update(latency_targets(tally))
     return {
         "clients": args.clients,
-        "client_priority": {"niceness": args.client_niceness, "sched_idle": args.client_sched_idle},
         "seconds": elapsed,
         "requests": sum(totals.values()),
         "statuses": dict(sorted(totals.items())),

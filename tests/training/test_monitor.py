@@ -12,12 +12,16 @@ from tqdm import tqdm
 from training.monitor import logs_above_bars
 
 
-def test_console_log_lines_go_through_tqdm_write_while_a_bar_is_shown(capsys, monkeypatch):
+def test_console_log_lines_go_through_tqdm_write_while_a_bar_is_shown(capsys, monkeypatch, request):
     logger = logging.getLogger("training")
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("%(levelname)s %(message)s"))
     monkeypatch.setattr(logger, "handlers", [handler])  # only this test's console handler
-    monkeypatch.setattr(logger, "level", logging.INFO)
+    # setLevel, not the attribute: it also clears the logger's isEnabledFor cache, which an
+    # earlier Trainer.fit in this process filled while INFO was off (the test then saw nothing).
+    previous = logger.level
+    logger.setLevel(logging.INFO)
+    request.addfinalizer(lambda: logger.setLevel(previous))
     written = []
     monkeypatch.setattr(tqdm, "write", classmethod(lambda cls, s, file=None, **kw: written.append(s)))
     with logs_above_bars():

@@ -58,6 +58,8 @@ def test_short_run_writes_checkpoint_tensorboard_and_config(tmp_path):
     tags = acc.Tags()
     assert {"loss/total_enc", "loss/ae", "lr/encoder", "perf/steps_per_s"} <= set(tags["scalars"])
     assert [e.step for e in acc.Scalars("loss/ae")] == [2, 4]
+    ae_mean = acc.Scalars("loss/ae_mean")  # D(mu)'s L1, measured at each logged step
+    assert [e.step for e in ae_mean] == [2, 4] and all(0 < e.value < 1 for e in ae_mean)
     assert {"images/reconstruction", "images/edit_eyeglasses", "images/edit_male", "images/prior_samples"} <= set(
         tags["images"]
     )

@@ -24,11 +24,12 @@ from __future__ import annotations
 import time
 from urllib.parse import parse_qs
 
+from python_multipart.multipart import parse_options_header
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from service.api.deps import API_KEY_HEADER as _API_KEY_HEADER
 from service.api.deps import ARRIVED_SCOPE_KEY, ServiceState, api_key_matches, unauthorized
-from service.api.errors import RETRY_AFTER_S, error_response
+from service.api.errors import RETRY_AFTER_S, TRUNCATED_UPLOAD_SCOPE_KEY, error_response
 from service.runtime.cpu_queue import current_deadline
 from service.runtime.registry import UnknownModelError
 
@@ -72,8 +73,14 @@ class AdmissionMiddleware:
                 in_transit = False
                 limits.upload_received()
 
+        closing = ClosingBoundary.of(scope)
+
         async def counting_receive() -> Message:
             message = await receive()
+            if closing is not None and message["type"] == "http.request":
+                closing.feed(message.get("body", b""))
+                if not message.get("more_body", False) and not closing.seen:
+                    scope[TRUNCATED_UPLOAD_SCOPE_KEY] = True  # the 422 of its missing field becomes a 400
             if message["type"] != "http.request" or not message.get("more_body", False):
                 received()
             return message
@@ -104,6 +111,31 @@ class AdmissionMiddleware:
             state.metrics.rejections.labels(name, "encode", "queue_full").inc()
             return error_response(503, "overloaded", f"{encoder.name}: queue is full; retry shortly", None, RETRY)
         return None
+
+
+class ClosingBoundary:
+    """Whether a multipart body has reached its close delimiter (``--boundary--``), fed chunk by
+    chunk. A body cut before it is malformed; the multipart parser drops the unfinished part
+    without complaint, so the route would see only a missing field."""
+
+    def __init__(self, boundary: bytes) -> None:
+        self.delimiter = b"--" + boundary + b"--"
+        self.seen = False
+        self._tail = b""
+
+    @classmethod
+    def of(cls, scope: Scope) -> ClosingBoundary | None:
+        for name, value in scope.get("headers", ()):
+            if name == b"content-type":
+                boundary = parse_options_header(value)[1].get(b"boundary")
+                return cls(boundary) if boundary else None
+        return None
+
+    def feed(self, chunk: bytes) -> None:
+        if not self.seen and chunk:
+            window = self._tail + chunk
+            self.seen = self.delimiter in window
+            self._tail = window[-(len(self.delimiter) - 1) :]
 
 
 def _is_multipart(scope: Scope) -> bool:

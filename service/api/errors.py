@@ -95,12 +95,23 @@ def _validation_details(errors: Sequence[Any]) -> list[dict[str, Any]]:
     ]
 
 
+def _missing_body_field(problem: Any) -> bool:
+    return problem.get("type") == "missing" and tuple(problem.get("loc", ()))[:1] == ("body",)
+
+
 async def _api_error(request: Request, exc: ApiError) -> JSONResponse:
     return error_response(exc.status, exc.code, exc.message, exc.details, exc.headers)
 
 
+# Set by the admission middleware on a multipart body that ended before its closing boundary.
+TRUNCATED_UPLOAD_SCOPE_KEY = "introvac.truncated_upload"
+
+
 async def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
     problems = exc.errors()
+    if request.scope.get(TRUNCATED_UPLOAD_SCOPE_KEY) and any(_missing_body_field(p) for p in problems):
+        message = "malformed multipart body: it ends before its closing boundary (a truncated upload?)"
+        return error_response(400, "bad_request", message)
     details = _validation_details(problems)
     first = details[0] if details else {"loc": [], "msg": "invalid request"}
     where = ".".join(first["loc"][1:] or first["loc"]) or "request"

@@ -20,6 +20,7 @@ import argparse
 import filecmp
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -31,6 +32,7 @@ SDK = REPO / "sdk"
 SPEC = SDK / "openapi.json"
 PYTHON_OUT = SDK / "python"
 PYTHON_CONFIG = SDK / "openapi-python-client.yaml"
+PYTHON_README = SDK / "python-package-readme.md"
 TS_ROOT = SDK / "typescript"
 TS_OUT = TS_ROOT / "src" / "client"
 # What building, installing or type-checking a client leaves next to its sources.
@@ -59,6 +61,8 @@ def generate_python(spec: Path, out: Path) -> None:
     command += ["--config", str(PYTHON_CONFIG), "--meta", "setup", "--output-path", str(out), "--overwrite"]
     command += ["--fail-on-warning"]  # a warning means a part of the document was skipped
     _run(command, cwd=REPO, what="openapi-python-client (pip install it, or `make sdk` to get a venv with it)")
+    # The generator's README is a template (a Bearer token, an `api.my_tag` import): ours instead.
+    shutil.copyfile(PYTHON_README, out / "README.md")
 
 
 def npm_ci() -> None:

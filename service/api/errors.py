@@ -84,15 +84,14 @@ MAX_VALIDATION_DETAILS = 20
 
 
 def _validation_details(errors: Sequence[Any]) -> list[dict[str, Any]]:
-    """loc/msg/type of the first problems; the raw input is left out (it can be bytes or huge)."""
-    return [
-        {
-            "loc": [str(part) for part in err.get("loc", ())],
-            "msg": str(err.get("msg", "")),
-            "type": str(err.get("type", "")),
-        }
-        for err in errors[:MAX_VALIDATION_DETAILS]
-    ]
+    """loc/msg/type of each distinct problem (a parameter that a route and its upload's
+    dependency both declare fails twice), the first MAX_VALIDATION_DETAILS of them; the raw
+    input is left out (it can be bytes or huge)."""
+    distinct: dict[tuple, dict[str, Any]] = {}
+    for err in errors:
+        loc, msg, kind = [str(part) for part in err.get("loc", ())], str(err.get("msg", "")), str(err.get("type", ""))
+        distinct.setdefault((tuple(loc), msg, kind), {"loc": loc, "msg": msg, "type": kind})
+    return list(distinct.values())
 
 
 def _missing_body_field(problem: Any) -> bool:
@@ -112,12 +111,13 @@ async def _validation_error(request: Request, exc: RequestValidationError) -> JS
     if request.scope.get(TRUNCATED_UPLOAD_SCOPE_KEY) and any(_missing_body_field(p) for p in problems):
         message = "malformed multipart body: it ends before its closing boundary (a truncated upload?)"
         return error_response(400, "bad_request", message)
-    details = _validation_details(problems)
+    distinct = _validation_details(problems)
+    details = distinct[:MAX_VALIDATION_DETAILS]
     first = details[0] if details else {"loc": [], "msg": "invalid request"}
     where = ".".join(first["loc"][1:] or first["loc"]) or "request"
     message = f"invalid {where}: {first['msg']}"
-    if len(problems) > len(details):
-        message += f" ({len(problems)} problems; the first {len(details)} are listed)"
+    if len(distinct) > len(details):
+        message += f" ({len(distinct)} problems; the first {len(details)} are listed)"
     return error_response(422, "validation_error", message, details)
 
 

@@ -61,8 +61,9 @@ def sdk(site):
 
 
 def docs_examples() -> list[str]:
-    """Every Python block of docs/SDK.md."""
-    return re.findall(r"```python\n(.*?)```", (REPO / "docs" / "SDK.md").read_text(), re.DOTALL)
+    """Every Python block of docs/SDK.md and of the package's own README (sdk/python/README.md)."""
+    pages = (REPO / "docs" / "SDK.md", REPO / "sdk" / "python" / "README.md")
+    return [code for page in pages for code in re.findall(r"```python\n(.*?)```", page.read_text(), re.DOTALL)]
 
 
 def test_readme_and_docs_examples_type_check_with_mypy(site, tmp_path):

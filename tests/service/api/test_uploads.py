@@ -70,3 +70,10 @@ def test_a_stray_detail_on_encode_is_no_false_413(tiny_models_root):
         assert client.post("/encode?align=centre&detail=residual", files=upload(data)).status_code == 200
         response = client.post("/edit?attribute=eyeglasses&detail=residual", files=upload(data))
         assert_error(response, 413, "image_too_large")
+
+
+def test_a_parameter_shared_with_the_upload_dependency_is_one_problem_not_two(counted):
+    client, _ = counted
+    response = client.post("/edit?quality=0", files=upload(images.png_bytes((32, 32))))  # and no attribute
+    details = assert_error(response, 422, "validation_error")["details"]
+    assert sorted(d["loc"][-1] for d in details) == ["attribute", "quality"], details

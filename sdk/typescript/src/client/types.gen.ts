@@ -1241,6 +1241,10 @@ export type DecodeErrors = {
      */
     404: ErrorBody;
     /**
+     * Upload or image too large.
+     */
+    413: ErrorBody;
+    /**
      * Invalid parameters or image (see `error.code`).
      */
     422: ErrorBody;
@@ -1296,6 +1300,10 @@ export type EditLatentErrors = {
      * Unknown model.
      */
     404: ErrorBody;
+    /**
+     * Upload or image too large.
+     */
+    413: ErrorBody;
     /**
      * Invalid parameters or image (see `error.code`).
      */

@@ -79,6 +79,16 @@ def test_every_env_var_is_read_by_the_settings_or_the_start_script() -> None:
             assert unknown_env_names(set(service["environment"])) == [], name
 
 
+def test_every_setting_reaches_the_container_when_the_operator_sets_it() -> None:
+    """INTROVAC_API_KEY=... docker compose up used to start a server without authentication:
+    only six settings were forwarded. Each one is now set or passed through (no value)."""
+    from tests.support.deploy import settings_env_names
+
+    for name, service in _config()["services"].items():
+        if name.startswith("api"):
+            assert settings_env_names() <= set(service["environment"]), name
+
+
 def test_healthcheck_and_published_port_use_the_port_the_service_listens_on() -> None:
     api = _config()["services"]["api"]
     port = start_script_defaults()["PORT"]

@@ -45,8 +45,10 @@ async function errorMessage(response) {
 async function call(path, options) {
   const response = await fetch(path, options);
   if (!response.ok) {
-    const err = new Error(await errorMessage(response));
+    const err = new Error(await errorMessage(response.clone()));
     err.status = response.status;
+    err.retryAfter = Number(response.headers.get("Retry-After")) || 0;
+    err.code = await response.json().then((b) => b.error && b.error.code, () => undefined);
     throw err;
   }
   return response;
@@ -106,18 +108,24 @@ function renderModel() {
   const names = state.model.attributes.map((a) => a.name);
   checkboxes($("attributes"), names, names.slice(0, 1), onAttributesChange);
   checkboxes($("preserve"), names, [], scheduleEdit);
+  lockEditedFromPreserve();
   const first = state.model.attributes[0];
   $("delta").value = first ? first.recommended_delta : 0;
   updateOutputs();
   renderGenerate(names);
 }
 
-function onAttributesChange() {
+// An attribute cannot be edited and preserved at once (the API answers 422).
+function lockEditedFromPreserve() {
   const edited = selected($("attributes"));
   for (const box of $("preserve").querySelectorAll("input")) {
     box.disabled = edited.includes(box.value);
     if (box.disabled) box.checked = false;
   }
+}
+
+function onAttributesChange() {
+  lockEditedFromPreserve();
   scheduleEdit();
 }
 
@@ -148,6 +156,9 @@ async function loadModels() {
     if (state.image) await encodeImage();
   } catch (err) {
     showError(err);
+    // While the server is still loading its models (503 not_ready), try again: opening the
+    // page right after start-up must not leave it without attributes until a reload.
+    if (err.status === 503) setTimeout(loadModels, 1000 * (err.retryAfter || 1));
   }
 }
 
@@ -226,8 +237,9 @@ function showDomain(typicality) {
   note.dataset.inDistribution = String(typicality.in_distribution);
   note.textContent = typicality.in_distribution
     ? `This image is typical of what the model was trained on (percentile ${typicality.percentile.toFixed(1)}).`
-    : "This image is outside what the model was trained on (it is less typical than 99.9% of its " +
-      "held-out training images): its edits and probabilities mean little.";
+    : "This image is outside what the model was trained on (it is less typical than " +
+      `${(100 - typicality.threshold_percentile).toFixed(1)}% of its held-out training images): ` +
+      "its edits and probabilities mean little.";
 }
 
 function scheduleEdit() {
@@ -297,9 +309,13 @@ async function detectFaces(blob) {
   const seq = (state.facesSeq = (state.facesSeq || 0) + 1); // a late answer for an older image is dropped
   $("faces-note").textContent = "";
   try {
-    const response = await fetch(withModel("faces"), { method: "POST", headers: headers(), body: formOf(blob) });
-    if (response.status === 404 || response.status === 405) return; // this server has no face detection
-    if (!response.ok) throw new Error(await errorMessage(response));
+    let response;
+    try {
+      response = await call(withModel("faces"), { method: "POST", headers: headers(), body: formOf(blob) });
+    } catch (err) {
+      if (err.code === "face_detection_unavailable") return; // this server runs without face detection
+      throw err;
+    }
     const body = await response.json();
     const faces = Array.isArray(body) ? body : body.faces || [];
     await img.decode().catch(() => {});

@@ -177,6 +177,49 @@ def test_face_boxes_are_drawn_when_the_server_detects_faces(page, server):
     assert green[1] > 200 and green[3] == 255, green
 
 
+def test_the_edited_attribute_cannot_be_preserved_from_the_start(page, server):
+    """The first attribute is ticked for editing on load; its Preserve box must be locked then,
+    not only after the user changes the selection (edit and preserve together is a 422)."""
+    _open_with_key(page, server)
+    first = page.get_attribute("#attributes input:checked", "value")
+    assert page.is_disabled(f"#preserve input[value={first}]")
+    assert all(not page.is_disabled(f"#preserve input[value={b}]") for b in _unticked(page))
+
+
+def _unticked(page) -> list[str]:
+    return page.eval_on_selector_all("#attributes input:not(:checked)", "boxes => boxes.map(b => b.value)")
+
+
+def test_a_server_without_face_detection_shows_no_face_note_and_no_error(page, server):
+    _open_with_key(page, server)
+    unavailable = {"error": {"code": "face_detection_unavailable", "message": "off", "request_id": "x"}}
+    page.route("**/faces?*", lambda route: route.fulfill(status=503, json=unavailable))
+    page.set_input_files("#file", str(SAMPLE))
+    _wait_edit_for_slider(page)
+    assert page.text_content("#faces-note") == "" and page.is_hidden("#error")
+
+
+def test_a_page_opened_while_models_load_retries_until_they_are_ready(page, server):
+    """The first GET /models answers 503 not_ready (Retry-After: 1), as during start-up; the
+    page must try again on its own and show the attributes, without a reload."""
+    page.goto(server + "/")
+    answered = []
+
+    def loading_once(route) -> None:
+        if answered:
+            route.continue_()
+            return
+        answered.append(True)
+        body = {"error": {"code": "not_ready", "message": "models are still loading", "request_id": "x"}}
+        route.fulfill(status=503, json=body, headers={"Retry-After": "1"})
+
+    page.route("**/models*", loading_once)
+    page.fill("#api-key", API_KEY)
+    page.dispatch_event("#api-key", "change")
+    page.wait_for_selector("#attributes input[type=checkbox]")
+    assert answered == [True] and page.is_hidden("#error")
+
+
 def test_the_page_fits_a_phone_screen(browser_path, server):
     with chromium(browser_path) as browser:
         context = browser.new_context(viewport={"width": 375, "height": 740}, is_mobile=True, has_touch=True)

@@ -213,20 +213,39 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
         raise CheckpointError(
             f"checkpoint {path} has format {checkpoint['format']!r}; this code reads format {FORMAT_VERSION}"
         )
+    named = checkpoint.get("attributes")
+    if named is not None and list(named) != list(checkpoint["model_config"].get("attributes", ())):
+        raise CheckpointError(
+            f"checkpoint {path} names attributes {list(named)} but its model_config has "
+            f"{list(checkpoint['model_config'].get('attributes', ()))}: the classifier rows would be mislabelled"
+        )
     return checkpoint
 
 
 def configs_from_checkpoint(checkpoint: dict[str, Any]) -> tuple[ModelConfig, TrainConfig]:
-    return ModelConfig.from_dict(checkpoint["model_config"]), TrainConfig.from_dict(checkpoint["train_config"])
+    """The run's configs; CheckpointError (not a traceback) for fields this code does not know,
+    e.g. a checkpoint written by newer code."""
+    try:
+        return ModelConfig.from_dict(checkpoint["model_config"]), TrainConfig.from_dict(checkpoint["train_config"])
+    except (TypeError, ValueError) as exc:
+        raise CheckpointError(f"checkpoint configs are not readable by this code: {exc}") from exc
+
+
+def load_model_state(model: torch.nn.Module, state: dict[str, Any]) -> None:
+    """``model.load_state_dict`` with CheckpointError for weights that do not fit the config."""
+    try:
+        model.load_state_dict(state)
+    except RuntimeError as exc:
+        raise CheckpointError(f"checkpoint weights do not match its model_config: {exc}") from exc
 
 
 def model_from_checkpoint(checkpoint: dict[str, Any] | str | Path) -> VAC:
     """Rebuild the VAC from a checkpoint (dict or path) alone, in eval mode on the CPU."""
     if not isinstance(checkpoint, dict):
         checkpoint = load_checkpoint(checkpoint)
-    model = VAC(ModelConfig.from_dict(checkpoint["model_config"]))
     try:
-        model.load_state_dict(checkpoint["model"])
-    except RuntimeError as exc:
-        raise CheckpointError(f"checkpoint weights do not match its model_config: {exc}") from exc
+        model = VAC(ModelConfig.from_dict(checkpoint["model_config"]))
+    except (TypeError, ValueError) as exc:
+        raise CheckpointError(f"checkpoint model_config is not readable by this code: {exc}") from exc
+    load_model_state(model, checkpoint["model"])
     return model.eval()

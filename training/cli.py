@@ -203,6 +203,9 @@ def resume(args: argparse.Namespace) -> int:
     from training.trainer import resume as resume_run
 
     changes = {name: value for name, value in values_for(TrainConfig, args).items() if value is not None}
+    problems = below_minimum(TrainConfig, changes)
+    if problems:
+        raise ValueError("; ".join(problems))
     result = resume_run(args.checkpoint or args.out, device=args.device, **changes)
     _report(result)
     return 0
@@ -314,7 +317,17 @@ def _bad_input_types() -> tuple[type[BaseException], ...]:
     from training.export import ExportError
     from training.trainer import TrainingDivergedError
 
-    return (ValueError, CheckpointError, TrainingDivergedError, ExportError, ArtifactError, FileNotFoundError)
+    # FileExistsError / NotADirectoryError: a --out that is a file, and the like.
+    return (
+        ValueError,
+        CheckpointError,
+        TrainingDivergedError,
+        ExportError,
+        ArtifactError,
+        FileNotFoundError,
+        FileExistsError,
+        NotADirectoryError,
+    )
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -185,6 +185,10 @@ class TrainConfig:
             raise ValueError(f"mode must be 'vac' or 'introvac', got {self.mode!r}")
         if self.epochs < 1 or self.batch_size < 1:
             raise ValueError("epochs and batch_size must be positive")
+        if not (self.lr > 0 and self.lr_gamma > 0) or (self.max_steps is not None and self.max_steps < 1):
+            raise ValueError(
+                f"lr and lr_gamma must be > 0 and max_steps >= 1, got {self.lr}, {self.lr_gamma}, {self.max_steps}"
+            )
         self.edit_delta_range = tuple(float(d) for d in self.edit_delta_range)  # type: ignore[assignment]
         if not self.edit_consistency_weight >= 0:
             raise ValueError(f"edit_consistency_weight must be >= 0, got {self.edit_consistency_weight}")

@@ -145,7 +145,7 @@ class Trainer:
 
     def _restore(self, checkpoint: dict[str, Any]) -> None:
         """Load every piece of state. The lr milestones stay those of the original run."""
-        self.model.load_state_dict(checkpoint["model"])
+        ckpt_io.load_model_state(self.model, checkpoint["model"])
         self.opt_enc.load_state_dict(checkpoint["opt_enc"])
         self.opt_dec.load_state_dict(checkpoint["opt_dec"])
         self.sched_enc.load_state_dict(checkpoint["sched_enc"])

@@ -134,3 +134,28 @@ def test_weights_that_do_not_fit_the_config_are_rejected():
     state["model_config"] = {**state["model_config"], "latent_dim": 16}
     with pytest.raises(ckpt.CheckpointError, match="do not match"):
         ckpt.model_from_checkpoint(state)
+
+
+def test_attribute_names_that_disagree_with_the_config_are_rejected(tmp_path):
+    state = _state()
+    state["attributes"] = list(reversed(state["model_config"]["attributes"]))
+    ckpt.save_checkpoint(state, tmp_path / "swapped.pt")
+    with pytest.raises(ckpt.CheckpointError, match="mislabelled"):
+        ckpt.load_checkpoint(tmp_path / "swapped.pt")  # resume used to rewrite it silently
+
+
+def test_configs_this_code_cannot_read_are_a_checkpoint_error_not_a_traceback():
+    state = _state()
+    state["train_config"] = {**state["train_config"], "knob_from_newer_code": 1}
+    with pytest.raises(ckpt.CheckpointError, match="knob_from_newer_code"):
+        ckpt.configs_from_checkpoint(state)
+
+
+def test_resuming_weights_that_do_not_fit_is_a_checkpoint_error(tmp_path):
+    from training.trainer import Trainer
+
+    state = _state()
+    state["model_config"] = {**state["model_config"], "latent_dim": 16}
+    ckpt.save_checkpoint(state, tmp_path / "wrong.pt")
+    with pytest.raises(ckpt.CheckpointError, match="do not match"):
+        Trainer.from_checkpoint(tmp_path / "wrong.pt", device="cpu")

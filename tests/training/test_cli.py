@@ -101,8 +101,18 @@ def _nan_step(*args, **kwargs):
         (["--image-size", "18"], "not divisible"),
         (["--device", "cuda"], None),  # skipped where a GPU exists
         (["--nan"], "diverged at step 1"),
+        (["--lr-gamma", "-1"], "lr_gamma must be > 0"),
+        (["--out", "{tmp}/a-file"], "File exists"),
     ],
-    ids=["missing-celeba", "unknown-attribute", "bad-image-size", "no-cuda", "nan-loss"],
+    ids=[
+        "missing-celeba",
+        "unknown-attribute",
+        "bad-image-size",
+        "no-cuda",
+        "nan-loss",
+        "negative-lr-gamma",
+        "out-is-a-file",
+    ],
 )
 def test_bad_input_is_one_line_and_exit_code_2(extra, expected, tmp_path, capsys, monkeypatch):
     if extra == ["--nan"]:
@@ -114,6 +124,7 @@ def test_bad_input_is_one_line_and_exit_code_2(extra, expected, tmp_path, capsys
         if torch.cuda.is_available():
             pytest.skip("a GPU is present")
         expected = "no CUDA GPU"
+    (tmp_path / "a-file").write_text("not a folder")
     args = [
         "train",
         *TINY,
@@ -141,3 +152,10 @@ def test_grid_command_writes_a_png(tmp_path, capsys):
     out = tmp_path / "grid.png"
     assert main(["grid", "--out", str(out), "--n", "4", "--image-size", "32"]) == 0
     assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_resume_applies_the_same_minimums_as_train(tmp_path, capsys):
+    assert main(["train", *TINY, "--max-steps", "1", "--out", str(tmp_path / "run")]) == 0
+    capsys.readouterr()
+    assert main(["resume", "--checkpoint", str(tmp_path / "run"), "--max-steps", "0"]) == 2
+    assert "--max-steps must be at least 1" in capsys.readouterr().err.strip().splitlines()[-1]

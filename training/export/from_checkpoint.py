@@ -50,13 +50,14 @@ def load_checkpoint_model(checkpoint_path: Path) -> tuple[VAC, dict]:
     """Rebuild the VAC of a checkpoint and describe where it came from (provenance dict).
 
     Reads the dict directly with ``torch.load`` so the exporter depends only on the
-    documented checkpoint keys, not on the trainer's code.
+    documented checkpoint keys, not on the trainer's code; ``weights_only`` so a checkpoint
+    from elsewhere cannot run code while it is read.
     """
     path = Path(checkpoint_path)
     if not path.is_file():
         raise ExportError(f"checkpoint file {path} does not exist")
     try:
-        checkpoint = torch.load(path, map_location="cpu", weights_only=False)
+        checkpoint = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # pickle, zip and torch errors all mean "not a readable checkpoint"
         raise ExportError(f"cannot read checkpoint {path}: {exc}") from exc
     if not isinstance(checkpoint, dict):

@@ -238,10 +238,12 @@ def export(args: argparse.Namespace) -> int:
     parity = _validation_images(model_cfg, train_cfg, args.parity_images)
     evaluation = None
     if args.evaluation_report is not None:
-        from training.evaluation.evaluate import load_report
+        from training.evaluation.evaluate import check_report_matches, load_report
         from training.evaluation.report import evaluation_summary
 
-        evaluation = evaluation_summary(load_report(args.evaluation_report))
+        report = load_report(args.evaluation_report)
+        check_report_matches(report, **{k: getattr(model_cfg, k) for k in ("image_size", "latent_dim", "attributes")})
+        evaluation = evaluation_summary(report)
     folder = export_checkpoint(path, args.out_dir, name, parity_images=parity, evaluation=evaluation)
     if args.prior_images > 0:
         from training.data.base import DatasetError

@@ -354,9 +354,27 @@ def load_report(path: Path | str) -> dict[str, Any]:
     if not path.is_file():
         raise EvaluationError(f"no evaluation report at {path}")
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
+        report = json.loads(path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as exc:
         raise EvaluationError(f"{path} is not valid JSON: {exc}") from exc
+    missing = [key for key in REPORT_KEYS if key not in report] if isinstance(report, dict) else list(REPORT_KEYS)
+    if missing:
+        raise EvaluationError(f"{path} is not an evaluation report (missing {', '.join(missing)})")
+    return report
 
 
-__all__ = ["EvaluationError", "evaluate", "load_images", "load_report", "write_report"]
+# What every consumer of a report (the card, the manifest's summary) reads.
+REPORT_KEYS = ("model", "config", "reconstruction", "edits", "generation", "frechet")
+
+
+def check_report_matches(report: dict[str, Any], *, image_size: int, latent_dim: int, attributes) -> None:
+    """EvaluationError unless ``report`` was measured on a model of this shape and attributes
+    (``export --evaluation-report`` would otherwise copy another model's figures)."""
+    model = report.get("model", {})
+    want = {"image_size": image_size, "latent_dim": latent_dim, "attributes": list(attributes)}
+    differing = {k: model.get(k) for k, v in want.items() if model.get(k) != v}
+    if differing:
+        raise EvaluationError(f"the evaluation report is of another model: {differing}, this checkpoint has {want}")
+
+
+__all__ = ["EvaluationError", "check_report_matches", "evaluate", "load_images", "load_report", "write_report"]

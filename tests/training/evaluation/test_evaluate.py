@@ -199,3 +199,23 @@ def test_the_report_times_every_stage(tiny_eval):
 
     report, _ = tiny_eval
     assert list(report["timings_s"]) == [*STAGES, "total"]
+
+
+def test_a_file_that_is_not_a_report_is_one_clear_error(tmp_path):
+    from training.evaluation.evaluate import EvaluationError, load_report
+
+    for name, text in (("empty.json", "{}"), ("list.json", "[1]")):
+        (tmp_path / name).write_text(text)
+        with pytest.raises(EvaluationError, match="not an evaluation report"):
+            load_report(tmp_path / name)  # export and card raised KeyError / TypeError on these
+
+
+def test_a_report_of_another_model_is_refused():
+    from training.evaluation.evaluate import EvaluationError, check_report_matches
+
+    report = {"model": {"image_size": 64, "latent_dim": 64, "attributes": ["bald"]}}
+    check_report_matches(report, image_size=64, latent_dim=64, attributes=("bald",))
+    with pytest.raises(EvaluationError, match="another model"):
+        check_report_matches(report, image_size=16, latent_dim=64, attributes=("bald",))
+    with pytest.raises(EvaluationError, match="another model"):
+        check_report_matches(report, image_size=64, latent_dim=64, attributes=("eyeglasses",))

@@ -88,8 +88,9 @@ def encode_labelled(engine, dataset, n_images: int, batch_size: int = 256, progr
     return np.concatenate(means), np.concatenate(labels)
 
 
-def attach_prior(folder: Path, prior: FittedPrior, dataset: str, split: str = "train") -> Path:
-    """Write ``prior`` into the model folder and list it in the manifest (atomically, manifest last)."""
+def attach_prior(folder: Path, prior: FittedPrior, dataset: str, split: str = "train", *, typicality=None) -> Path:
+    """Write ``prior`` into the model folder and list it in the manifest (atomically, manifest
+    last), with ``typicality`` (its calibration) in the same manifest update when given."""
     folder = Path(folder)
     manifest = read_manifest(folder)
     if list(prior.names) != manifest.attribute_names or prior.latent_dim != manifest.latent_dim:
@@ -111,9 +112,8 @@ def attach_prior(folder: Path, prior: FittedPrior, dataset: str, split: str = "t
         components=prior.components,
         created_at=datetime.now(UTC).isoformat(timespec="seconds"),
     )
-    updated = manifest.model_copy(
-        update={"files": {**manifest.files, LATENT_PRIOR: file_spec(path)}, "latent_prior": info}
-    )
+    changes = {"files": {**manifest.files, LATENT_PRIOR: file_spec(path)}, "latent_prior": info}
+    updated = manifest.model_copy(update=changes if typicality is None else {**changes, "typicality": typicality})
     write_manifest(folder, type(manifest).model_validate(updated.model_dump()))
     if old is not None and old.name != path.name:  # only now is the old prior unreferenced
         (folder / old.name).unlink(missing_ok=True)
@@ -140,10 +140,14 @@ def fit_model_prior(
         prior = fit_prior(mean, {n: labels[:, k] for k, n in enumerate(names)}, names)
     except LatentPriorError as exc:
         raise PriorFitError(f"cannot fit a prior to {folder}: {exc}") from exc
-    attach_prior(folder, prior, str(train_cfg.dataset))
-    from training.export.typicality import DEFAULT_CALIBRATION_IMAGES, calibrate  # it imports this module
+    from training.export.typicality import DEFAULT_CALIBRATION_IMAGES, measure_typicality  # it imports this module
 
-    # The typicality calibration is stale once the prior changed: measure it again.
+    # The calibration is stale once the prior changes: measure the new prior's first (the same
+    # dataset overrides), then publish both in one manifest update, so a failure changes nothing.
     n_calibration = min(int(n_images), DEFAULT_CALIBRATION_IMAGES)
-    calibrate(folder, n_calibration, data_root=data_root, batch_size=batch_size, progress=progress)
+    calibration = measure_typicality(
+        engine, prior, n_calibration, dataset=dataset, data_root=data_root, subset=subset, batch_size=batch_size,
+        progress=progress,
+    )  # fmt: skip
+    attach_prior(folder, prior, str(train_cfg.dataset), typicality=calibration)
     return prior

@@ -44,16 +44,51 @@ def calibrate(
     *,
     split: str = "val",
     threshold_percentile: float = DEFAULT_THRESHOLD_PERCENTILE,
+    dataset: str | None = None,
     data_root: str | None = None,
+    subset: str | None = None,
     batch_size: int = 256,
     progress: bool = True,
 ) -> TypicalityInfo:
-    """Score ``n_images`` of ``split`` and write ``Manifest.typicality``; returns it."""
+    """Score ``n_images`` of ``split`` with the folder's own prior and write ``Manifest.typicality``."""
     folder = Path(folder)
     engine = load_engine(folder, "onnx", max_batch_size=batch_size)
-    manifest = engine.manifest
-    prior = load_model_prior(folder, manifest)
-    data, train_cfg = training_dataset(manifest, data_root=data_root, split=split)
+    prior = load_model_prior(folder, engine.manifest)
+    info = measure_typicality(
+        engine,
+        prior,
+        n_images,
+        split=split,
+        threshold_percentile=threshold_percentile,
+        dataset=dataset,
+        data_root=data_root,
+        subset=subset,
+        batch_size=batch_size,
+        progress=progress,
+    )
+    current = read_manifest(folder)
+    updated = current.model_copy(update={"typicality": info})
+    write_manifest(folder, type(current).model_validate(updated.model_dump()))
+    return info
+
+
+def measure_typicality(
+    engine,
+    prior,
+    n_images: int,
+    *,
+    split: str = "val",
+    threshold_percentile: float = DEFAULT_THRESHOLD_PERCENTILE,
+    dataset: str | None = None,
+    data_root: str | None = None,
+    subset: str | None = None,
+    batch_size: int = 256,
+    progress: bool = True,
+) -> TypicalityInfo:
+    """The calibration of ``prior`` (None: N(0, I)) on ``n_images`` of ``split``, written nowhere:
+    ``fit-prior`` measures it for a new prior BEFORE publishing either, so that a failure leaves
+    the model as it was."""
+    data, train_cfg = training_dataset(engine.manifest, dataset, data_root, subset, split=split)
     n = min(int(n_images), len(data))
     if n < 2:
         raise PriorFitError(f"need at least 2 {split} images to calibrate typicality, got {n}")
@@ -63,7 +98,7 @@ def calibrate(
         d, e = typicality_scores(engine, prior, images)
         densities.append(d)
         errors.append(e)
-    info = TypicalityInfo(
+    return TypicalityInfo(
         dataset=str(train_cfg.dataset),
         split=split,
         n_images=n,
@@ -73,7 +108,3 @@ def calibrate(
         threshold_percentile=threshold_percentile,
         created_at=datetime.now(UTC).isoformat(timespec="seconds"),
     )
-    current = read_manifest(folder)
-    updated = current.model_copy(update={"typicality": info})
-    write_manifest(folder, type(current).model_validate(updated.model_dump()))
-    return info

@@ -94,3 +94,23 @@ def test_bad_input_is_one_line_and_exit_code_2(bare_model: Path, tmp_path: Path,
     assert "data_root" in err and len(err.strip().splitlines()) == 1
     assert main(["fit-prior", "--model", str(bare_model), "--images", "1", "--dataset", "synthfaces"]) == 2
     assert "at least 2" in capsys.readouterr().err
+
+
+def test_the_new_prior_and_its_calibration_are_published_together_or_not_at_all(bare_model: Path, monkeypatch):
+    """A calibration that fails (e.g. a dataset without validation images) used to leave the new
+    prior published with the old prior's calibration (or none) beside it."""
+    import training.export.typicality as typicality
+
+    prior = fit_model_prior(bare_model, 12, dataset="synthfaces", progress=False)
+    before = read_manifest(bare_model)
+    assert before.typicality.prior == "fitted" and before.typicality.dataset == before.latent_prior.dataset
+
+    def no_validation_images(*args, **kwargs):
+        raise PriorFitError("need at least 2 val images to calibrate typicality, got 0")
+
+    monkeypatch.setattr(typicality, "measure_typicality", no_validation_images)
+    with pytest.raises(PriorFitError, match="val images"):
+        fit_model_prior(bare_model, 20, dataset="synthfaces", progress=False)
+    after = load_artifact(bare_model)
+    assert after.files[LATENT_PRIOR] == before.files[LATENT_PRIOR] and after.typicality == before.typicality
+    assert load_model_prior(bare_model, after).n_images == prior.n_images == 12

@@ -94,7 +94,7 @@ class TrainConfig:
     data_root: str | None = knob(
         None, "CelebA folder (with img_align_celeba/, list_attr_celeba.txt, list_eval_partition.txt)"
     )
-    subset: CelebASubset | None = knob(None, "CelebA paper subset (balanced); none = all rows")
+    subset: CelebASubset | None = knob(None, "CelebA paper subset (balanced); unset = all rows")
     epochs: int = knob(150, "passes over the train split (paper: 150 for IntroVAC, 600 for plain VAC)", at_least=1)
     batch_size: int = knob(64, "per process (paper default)", at_least=1)
     lr: float = knob(2e-4, "Adam learning rate of both optimizers (paper default)")
@@ -122,7 +122,8 @@ class TrainConfig:
         0.0,
         "fraction of the run's steps before which the edit-consistency term stays off (0 = on from the first "
         "step): its judge is the encoder + classifier being trained, and a decoder edited towards a judge that "
-        "cannot yet read faces learns to paint what that judge reads, not faces",
+        "cannot yet read faces learns to paint what that judge reads, not faces. A fraction of the total steps "
+        "as configured now: extending a run with resume moves the switch with it",
     )
     edit_delta_range: tuple[float, float] = knob(
         (2.0, 6.0),

@@ -25,7 +25,6 @@ Pillow's 0..255 scale; CMYK uses Pillow's conversion. Embedded ICC profiles are 
 
 from __future__ import annotations
 
-import functools
 import inspect
 import io
 import math
@@ -173,11 +172,14 @@ class DecodedImage:
     crop_box: tuple[int, int, int, int]  # (left, top, right, bottom) of the square in `rgb`
     format: str  # Pillow's format name, e.g. "JPEG", "PNG" ("MPO" for multi-picture JPEGs)
 
-    @functools.cached_property
+    @property
     def original(self) -> np.ndarray:
         """uint8 ``(H, W, 3)`` copy of :attr:`rgb`, made on first use: only the paste-back needs
-        it (made eagerly, it cost 1 ms per 512 px upload, 230 ms of GIL and 119 MB per 40 MP)."""
-        return np.asarray(self.rgb, dtype=np.uint8)
+        it (made eagerly, it cost 1 ms per 512 px upload, 230 ms of GIL and 119 MB per 40 MP).
+        Not functools.cached_property: on Python 3.11 it locks the whole class while computing."""
+        if "original" not in self.__dict__:
+            self.__dict__["original"] = np.asarray(self.rgb, dtype=np.uint8)
+        return self.__dict__["original"]
 
 
 def decode_image(

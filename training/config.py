@@ -125,6 +125,12 @@ class TrainConfig:
         "cannot yet read faces learns to paint what that judge reads, not faces. A fraction of the total steps "
         "as configured now: extending a run with resume moves the switch with it",
     )
+    edit_consistency_from: Literal["mean", "sample"] = knob(
+        "mean",
+        "the latent the edit-consistency term edits: 'mean' the encoder mean (what the service edits); "
+        "'sample' z_r = mean + sigma * eps, the latent Algorithm 1's reconstruction loss holds the decoder to "
+        "(from the mean, a from-scratch run's D(mean) drifted while D(z_r) still reconstructed)",
+    )
     edit_delta_range: tuple[float, float] = knob(
         (2.0, 6.0),
         "|delta| of the edit-consistency term, uniform in [low, high] (the API's recommended edit strengths "
@@ -201,6 +207,8 @@ class TrainConfig:
             raise ValueError(f"classifier_label_smoothing must be in [0, 1), got {self.classifier_label_smoothing}")
         if not 0.0 <= self.generator_label_smoothing < 1.0:
             raise ValueError(f"generator_label_smoothing must be in [0, 1), got {self.generator_label_smoothing}")
+        if self.edit_consistency_from not in ("mean", "sample"):
+            raise ValueError(f"edit_consistency_from must be 'mean' or 'sample', got {self.edit_consistency_from!r}")
         if self.edit_delta_mode not in ("range", "auto"):
             raise ValueError(f"edit_delta_mode must be 'range' or 'auto', got {self.edit_delta_mode!r}")
         if not 0.5 < self.edit_auto_target < 1:

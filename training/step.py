@@ -148,11 +148,12 @@ def compute_gradients(model: VAC, x: Tensor, y: Tensor, *, noise: StepNoise, cfg
     if edit_on:
         _check_edit_noise(noise, x.shape[0], len(model.config.attributes))
     if cfg.mode == "vac":
-        losses, mean = _vac_gradients(model, x, y, eps, cfg)
+        losses, mean, z_r = _vac_gradients(model, x, y, eps, cfg)
     else:
-        losses, mean = _introvac_gradients(model, x, y, eps, z_g, cfg)
+        losses, mean, z_r = _introvac_gradients(model, x, y, eps, z_g, cfg)
     if edit_on:
-        edit = _edit_consistency(model, x, y, mean, noise, cfg)
+        base = z_r if cfg.edit_consistency_from == "sample" else mean
+        edit = _edit_consistency(model, x, y, base, noise, cfg)
         losses["total_dec"] = losses["total_dec"] + cfg.edit_consistency_weight * edit
         losses[EDIT_LOSS_KEY] = edit
     return losses
@@ -162,7 +163,8 @@ def _edit_consistency(model: VAC, x: Tensor, y: Tensor, mean: Tensor, noise: Ste
     """The edit-consistency term (beyond the paper, issue 15); returns it unweighted and
     accumulates ``edit_consistency_weight`` times its gradient into the DECODER only.
 
-    Z_e = dt mean + delta * w_k/|w_k| (k and |delta| from the step noise, or with
+    ``mean`` is the latent edited: the encoder mean, or z_r with ``edit_consistency_from
+    = "sample"``. Z_e = dt mean + delta * w_k/|w_k| (k and |delta| from the step noise, or with
     ``edit_delta_mode="auto"`` the delta that brings the logit to ``edit_auto_target``; the
     sign toward the flipped label), X_e = G(Z_e), then the attribute logits C(E(X_e)) against the edited
     labels. Encoder and classifier are detached as for L_G (``inputs`` = theta: they are
@@ -191,9 +193,11 @@ def _edit_consistency(model: VAC, x: Tensor, y: Tensor, mean: Tensor, noise: Ste
     return loss.detach()
 
 
-def _vac_gradients(model: VAC, x: Tensor, y: Tensor, eps: Tensor, cfg: TrainConfig) -> tuple[dict[str, Tensor], Tensor]:
+def _vac_gradients(
+    model: VAC, x: Tensor, y: Tensor, eps: Tensor, cfg: TrainConfig
+) -> tuple[dict[str, Tensor], Tensor, Tensor]:
     """Eq. 5: one encoder pass, one decoder pass, one backward into every parameter.
-    Returns the losses and the encoder mean (for the optional edit-consistency term)."""
+    Returns the losses, the encoder mean and z_r (for the optional edit-consistency term)."""
     with _autocast(x, cfg):
         mean, logvar = model.encoder(x)
     mean, logvar = mean.to(x.dtype), logvar.to(x.dtype)
@@ -205,7 +209,7 @@ def _vac_gradients(model: VAC, x: Tensor, y: Tensor, eps: Tensor, cfg: TrainConf
     reg = kl_standard_normal(mean, logvar)
     loss = cfg.beta_ae * ae + cfg.beta_cl * cl + cfg.beta_reg * reg
     loss.backward()
-    return _detached({"ae": ae, "cl": cl, "reg": reg, "total_enc": loss, "total_dec": loss}), mean
+    return _detached({"ae": ae, "cl": cl, "reg": reg, "total_enc": loss, "total_dec": loss}), mean, z_r
 
 
 class SharedPasses(NamedTuple):
@@ -249,10 +253,10 @@ def _shared_passes(model: VAC, x: Tensor, eps: Tensor, z_g: Tensor, cfg: TrainCo
 
 def _introvac_gradients(
     model: VAC, x: Tensor, y: Tensor, eps: Tensor, z_g: Tensor, cfg: TrainConfig
-) -> tuple[dict[str, Tensor], Tensor]:
+) -> tuple[dict[str, Tensor], Tensor, Tensor]:
     """Algorithm 1: the shared forward passes, the losses of lines 9 and 12, and the
     gradient routes of lines 10 and 13, with the decoder weight gradient computed once
-    instead of twice for X_r. Returns the losses and the encoder mean."""
+    instead of twice for X_r. Returns the losses, the encoder mean and z_r."""
     k = model.config.fake_index
     p = _shared_passes(model, x, eps, z_g, cfg)
 
@@ -272,7 +276,7 @@ def _introvac_gradients(
             "ae": ae, "cl": cl, "reg": reg, "total_enc": loss, "total_dec": loss + loss_g,
             "ec_r": ec_r, "ec_g": ec_g, "g_cls": g_cls, "g_real_r": g_real_r, "g_real_g": g_real_g,
         }
-    ), p.mean  # fmt: skip
+    ), p.mean, p.z_r  # fmt: skip
 
 
 def _introvac_backward(model: VAC, p: SharedPasses, *, loss: Tensor, loss_g: Tensor, ae_term: Tensor) -> None:

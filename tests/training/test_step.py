@@ -234,14 +234,16 @@ def test_edit_consistency_off_reproduces_the_reference_exactly(setup, mode):
     assert tuple(losses) == tuple(ref_losses) and EDIT_LOSS_KEY not in losses
 
 
-def _independent_edit_gradients(model, x, y, noise, weight, low, high, keep=1.0, delta=None):
+def _independent_edit_gradients(model, x, y, noise, weight, low, high, keep=1.0, delta=None, from_sample=False):
     """The term written out on a copy whose encoder and classifier are frozen (requires_grad
     off): the gradient it sends into the decoder, nothing shared with training.step."""
     frozen = copy.deepcopy(model)
     for p in frozen.encoder_classifier_parameters():
         p.requires_grad_(False)
     k, rows = len(MODEL_CFG.attributes), torch.arange(N)
-    mean = frozen.encoder(x)[0].detach()
+    mean, logvar = (t.detach() for t in frozen.encoder(x))
+    if from_sample:  # z_r = mean + sigma * eps, with the step's own eps
+        mean = mean + torch.exp(0.5 * logvar) * noise.eps
     w = frozen.classifier.weight[:k]
     a = noise.edit_attribute
     present = y[rows, a]
@@ -280,6 +282,22 @@ def test_edit_consistency_on_changes_only_the_decoder_gradients(setup, mode, kee
     torch.testing.assert_close(on_losses[EDIT_LOSS_KEY], loss.detach())
     torch.testing.assert_close(on_losses["total_dec"], off_losses["total_dec"] + 0.7 * loss.detach())
     assert tuple(on_losses)[:-1] == tuple(off_losses) and tuple(on_losses)[-1] == EDIT_LOSS_KEY
+
+
+@pytest.mark.parametrize("mode", ["introvac", "vac"])
+def test_edit_consistency_from_the_sample_edits_z_r_not_the_mean(setup, mode):
+    model, x, y, noise = setup
+    edit_setup = (model, x, y, _with_edit_noise(noise))
+    knobs = {"mode": mode, "edit_consistency_weight": 0.7, "edit_delta_range": (1.5, 3.0)}
+    _, off = gradients(compute_gradients, edit_setup, mode=mode)
+    on_losses, on = gradients(compute_gradients, edit_setup, edit_consistency_from="sample", **knobs)
+    _, from_mean = gradients(compute_gradients, edit_setup, **knobs)
+    loss, expected = _independent_edit_gradients(model, x, y, edit_setup[3], 0.7, 1.5, 3.0, from_sample=True)
+    assert_same({k: on[k] - off[k] for k in expected}, expected, tol=1e-8)
+    torch.testing.assert_close(on_losses[EDIT_LOSS_KEY], loss.detach())
+    assert_differ(part(on, "decoder."), part(from_mean, "decoder."))
+    for name in enc_cls(on):
+        assert torch.equal(on[name], off[name]), name
 
 
 def test_edit_consistency_needs_its_noise(setup):

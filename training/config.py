@@ -120,14 +120,14 @@ class TrainConfig:
     )
     edit_consistency_start: float = knob(
         0.0,
-        "fraction of the run's steps before which the edit-consistency term stays off (0 = on from the first "
+        "fraction of the run's steps before which the edit consistency term stays off (0 = on from the first "
         "step): its judge is the encoder + classifier being trained, and a decoder edited towards a judge that "
         "cannot yet read faces learns to paint what that judge reads, not faces. A fraction of the total steps "
         "as configured now: extending a run with resume moves the switch with it",
     )
     edit_consistency_from: Literal["mean", "sample"] = knob(
         "mean",
-        "the latent the edit-consistency term edits: 'mean' the encoder mean (what the service edits); "
+        "the latent the edit consistency term edits: 'mean' the encoder mean (what the service edits); "
         "'sample' z_r = mean + sigma * eps, the latent Algorithm 1's reconstruction loss holds the decoder to "
         "(from the mean, a from-scratch run's D(mean) drifted while D(z_r) still reconstructed)",
     )

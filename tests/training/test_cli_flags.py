@@ -24,7 +24,8 @@ COMMANDS = ("grid", "train", "resume", "export", "fit-prior", "oracle", "evaluat
 def _help(command: str, capsys) -> str:
     with pytest.raises(SystemExit):
         build_parser().parse_args([command, "--help"])
-    return " ".join(capsys.readouterr().out.split())
+    # argparse wraps after hyphens too ("edit-" / "consistency"): join those back first
+    return " ".join(re.sub(r"-\n\s+", "-", capsys.readouterr().out).split())
 
 
 @pytest.mark.parametrize("config_cls", [ModelConfig, TrainConfig])

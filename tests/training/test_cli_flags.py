@@ -25,7 +25,7 @@ def _help(command: str, capsys) -> str:
     with pytest.raises(SystemExit):
         build_parser().parse_args([command, "--help"])
     # argparse wraps after hyphens too ("edit-" / "consistency"): join those back first
-    return " ".join(re.sub(r"-\n\s+", "-", capsys.readouterr().out).split())
+    return " ".join(re.sub(r"(\w)-\n\s+", r"\1-", capsys.readouterr().out).split())
 
 
 @pytest.mark.parametrize("config_cls", [ModelConfig, TrainConfig])

@@ -40,7 +40,7 @@ STAGES: list[tuple[str, tuple[str, ...]]] = [
     ("uint8 conversion of the output", ("to_uint8",)),
     (
         "image decode (Pillow open/load/convert)",
-        ("load_image", "load_opened", "to_rgb", "exif_transpose", "decode_image"),
+        ("load_opened", "to_rgb", "exif_transpose", "decode_image"),
     ),
     ("crop + resize + float input", ("model_array",)),
     ("latent math + probability headers", ("service/latent/", "kv_header")),

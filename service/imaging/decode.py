@@ -215,13 +215,6 @@ def decode_rgb(image: Image.Image) -> tuple[Image.Image, str]:
         raise UnsupportedImage(f"cannot convert pixel mode {image.mode!r} to RGB: {exc}") from None
 
 
-def load_image(data: bytes, max_pixels: int) -> tuple[Image.Image, str]:
-    """Open with the allowed decoders only, check the header size against ``max_pixels``,
-    then decode the first frame and apply EXIF orientation. Returns (image in its own mode,
-    format name)."""
-    return load_opened(open_image(data, max_pixels))
-
-
 def _too_large(exc: Exception, max_pixels: int) -> ImageTooLarge:
     """Pillow's bomb check fired: quote the service's limit, not Pillow's internal one."""
     declared = re.search(r"\((\d+) pixels\)", str(exc))

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from tqdm import tqdm
@@ -38,34 +39,12 @@ def typicality_scores(engine, prior, images: np.ndarray) -> tuple[np.ndarray, np
     return log_density(mean, prior), reconstruction_error(images, recon)
 
 
-def calibrate(
-    folder: Path,
-    n_images: int = DEFAULT_CALIBRATION_IMAGES,
-    *,
-    split: str = "val",
-    threshold_percentile: float = DEFAULT_THRESHOLD_PERCENTILE,
-    dataset: str | None = None,
-    data_root: str | None = None,
-    subset: str | None = None,
-    batch_size: int = 256,
-    progress: bool = True,
-) -> TypicalityInfo:
-    """Score ``n_images`` of ``split`` with the folder's own prior and write ``Manifest.typicality``."""
+def calibrate(folder: Path, n_images: int = DEFAULT_CALIBRATION_IMAGES, **options: Any) -> TypicalityInfo:
+    """Score ``n_images`` with the folder's own prior and write ``Manifest.typicality``;
+    ``options`` are :func:`measure_typicality`'s (split, threshold, dataset overrides, ...)."""
     folder = Path(folder)
-    engine = load_engine(folder, "onnx", max_batch_size=batch_size)
-    prior = load_model_prior(folder, engine.manifest)
-    info = measure_typicality(
-        engine,
-        prior,
-        n_images,
-        split=split,
-        threshold_percentile=threshold_percentile,
-        dataset=dataset,
-        data_root=data_root,
-        subset=subset,
-        batch_size=batch_size,
-        progress=progress,
-    )
+    engine = load_engine(folder, "onnx", max_batch_size=options.get("batch_size", 256))
+    info = measure_typicality(engine, load_model_prior(folder, engine.manifest), n_images, **options)
     current = read_manifest(folder)
     updated = current.model_copy(update={"typicality": info})
     write_manifest(folder, type(current).model_validate(updated.model_dump()))

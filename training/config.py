@@ -111,6 +111,12 @@ class TrainConfig:
     beta_reg: float = knob(3.0, "loss weight beta_REG of KL(q(z|x) || N(0, I)) (paper default)")
     beta_g: float = knob(5.0, "loss weight beta_G of the decoder's adversarial terms (paper default)")
     beta_ec: float = knob(0.01, "loss weight beta_EC of the encoder+classifier adversarial terms (paper default)")
+    beta_ae_mean: float = knob(
+        0.0,
+        "beyond the paper (0 = off, Algorithm 1 exactly): weight of an L1 reconstruction of the encoder MEAN, "
+        "|x - G(dt mean)|, for the decoder alone. Algorithm 1 only decodes z_r = mean + sigma * eps and prior "
+        "samples; the service decodes the mean, which a from-scratch run with edit consistency left a blur",
+    )
     edit_consistency_weight: float = knob(
         0.0,
         "weight of the edit-consistency term (beyond the paper; 0 = off, Algorithm 1 exactly): the encoder "
@@ -201,6 +207,8 @@ class TrainConfig:
             raise ValueError(f"edit_consistency_weight must be >= 0, got {self.edit_consistency_weight}")
         if not 0.0 <= self.edit_consistency_start < 1.0:
             raise ValueError(f"edit_consistency_start must be in [0, 1), got {self.edit_consistency_start}")
+        if not self.beta_ae_mean >= 0:
+            raise ValueError(f"beta_ae_mean must be >= 0, got {self.beta_ae_mean}")
         if not self.edit_keep_weight > 0:
             raise ValueError(f"edit_keep_weight must be > 0, got {self.edit_keep_weight}")
         if not 0.0 <= self.classifier_label_smoothing < 1.0:

@@ -57,6 +57,7 @@ from training.model import VAC
 VAC_LOSS_KEYS = ("ae", "cl", "reg", "total_enc", "total_dec")
 INTROVAC_LOSS_KEYS = VAC_LOSS_KEYS + ("ec_r", "ec_g", "g_cls", "g_real_r", "g_real_g")
 EDIT_LOSS_KEY = "edit"  # the edit-consistency term (beyond the paper), only when its weight is > 0
+MEAN_AE_LOSS_KEY = "ae_mu"  # the L1 of G(dt mean) (beyond the paper), only when beta_ae_mean > 0
 
 
 @dataclass
@@ -142,7 +143,8 @@ def compute_gradients(model: VAC, x: Tensor, y: Tensor, *, noise: StepNoise, cfg
     """Set every parameter's .grad (accumulating into None/zeros) to what Algorithm 1
     applies, with shared passes; return detached scalar losses by name. With
     ``cfg.edit_consistency_weight > 0`` the decoder also gets the edit-consistency term's
-    gradient (:func:`_edit_consistency`), ``total_dec`` includes it and ``"edit"`` is logged."""
+    gradient (:func:`_edit_consistency`), ``total_dec`` includes it and ``"edit"`` is logged;
+    likewise ``cfg.beta_ae_mean > 0`` adds :func:`_mean_reconstruction` as ``"ae_mu"``."""
     eps, z_g = _check_inputs(model, x, y, noise)
     edit_on = cfg.edit_consistency_weight > 0
     if edit_on:
@@ -151,12 +153,33 @@ def compute_gradients(model: VAC, x: Tensor, y: Tensor, *, noise: StepNoise, cfg
         losses, mean, z_r = _vac_gradients(model, x, y, eps, cfg)
     else:
         losses, mean, z_r = _introvac_gradients(model, x, y, eps, z_g, cfg)
+    if cfg.beta_ae_mean > 0:
+        ae_mu = _mean_reconstruction(model, x, mean, cfg)
+        losses["total_dec"] = losses["total_dec"] + cfg.beta_ae_mean * ae_mu
+        losses[MEAN_AE_LOSS_KEY] = ae_mu
     if edit_on:
         base = z_r if cfg.edit_consistency_from == "sample" else mean
         edit = _edit_consistency(model, x, y, base, noise, cfg)
         losses["total_dec"] = losses["total_dec"] + cfg.edit_consistency_weight * edit
         losses[EDIT_LOSS_KEY] = edit
     return losses
+
+
+def _mean_reconstruction(model: VAC, x: Tensor, mean: Tensor, cfg: TrainConfig) -> Tensor:
+    """L1 of ``G(dt mean)`` against ``x`` (beyond the paper); returns it unweighted and
+    accumulates ``beta_ae_mean`` times its gradient into the DECODER only.
+
+    Why: the service encodes a photo to its mean and decodes that, but Algorithm 1's decoder
+    only ever sees ``z_r`` (about ``sigma * sqrt(D)`` away from the mean) and prior samples.
+    With the edit-consistency term on, a from-scratch run's ``D(z_r)`` kept reconstructing
+    while ``D(mean)`` tripled its error (benchmarks/RESULTS.md). The mean is detached so the
+    term cannot move the posterior, only teach the decoder to draw it.
+    """
+    with _autocast(x, cfg):
+        x_mean = model.decoder(mean.detach())
+    loss = reconstruction_l1(x, x_mean.to(x.dtype))
+    torch.autograd.backward(cfg.beta_ae_mean * loss, inputs=model.decoder_parameters())
+    return loss.detach()
 
 
 def _edit_consistency(model: VAC, x: Tensor, y: Tensor, mean: Tensor, noise: StepNoise, cfg: TrainConfig) -> Tensor:

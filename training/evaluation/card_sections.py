@@ -165,7 +165,7 @@ def typicality_limit(m: Manifest) -> str:
     return (
         f"**Out-of-domain images are flagged.** `/encode` and `/edit` report `typicality` and `X-In-Distribution`: "
         f"the {t.prior} prior's log-density of the encoder mean and the reconstruction error, as percentiles of "
-        f"{t.n_images} held-out `{t.split}` images; below percentile {t.threshold_percentile:g} an image is out of "
+        f"{t.n_images} {'training' if t.split == 'train' else 'held-out'} `{t.split}` images; below percentile {t.threshold_percentile:g} an image is out of "
         'the model\'s domain (measured separation: benchmarks/RESULTS.md, "Out-of-domain signal").'
     )
 

@@ -50,10 +50,11 @@ def _recommended_key(edits: dict[str, Any], name: str) -> str:
 def markdown_table(report: dict[str, Any]) -> str:
     """The report as Markdown: reconstruction, edits, generation, Fréchet, oracle, timings."""
     m, c = report["model"], report["config"]
+    kind = "training" if c["split"] == "train" else "held-out"  # --split train judges faces it learned from
     out = [
         f"# Evaluation of `{m['name']}` ({m['mode']}, {fmt(m['epochs'])} epochs, {m['dataset']})\n",
         (
-            f"{c['n_images']} held-out `{c['split']}` images, backend {m['backend']} on {m['device']}, "
+            f"{c['n_images']} {kind} `{c['split']}` images, backend {m['backend']} on {m['device']}, "
             f"Langevin {c['langevin_steps']} steps of {c['langevin_step_size']:g}, {c['n_samples']} samples per "
             "class. Judged by an independent oracle CNN.\n"
         ),

@@ -82,3 +82,12 @@ def test_evaluation_summary_fits_the_manifest_and_keeps_the_figures(tiny_eval, t
     data["evaluation"] = json.loads(json.dumps(s))
     Manifest.model_validate(data)
     assert load_artifact(folder).name == "tiny"
+
+
+def test_markdown_table_calls_only_other_splits_held_out(tiny_eval):
+    report, _ = tiny_eval
+    on_train = copy.deepcopy(report)
+    on_train["config"]["split"] = "train"
+    assert f"held-out `{report['config']['split']}` images" in markdown_table(report)
+    text = markdown_table(on_train)
+    assert "training `train` images" in text and "held-out" not in text.split("\n## ")[0]

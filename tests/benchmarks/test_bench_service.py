@@ -108,6 +108,7 @@ def test_json_figures_are_consistent(quick_run) -> None:
         assert load["mean_batch"] == {"edit": 1.0}
     unbatched = {load["concurrency"]: load["requests_per_s"] for load in results["configs"]["unbatched"]["edit"]}
     batched = {load["concurrency"]: load["requests_per_s"] for load in results["configs"]["batched"]["edit"]}
+    assert set(results["batching_speedup"]) == {str(n) for n in batched}, "a speedup for every concurrency"
     for n, speedup in results["batching_speedup"].items():
         assert math.isclose(speedup, batched[int(n)] / unbatched[int(n)])
     generate = results["generate"]

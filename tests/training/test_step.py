@@ -149,8 +149,12 @@ def test_mixed_precision_path_runs_and_stays_close(setup, monkeypatch):
             lambda x, cfg: torch.autocast(device_type="cpu", dtype=torch.bfloat16),
         )
     setup32 = (model, x, y, noise)
+    seen = []  # the encoder's output dtype in every pass: proves the bf16 path really ran
+    hook = model.encoder.register_forward_hook(lambda _m, _i, out: seen.append(out[0].dtype))
     losses, fast = gradients(compute_gradients, setup32)
     _, ref = gradients(reference_gradients, setup32)
+    hook.remove()
+    assert seen and all(d == torch.bfloat16 for d in seen), seen
     for name in fast:
         assert fast[name].dtype == torch.float32 and torch.isfinite(fast[name]).all()
         err = (fast[name] - ref[name]).norm() / ref[name].norm().clamp_min(1e-8)

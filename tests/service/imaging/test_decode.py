@@ -92,7 +92,7 @@ def test_colours_and_original_survive(make, tol):
 def test_value_range_is_applied():
     decoded = decode(images.png_bytes(), value_range=(-1.0, 1.0))
     np.testing.assert_allclose(colour_at(decoded, 8, 0), [1.0, -1.0, -1.0])
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="value_range must be finite with high > low"):
         decode(images.png_bytes(), value_range=(1.0, 1.0))
 
 

@@ -91,9 +91,9 @@ def test_a_box_outside_the_photo_changes_nothing():
 
 
 def test_bad_inputs_are_refused():
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match=r"photo must be uint8 \(H, W, 3\)"):
         paste_edit(np.zeros((4, 4), np.uint8), np.zeros((64, 64, 3)), MATRIX, BOX)
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="invalid paste configuration"):
         PasteConfig(feather=0.0)
 
 

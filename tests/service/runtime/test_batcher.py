@@ -280,7 +280,7 @@ def test_bad_input_and_hook_errors():
         with pytest.raises(BatcherStopped):  # not started yet
             await batcher.submit(rows(1.0))
         await batcher.start()
-        with pytest.raises(ValueError):
+        with pytest.raises(ValueError, match="at least one row"):
             await batcher.submit(np.zeros((0, 2), np.float32))
         result = await batcher.submit(rows(1.0))  # a failing metrics hook must not fail requests
         await batcher.stop()

@@ -38,14 +38,16 @@ def test_unknown_model_is_a_specific_error(registry):
     assert isinstance(info.value, LookupError) and info.value.available == ["tiny", "tiny2"]
 
 
-def test_describe_lists_default_first_without_paths(registry):
+def test_describe_lists_default_first_without_paths(registry, tiny_models_root):
     entries = registry.describe()
     assert [(e["name"], e["default"]) for e in entries] == [("tiny", True), ("tiny2", False)]
     first = entries[0]
     assert first["image_size"] == 16 and first["latent_dim"] == 8 and first["backend"] == "onnx"
     assert [a["name"] for a in first["attributes"]] == ["eyeglasses", "facial_hair"]
     assert first["attributes"][1]["recommended_delta"] == 4.0
-    assert "sha256" not in str(entries) and "/" not in str([e["name"] for e in entries])
+    assert "sha256" not in str(entries)
+    assert str(tiny_models_root) not in str(entries) and ".onnx" not in str(entries)  # no file paths leak
+    assert not {"path", "folder", "directory"} & {key for e in entries for key in e}
 
 
 def test_models_serve_through_their_batchers(registry):

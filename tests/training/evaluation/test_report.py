@@ -81,7 +81,10 @@ def test_evaluation_summary_fits_the_manifest_and_keeps_the_figures(tiny_eval, t
     data = json.loads((folder / "manifest.json").read_text())
     data["evaluation"] = json.loads(json.dumps(s))
     Manifest.model_validate(data)
-    assert load_artifact(folder).name == "tiny"
+    (folder / "manifest.json").write_text(json.dumps(data))
+    loaded = load_artifact(folder)
+    assert loaded.name == "tiny"
+    assert loaded.evaluation == json.loads(json.dumps(s))
 
 
 def test_markdown_table_calls_only_other_splits_held_out(tiny_eval):

@@ -57,6 +57,8 @@ def test_synthfaces_template_is_where_the_renderer_draws_the_pupils():
         cx, cy = (np.asarray(eye) * size).astype(int)
         patch = pixels[cy - 6 : cy + 6, cx - 6 : cx + 6].sum(axis=2)
         ys, xs = np.nonzero(patch < patch.min() + 30)  # the near-black pupil
+        assert patch.min() < 150 and patch.max() - patch.min() > 100, "no dark pupil on a lighter eye here"
+        assert 0 < len(xs) < 0.3 * patch.size, "a pupil is a small blob, not the whole patch"
         assert xs.mean() + cx - 6 + 0.5 == pytest.approx(eye[0] * size, abs=1.5)
         assert ys.mean() + cy - 6 + 0.5 == pytest.approx(eye[1] * size, abs=1.5)
 

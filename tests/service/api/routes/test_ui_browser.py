@@ -193,8 +193,11 @@ def _unticked(page) -> list[str]:
 def test_a_server_without_face_detection_shows_no_face_note_and_no_error(page, server):
     _open_with_key(page, server)
     unavailable = {"error": {"code": "face_detection_unavailable", "message": "off", "request_id": "x"}}
-    page.route("**/faces?*", lambda route: route.fulfill(status=503, json=unavailable))
-    page.set_input_files("#file", str(SAMPLE))
+    asked = []
+    page.route("**/faces?*", lambda route: (asked.append(True), route.fulfill(status=503, json=unavailable)))
+    with page.expect_response("**/faces?*") as faces:
+        page.set_input_files("#file", str(SAMPLE))
+    assert faces.value.status == 503 and asked  # the page did ask, and got the 503
     _wait_edit_for_slider(page)
     assert page.text_content("#faces-note") == "" and page.is_hidden("#error")
 

@@ -129,6 +129,31 @@ def training_section(m: Manifest, command: str, hardware: str, wall_time_s: floa
     )
 
 
+def preprocessing_section(m: Manifest) -> str:
+    """What the model was trained on and what the service does to an upload before encoding it."""
+    side = f"{m.image_size}x{m.image_size}"
+    trained = (
+        f"Faces are rendered directly at {side}"
+        if m.provenance.dataset == "synthfaces"
+        else f"Training images are cropped and resized to {side} by the dataset loader"
+    )
+    common = (
+        f"{trained}; pixels are RGB scaled to float32 in {list(m.value_range)} (NCHW), with no augmentation and no "
+        "normalisation. At serving time an upload is oriented by EXIF and made RGB (transparency over white)"
+    )
+    if m.alignment is None:
+        return f"{common}, centre-cropped to a square and resized to {side}; this manifest has no alignment template.\n"
+    a = m.alignment
+    eyes = (
+        f"left eye ({a.left_eye[0]:.3f}, {a.left_eye[1]:.3f}), right eye ({a.right_eye[0]:.3f}, {a.right_eye[1]:.3f})"
+    )
+    return (
+        f"{common}. With `align=auto` (the default) the detected face is warped by a similarity transform that puts "
+        f"its eyes where the training faces have them (template `{a.method}`: {eyes}, fractions of the side), "
+        f"then resized to {side}; an upload where no face is found is centre-cropped to a square instead.\n"
+    )
+
+
 def limits_section(m: Manifest) -> str:
     return bullets(
         (
@@ -138,8 +163,8 @@ def limits_section(m: Manifest) -> str:
             "model separately."
         ),
         (
-            f"{m.image_size}x{m.image_size} pixels only: uploads are centre-cropped and resized to this, so fine "
-            "detail is lost."
+            f"{m.image_size}x{m.image_size} pixels only: the aligned face (or the centre square) is resized to this, "
+            "so fine detail is lost; `detail=residual` pastes only the change back into the photo at its own size."
         ),
         (
             f"Only {', '.join(m.attribute_names)} can be edited or sampled; the figures above hold for synthfaces "

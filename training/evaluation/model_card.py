@@ -28,6 +28,7 @@ from training.evaluation.card_sections import (
     duration,
     licence_section,
     limits_section,
+    preprocessing_section,
     training_section,
 )
 from training.evaluation.report import compare_table, markdown_table
@@ -197,11 +198,7 @@ def render_model_card(
         "## Attribute definitions\n",
         attributes_section(m),
         "## Preprocessing\n",
-        (
-            f"Faces are rendered directly at {side}; pixels are RGB scaled to float32 in {list(m.value_range)} (NCHW), "
-            "with no augmentation and no normalisation. At serving time an upload is oriented by EXIF, made RGB "
-            f"(transparency over white), centre-cropped to a square and resized to {side}.\n"
-        ),
+        preprocessing_section(m),
         "## Architecture\n",
         architecture_section(m),
         "## Training\n",

@@ -13,7 +13,9 @@ from typing import Any
 from training.evaluation.report import PAPER_FID, PAPER_FID_RATIO, fmt, sampler_accuracy
 
 TARGET_RATE = 0.95  # edit success and sampler oracle accuracy
-MAX_FLIP_RATE = 0.05  # other-attribute flips with preserve
+MAX_FLIP_RATE = 0.03  # other-attribute flips with preserve (issue 15's bar; 5% before it)
+MAX_FRECHET_RATIO = 0.40  # IntroVAC / VAC reconstruction Fréchet: the paper's Table 1 FID ratio, 25.5/63.9, rounded
+MAX_FRECHET = 100.0  # real vs reconstruction, oracle features (two sets of real synthfaces sit at about 31)
 MET, MISSED, NOT_MEASURED = "met", "missed", "not measured"
 
 
@@ -57,8 +59,9 @@ def _bar(requirement: str, values: dict[str, Any], bar: float, at_least: bool = 
 
 
 def _frechet_target(report: dict[str, Any], other: dict[str, Any] | None) -> Target:
+    """IntroVAC / VAC reconstruction Fréchet at most the paper's Table 1 ratio, whichever report is shipped."""
     requirement = (
-        f"IntroVAC's reconstruction Fréchet distance below VAC's (paper Table 1 FID ratio "
+        f"IntroVAC / VAC reconstruction Fréchet ratio <= {MAX_FRECHET_RATIO:.2f} (paper Table 1 FID "
         f"{PAPER_FID['introvac']}/{PAPER_FID['vac']} = {PAPER_FID_RATIO:.2f})"
     )
     if other is None:
@@ -70,7 +73,18 @@ def _frechet_target(report: dict[str, Any], other: dict[str, Any] | None) -> Tar
     vac = _num(by_mode["vac"]["frechet"]["real_vs_reconstruction"])
     if intro is None or vac is None or vac <= 0:
         return Target(requirement, "Fréchet distance missing from a report", None)
-    return Target(requirement, f"IntroVAC {fmt(intro, 4)} vs VAC {fmt(vac, 4)}, ratio {intro / vac:.2f}", intro < vac)
+    ratio = intro / vac
+    measured = f"IntroVAC {fmt(intro, 4)} vs VAC {fmt(vac, 4)}, ratio {ratio:.2f}"
+    return Target(requirement, measured, ratio <= MAX_FRECHET_RATIO)
+
+
+def _absolute_frechet_target(report: dict[str, Any]) -> Target:
+    """This model's own reconstruction Fréchet against a fixed bar (the ratio alone passes a weak pair)."""
+    requirement = f"reconstruction Fréchet distance (real vs reconstruction, oracle features) <= {MAX_FRECHET:g}"
+    value = _num(report.get("frechet", {}).get("real_vs_reconstruction"))
+    if value is None:
+        return Target(requirement, "Fréchet distance missing from the report", None)
+    return Target(requirement, fmt(value, 4), value <= MAX_FRECHET)
 
 
 def evaluate_targets(report: dict[str, Any], other: dict[str, Any] | None = None) -> list[Target]:
@@ -106,6 +120,7 @@ def evaluate_targets(report: dict[str, Any], other: dict[str, Any] | None = None
                 )
             )
     out.append(_frechet_target(report, other))
+    out.append(_absolute_frechet_target(report))
     return out
 
 

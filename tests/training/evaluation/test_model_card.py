@@ -14,6 +14,7 @@ import pytest
 from service.artifact import load_artifact
 from training.cli import build_parser as build_training_parser
 from training.data.synthfaces import truth
+from training.evaluation.card_sections import preprocessing_section
 from training.evaluation.cli import EXIT_BAD_INPUT, build_parser, main
 from training.evaluation.model_card import (
     CARD_NAME,
@@ -33,7 +34,7 @@ CARD_ARGS = {
     "other_wall_time_s": 1800.0,
     "evaluate_command": "python -m training evaluate --model models/tiny",
 }
-N_TARGETS = 8  # 3 edit targets, 2 samplers x 2 priors (N(0, I) and fitted), Fréchet
+N_TARGETS = 9  # 3 edit targets, 2 samplers x 2 priors (N(0, I) and fitted), Fréchet ratio and bar
 
 
 @pytest.fixture
@@ -102,6 +103,7 @@ def test_card_has_every_section_the_numbers_and_still_validates(model_dir: Path,
         "Wall time 1800 s (0.50 h)",
         "Drawn faces, not photos",
         "train on CelebA",
+        "template `synthfaces-render`",  # the manifest's alignment, not a centre crop
     ):
         assert text in card, text
     # attribute definitions from the manifest and the data's priors
@@ -125,7 +127,7 @@ def test_card_has_every_section_the_numbers_and_still_validates(model_dir: Path,
 def test_every_target_is_met_on_good_reports(tiny_eval):
     intro, vac = good_pair(tiny_eval[0])
     assert statuses(intro, vac) == ["met"] * N_TARGETS
-    assert statuses(vac, intro)[-1] == "met"  # the Fréchet target compares IntroVAC with VAC whichever is shipped
+    assert statuses(vac, intro)[-2] == "met"  # the Fréchet ratio compares IntroVAC with VAC whichever is shipped
 
 
 def _set_edit(r, mode, key, value, name="facial_hair"):
@@ -142,15 +144,21 @@ def _set_sample(r, sampler, value, block="generation"):
     r[block]["eyeglasses"]["absent"][sampler]["oracle_accuracy"] = value
 
 
-MISSES = {  # target index -> change that must make only that target miss, and the figure the card shows
-    0: (lambda r: _set_edit(r, "plain", "success", 0.94), "worst 94.0% (facial_hair)"),
-    1: (lambda r: _set_edit(r, "conditional", "other_flip_rate", 0.06), "worst 6.0% (facial_hair)"),
-    2: (lambda r: _set_flips(r, plain=0.03, conditional=0.04), "4.0% with preserve vs 3.0% without"),
-    3: (lambda r: _set_sample(r, "langevin", 0.9), "worst 90.0% (eyeglasses absent)"),
-    4: (lambda r: _set_sample(r, "exact", None), "worst – (eyeglasses absent)"),  # no sample accepted
-    5: (lambda r: _set_sample(r, "langevin", 0.5, "generation_fitted_prior"), "worst 50.0% (eyeglasses absent)"),
-    6: (lambda r: _set_sample(r, "exact", 0.8, "generation_fitted_prior"), "worst 80.0% (eyeglasses absent)"),
-    7: (lambda r: r["frechet"].update(real_vs_reconstruction=3.0), "IntroVAC 3 vs VAC 2.5, ratio 1.20"),
+def _set_frechet(intro, vac, value_intro, value_vac):
+    intro["frechet"]["real_vs_reconstruction"] = value_intro
+    vac["frechet"]["real_vs_reconstruction"] = value_vac
+
+
+MISSES = {  # target index -> change (IntroVAC, VAC) that must make only that target miss, and the card's figure
+    0: (lambda r, _: _set_edit(r, "plain", "success", 0.94), "worst 94.0% (facial_hair)"),
+    1: (lambda r, _: _set_edit(r, "conditional", "other_flip_rate", 0.04), "worst 4.0% (facial_hair)"),
+    2: (lambda r, _: _set_flips(r, plain=0.02, conditional=0.03), "3.0% with preserve vs 2.0% without"),
+    3: (lambda r, _: _set_sample(r, "langevin", 0.9), "worst 90.0% (eyeglasses absent)"),
+    4: (lambda r, _: _set_sample(r, "exact", None), "worst – (eyeglasses absent)"),  # no sample accepted
+    5: (lambda r, _: _set_sample(r, "langevin", 0.5, "generation_fitted_prior"), "worst 50.0% (eyeglasses absent)"),
+    6: (lambda r, _: _set_sample(r, "exact", 0.8, "generation_fitted_prior"), "worst 80.0% (eyeglasses absent)"),
+    7: (lambda r, v: _set_frechet(r, v, 1.01, 2.5), "IntroVAC 1.01 vs VAC 2.5, ratio 0.40"),  # 0.404: just over
+    8: (lambda r, v: _set_frechet(r, v, 100.5, 1000.0), "100.5"),  # the ratio (0.10) alone would pass it
 }
 
 
@@ -158,7 +166,7 @@ MISSES = {  # target index -> change that must make only that target miss, and t
 def test_a_target_that_is_missed_says_missed(index: int, tiny_eval, model_dir: Path):
     intro, vac = good_pair(tiny_eval[0])
     change, figure = MISSES[index]
-    change(intro)
+    change(intro, vac)
     expected = ["met"] * N_TARGETS
     expected[index] = "missed"
     assert statuses(intro, vac) == expected
@@ -172,8 +180,11 @@ def test_a_target_that_is_missed_says_missed(index: int, tiny_eval, model_dir: P
 def test_bars_are_inclusive(tiny_eval):
     intro, vac = good_pair(tiny_eval[0])
     _set_edit(intro, "plain", "success", 0.95)
-    _set_edit(intro, "conditional", "other_flip_rate", 0.05)
-    assert statuses(intro, vac)[:2] == ["met", "met"]
+    _set_edit(intro, "conditional", "other_flip_rate", 0.03)
+    _set_frechet(intro, vac, 40.0, 100.0)  # ratio exactly 0.40
+    assert statuses(intro, vac)[:2] == ["met", "met"] and statuses(intro, vac)[7] == "met"
+    _set_frechet(intro, vac, 100.0, 1000.0)  # exactly the bar
+    assert statuses(intro, vac)[8] == "met"
     _set_edit(intro, "conditional", "other_flip_rate", None, "eyeglasses")  # a missing figure never passes
     assert statuses(intro, vac)[1] == "missed"
     _set_edit(intro, "conditional", "other_flip_rate", 0.0, "eyeglasses")
@@ -185,10 +196,10 @@ def test_bars_are_inclusive(tiny_eval):
 
 def test_frechet_target_needs_a_vac_introvac_pair(tiny_eval, model_dir: Path):
     intro, _ = good_pair(tiny_eval[0])
-    assert statuses(intro, None)[-1] == "not measured"
-    assert statuses(intro, copy.deepcopy(intro))[-1] == "not measured"  # two IntroVAC models
+    assert statuses(intro, None)[-2:] == ["not measured", "met"]  # the bar needs no pair
+    assert statuses(intro, copy.deepcopy(intro))[-2] == "not measured"  # two IntroVAC models
     card = render_model_card(model_dir, intro, None, **CARD_ARGS)
-    assert "**not measured**: IntroVAC's reconstruction Fréchet distance below VAC's" in card
+    assert "**not measured**: IntroVAC / VAC reconstruction Fréchet ratio <= 0.40" in card
     assert "## VAC vs IntroVAC" not in card and "## Limits" in card
 
 
@@ -271,3 +282,10 @@ def test_a_model_without_a_fitted_prior_is_judged_on_the_paper_prior_only(tiny_e
     targets = evaluate_targets(intro, vac)
     assert len(targets) == N_TARGETS - 2 and [t.status for t in targets] == ["met"] * (N_TARGETS - 2)
     assert not any("fitted" in t.requirement for t in targets)
+
+
+def test_preprocessing_says_centre_square_without_an_alignment_template(model_dir: Path):
+    manifest = load_artifact(model_dir)
+    assert manifest.alignment is not None and "align=auto" in preprocessing_section(manifest)
+    text = preprocessing_section(manifest.model_copy(update={"alignment": None}))
+    assert "centre-cropped to a square" in text and "no alignment template" in text and "align=" not in text

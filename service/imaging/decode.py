@@ -39,6 +39,7 @@ from typing import Any
 import numpy as np
 from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
 
+from service.imaging.png_pixels import PngPixelError, decode_plain_png, plain_png_bytes
 from service.imaging.transparency import over_white
 
 ALLOWED_FORMATS = ("JPEG", "PNG", "WEBP", "BMP", "GIF", "TIFF")
@@ -291,8 +292,15 @@ def decode_cost_bytes(image: Image.Image) -> int:
 
 
 def load_opened(image: Image.Image) -> tuple[Image.Image, str]:
-    """Decode the first frame of an image from :func:`open_image` and apply EXIF orientation."""
+    """Decode the first frame of an image from :func:`open_image` and apply EXIF orientation
+    (plain PNGs through libpng, :mod:`service.imaging.png_pixels`, everything else Pillow)."""
     fmt = image.format or "unknown"
+    plain_png = plain_png_bytes(image)
+    if plain_png is not None:
+        try:
+            return decode_plain_png(image, plain_png), fmt
+        except PngPixelError as exc:
+            raise CorruptImage(f"cannot decode the {fmt} image: {exc}") from None
     with warnings.catch_warnings():
         warnings.simplefilter("error", Image.DecompressionBombWarning)
         try:

@@ -7,6 +7,7 @@ import math
 from dataclasses import dataclass
 from typing import Literal
 
+import imagecodecs
 import numpy as np
 from PIL import Image
 
@@ -35,16 +36,18 @@ DEFAULT_PNG_LEVEL = 6
 
 
 def encode_png(rgb: np.ndarray, compress_level: int | None = None) -> bytes:
-    """uint8 ``(H, W, 3)`` -> PNG bytes; ``compress_level`` None: 1 for small images, else 6."""
+    """uint8 ``(H, W, 3)`` -> PNG bytes; ``compress_level`` None: 1 for small images, else 6.
+
+    libpng through imagecodecs, not Pillow: on a 64x64 output 0.22 ms against 0.40 ms at
+    level 1, on a 512x512 photo 39 ms against 63 ms at level 6, and it releases the GIL while
+    it compresses (benchmarks/RESULTS.md, "PNG through libpng")."""
     rgb = np.asarray(rgb)
     if rgb.dtype != np.uint8 or rgb.ndim != 3 or rgb.shape[2] != 3:
         raise ValueError(f"expected uint8 (H, W, 3), got {rgb.dtype} {rgb.shape}")
     if compress_level is None:
         small = rgb.shape[0] * rgb.shape[1] <= SMALL_PNG_PIXELS
         compress_level = SMALL_PNG_LEVEL if small else DEFAULT_PNG_LEVEL
-    buffer = io.BytesIO()
-    Image.fromarray(np.ascontiguousarray(rgb)).save(buffer, format="PNG", compress_level=compress_level)
-    return buffer.getvalue()
+    return imagecodecs.png_encode(np.ascontiguousarray(rgb), level=compress_level)
 
 
 # What an encoded 4000x4000 photo costs (astronaut upscaled, 2-core CPU, benchmarks/RESULTS.md):

@@ -293,14 +293,14 @@ def decode_cost_bytes(image: Image.Image) -> int:
 
 def load_opened(image: Image.Image) -> tuple[Image.Image, str]:
     """Decode the first frame of an image from :func:`open_image` and apply EXIF orientation
-    (plain PNGs through libpng, :mod:`service.imaging.png_pixels`, everything else Pillow)."""
+    (plain PNGs through libspng, :mod:`service.imaging.png_pixels`, everything else Pillow)."""
     fmt = image.format or "unknown"
     plain_png = plain_png_bytes(image)
     if plain_png is not None:
         try:
             return decode_plain_png(image, plain_png), fmt
-        except PngPixelError as exc:
-            raise CorruptImage(f"cannot decode the {fmt} image: {exc}") from None
+        except PngPixelError:
+            pass  # libspng checks every chunk's CRC, Pillow not all: Pillow has the last word
     with warnings.catch_warnings():
         warnings.simplefilter("error", Image.DecompressionBombWarning)
         try:

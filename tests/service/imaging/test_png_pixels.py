@@ -1,10 +1,11 @@
-"""service.imaging.png_pixels: which PNGs libpng decodes, that their pixels are Pillow's, and
+"""service.imaging.png_pixels: which PNGs libspng decodes, that their pixels are Pillow's, and
 that broken pixel data is a 422, never a raw libpng error."""
 
 from __future__ import annotations
 
 import io
 import struct
+import sys
 import zlib
 
 import numpy as np
@@ -46,11 +47,11 @@ def with_chunk_before_iend(data: bytes, kind: bytes, body: bytes) -> bytes:
     [png(noise("RGB")), png(noise("L")), png(noise("RGB"), optimize=True)],
     ids=["rgb", "grey", "optimised"],
 )
-def test_plain_pngs_decode_through_libpng_to_pillows_pixels(data, monkeypatch):
+def test_plain_pngs_decode_through_libspng_to_pillows_pixels(data, monkeypatch):
     assert plain_png_bytes(open_image(data, CAP)) == data
     calls = []
-    original = png_pixels.imagecodecs.png_decode
-    monkeypatch.setattr(png_pixels.imagecodecs, "png_decode", lambda b: calls.append(1) or original(b))
+    original = png_pixels.imagecodecs.spng_decode
+    monkeypatch.setattr(png_pixels.imagecodecs, "spng_decode", lambda b: calls.append(1) or original(b))
     decoded = decode_image(data, size=16, max_pixels=CAP)
     assert calls == [1]
     np.testing.assert_array_equal(decoded.original, pillow_pixels(data))
@@ -73,7 +74,7 @@ def adam7_png(pixels: np.ndarray) -> bytes:
     return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b"")
 
 
-def test_an_interlaced_rgb_png_decodes_through_libpng_like_pillow():
+def test_an_interlaced_rgb_png_decodes_through_libspng_like_pillow():
     pixels = np.asarray(noise("RGB", (19, 11)))
     data = adam7_png(pixels)
     np.testing.assert_array_equal(pillow_pixels(data), pixels)  # the helper writes a valid file
@@ -123,7 +124,19 @@ def test_a_truncated_plain_png_is_a_corrupt_image():
     assert caught.value.status == 422  # the service answers corrupt images with 422
 
 
-def test_a_bad_crc_in_the_pixel_data_is_a_corrupt_image():
+def test_a_file_libspng_refuses_but_pillow_reads_still_decodes():
+    """The pixel chunk declares more bytes than the file holds: libspng stops at the missing
+    bytes, Pillow reads the complete zlib stream inside it, and Pillow decides, as before."""
+    data = bytearray(png(noise("RGB", (64, 48))))
+    idat = data.index(b"IDAT")
+    data[idat - 4] ^= 1  # the chunk's length field grows by 16 MiB
+    data = bytes(data)
+    with pytest.raises(png_pixels.PngPixelError):
+        png_pixels.decode_plain_png(open_image(data, CAP), data)
+    np.testing.assert_array_equal(decode_image(data, size=16, max_pixels=CAP).original, pillow_pixels(data))
+
+
+def test_broken_compressed_pixels_are_a_corrupt_image():
     data = bytearray(png(noise("RGB", (64, 64))))
     idat = data.index(b"IDAT")
     data[idat + 10] ^= 0xFF  # inside the compressed pixels; the chunk's CRC no longer matches
@@ -136,3 +149,15 @@ def test_an_image_not_opened_from_bytes_in_memory_stays_with_pillow(tmp_path):
     path.write_bytes(png(noise("RGB")))
     with Image.open(path) as image:
         assert plain_png_bytes(image) is None
+
+
+def test_failed_decodes_leave_the_reference_count_of_none_alone():
+    """imagecodecs' libpng decoder dropped a reference to None on every failure, which on
+    Python 3.11 ends in a fatal error after enough corrupt uploads; this one must not."""
+    data = bytearray(png(noise("RGB", (64, 64))))
+    data[data.index(b"IDAT") + 10] ^= 0xFF
+    before = sys.getrefcount(None)
+    for _ in range(500):
+        with pytest.raises(CorruptImage):
+            decode_image(bytes(data), size=16, max_pixels=CAP)
+    assert sys.getrefcount(None) - before > -100

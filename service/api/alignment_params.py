@@ -9,9 +9,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Annotated
 
-from fastapi import Depends, Query
+from fastapi import Depends, Query, Request
 
-from service.api.deps import ServiceState, StateDep
+from service.api.deps import ServiceState, state_of
 from service.api.errors import ApiError
 from service.runtime.face_pool import FacePool
 from service.runtime.placement import Align, FaceChoice
@@ -65,16 +65,16 @@ def _plan(state: ServiceState, align: str, face: str) -> AlignPlan:
     return AlignPlan(align=align, face=parse_face(face), pool=getattr(state, "faces", None))  # type: ignore[arg-type]
 
 
-async def align_plan(state: StateDep, align: AlignQuery = "auto", face: FaceQuery = "largest") -> AlignPlan:
+async def align_plan(request: Request, align: AlignQuery = "auto", face: FaceQuery = "largest") -> AlignPlan:
     """The checked ``align`` / ``face`` pair and the service's face pool (None when detection is off)."""
-    return _plan(state, align, face)
+    return _plan(state_of(request), align, face)
 
 
-async def single_face_plan(state: StateDep, align: AlignQuery = "auto", face: FaceQuery = "largest") -> AlignPlan:
+async def single_face_plan(request: Request, align: AlignQuery = "auto", face: FaceQuery = "largest") -> AlignPlan:
     """As :func:`align_plan`, for routes that answer about one image (``face=all`` is a 422)."""
     if face == "all":
         raise ApiError(422, "invalid_face", "face=all is not available here; use face=<index> (see POST /faces)")
-    return _plan(state, align, face)
+    return _plan(state_of(request), align, face)
 
 
 AlignPlanDep = Annotated[AlignPlan, Depends(align_plan)]

@@ -45,26 +45,42 @@ class ServiceState:
     lifecycle: Any = None  # background load and reload (service.api.lifecycle.Lifecycle)
 
 
-async def get_state(request: Request) -> ServiceState:
+def state_of(request: Request) -> ServiceState:
+    """The service state of the app serving ``request``.
+
+    The dependencies below read it through the request, not through a ``StateDep``
+    sub-dependency. FastAPI walks every node of a route's dependency tree on every request,
+    and it checks its cache only after it has solved a node's own sub-dependencies. Each
+    shared ``StateDep`` was therefore a node of its own, 41 nodes in all for ``/edit``, and
+    now there are 18 (benchmarks/RESULTS.md, "FastAPI's dependency tree")."""
     return request.app.state.service
+
+
+async def get_state(request: Request) -> ServiceState:
+    return state_of(request)
 
 
 StateDep = Annotated[ServiceState, Depends(get_state)]
 
 
-async def get_settings(state: StateDep) -> Settings:
-    return state.settings
+async def get_settings(request: Request) -> Settings:
+    return state_of(request).settings
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 
 
-async def get_registry(state: StateDep) -> ModelRegistry:
+def registry_of(state: ServiceState) -> ModelRegistry:
+    """The loaded models; 503 ``not_ready`` while they load."""
     if not state.ready or state.registry is None:
         raise ApiError(
             503, "not_ready", "models are still loading; retry shortly", None, {"Retry-After": str(RETRY_AFTER_S)}
         )
     return state.registry
+
+
+async def get_registry(request: Request) -> ModelRegistry:
+    return registry_of(state_of(request))
 
 
 RegistryDep = Annotated[ModelRegistry, Depends(get_registry)]
@@ -79,16 +95,16 @@ ModelName = Annotated[
 ]
 
 
-async def get_model(registry: RegistryDep, model: ModelName = None) -> LoadedModel:
+async def get_model(request: Request, model: ModelName = None) -> LoadedModel:
     """The requested model, or the default; ``UnknownModelError`` (404) for other names."""
-    return registry.get(model)
+    return registry_of(state_of(request)).get(model)
 
 
 ModelDep = Annotated[LoadedModel, Depends(get_model)]
 
 
-async def get_classifier(state: StateDep, model: ModelDep) -> LinearClassifier:
-    return state.classifiers[model.name]
+async def get_classifier(request: Request, model: ModelDep) -> LinearClassifier:
+    return state_of(request).classifiers[model.name]
 
 
 ClassifierDep = Annotated[LinearClassifier, Depends(get_classifier)]
@@ -140,8 +156,8 @@ def limits_of(state: ServiceState) -> WorkLimits:
 # Dependencies are ``async def`` although they never await: FastAPI runs a plain ``def``
 # dependency in its thread pool, one thread hop per dependency and request, and under full
 # load that hop waits behind the worker threads (tests/service/api/test_deps.py keeps it so).
-async def get_limits(state: StateDep) -> WorkLimits:
-    return limits_of(state)
+async def get_limits(request: Request) -> WorkLimits:
+    return limits_of(state_of(request))
 
 
 LimitsDep = Annotated[WorkLimits, Depends(get_limits)]
@@ -154,14 +170,15 @@ def cpu_work_of(request: Request, limits: WorkLimits) -> CpuWork:
     return CpuWork(limits.cpu, request_deadline(request, limits), request.scope.get(HOLD_SCOPE_KEY))
 
 
-async def get_cpu_work(request: Request, limits: LimitsDep) -> CpuWork:
-    """Declare it after the image (FastAPI resolves in order), so paste-back jobs extend its hold."""
-    return cpu_work_of(request, limits)
-
-
 def cpu_work(request: Request) -> CpuWork:
-    """:func:`get_cpu_work` for a route that already has the request (503 before start-up)."""
-    return cpu_work_of(request, limits_of(request.app.state.service))
+    """The request's CPU work queue and deadline, for a route that already has the request
+    (503 before start-up)."""
+    return cpu_work_of(request, limits_of(state_of(request)))
+
+
+async def get_cpu_work(request: Request) -> CpuWork:
+    """Declare it after the image (FastAPI resolves in order), so paste-back jobs extend its hold."""
+    return cpu_work(request)
 
 
 CpuWorkDep = Annotated[CpuWork, Depends(get_cpu_work)]

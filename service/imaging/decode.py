@@ -300,7 +300,7 @@ def load_opened(image: Image.Image) -> tuple[Image.Image, str]:
         try:
             return decode_plain_png(image, plain_png), fmt
         except PngPixelError:
-            pass  # libspng checks every chunk's CRC, Pillow not all: Pillow has the last word
+            pass  # libspng is stricter than Pillow (chunk lengths, CRCs): Pillow has the last word
     with warnings.catch_warnings():
         warnings.simplefilter("error", Image.DecompressionBombWarning)
         try:

@@ -15,8 +15,8 @@ Only the plain case takes this path, and Pillow still reads the header first (fo
 whitelist, pixel cap, memory reservation): 8-bit RGB or greyscale, one frame, no
 transparency and no ``eXIf`` chunk (the orientation would need Pillow's handling). Every
 other PNG, and every other format, decodes with Pillow as before. When libspng refuses a
-file, Pillow decodes it again and decides: libspng checks the CRC of every chunk and Pillow
-not all of them, so a file Pillow accepted before is still accepted.
+file, Pillow decodes it again and decides: libspng is stricter about chunk lengths and
+CRCs, so a file Pillow accepted before is still accepted.
 """
 
 from __future__ import annotations
@@ -30,7 +30,10 @@ from PIL import Image
 # Pillow's raw modes of 8-bit truecolour and 8-bit greyscale PNGs ("RGB;16B", "L;2", ... are
 # other bit depths and stay with Pillow).
 _PLAIN_RAW_MODES = {"RGB": "RGB", "L": "L"}
-_EXIF_CHUNK = b"eXIf"
+# Chunks that send a file to Pillow wherever they are: orientation (``eXIf`` after the
+# pixels is only seen by Pillow while it loads) and animation (``acTL``: which frame is
+# "the image" is Pillow's rule). A false hit inside the compressed pixels only costs speed.
+_PILLOW_CHUNKS = (b"eXIf", b"acTL")
 
 
 class PngPixelError(Exception):
@@ -51,9 +54,7 @@ def plain_png_bytes(image: Image.Image) -> bytes | None:
     if not isinstance(source, io.BytesIO):
         return None
     data = source.getvalue()  # the upload itself: BytesIO shares an unmodified buffer
-    # An eXIf chunk after the pixel data is only seen by Pillow while it loads; a false hit
-    # inside the compressed pixels merely sends the file to Pillow.
-    return None if _EXIF_CHUNK in data else data
+    return None if any(chunk in data for chunk in _PILLOW_CHUNKS) else data
 
 
 def decode_plain_png(image: Image.Image, data: bytes) -> Image.Image:

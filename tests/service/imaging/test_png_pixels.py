@@ -37,6 +37,12 @@ def pillow_pixels(data: bytes) -> np.ndarray:
         return np.asarray(image.convert("RGB"))
 
 
+def with_chunk_after_header(data: bytes, kind: bytes, body: bytes) -> bytes:
+    chunk = struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+    end_of_ihdr = 8 + 8 + 13 + 4
+    return data[:end_of_ihdr] + chunk + data[end_of_ihdr:]
+
+
 def with_chunk_before_iend(data: bytes, kind: bytes, body: bytes) -> bytes:
     chunk = struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
     return data[:-12] + chunk + data[-12:]
@@ -94,8 +100,20 @@ def test_an_interlaced_rgb_png_decodes_through_libspng_like_pillow():
         lambda: png(noise("RGB"), save_all=True, append_images=[noise("RGB", seed=1)]),
         lambda: png(noise("RGB"), exif=_rotated_exif()),
         lambda: with_chunk_before_iend(png(noise("RGB")), b"eXIf", _exif_chunk_body()),
+        lambda: with_chunk_after_header(png(noise("RGB")), b"acTL", struct.pack(">II", 1, 0)),
     ],
-    ids=["rgba", "la", "palette", "colour-key", "16-bit", "bilevel", "apng", "exif", "exif-after-idat"],
+    ids=[
+        "rgba",
+        "la",
+        "palette",
+        "colour-key",
+        "16-bit",
+        "bilevel",
+        "apng",
+        "exif",
+        "exif-after-idat",
+        "one-frame-apng",
+    ],
 )
 def test_every_other_png_stays_with_pillow(make):
     assert plain_png_bytes(open_image(make(), CAP)) is None

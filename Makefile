@@ -9,7 +9,7 @@ PORT   ?= 8000
 # uvicorn, closes idle connections and never reuses one uvicorn is closing.
 TIMEOUT_KEEP_ALIVE ?= 75
 
-.PHONY: serve test lint lock install-serve install-dev test-tools sdk sdk-check browser-tools screenshot clean
+.PHONY: serve test lint lock install-serve install-dev test-tools sdk sdk-check browser-tools screenshot clean bentoml-peer
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -82,6 +82,15 @@ sdk: $(SDK_DEPS)
 ## Fail when the committed SDKs differ from what the app's document generates (what tests/sdk checks).
 sdk-check: $(SDK_DEPS)
 	$(SDK_PYTHON) sdk/generate.py --check
+
+# The BentoML peer of benchmarks/bench_peers.py, in an environment of its own: BentoML pins
+# its own web stack, which would move the service's locked versions. The same ONNX Runtime,
+# Pillow and numpy as requirements/dev.txt, so the peer runs the same engine.
+# Then: .venv/bin/python benchmarks/bench_peers.py --bentoml-python .venv-bentoml/bin/python
+BENTOML_VENV ?= .venv-bentoml
+bentoml-peer:
+	$(PYTHON) -m venv $(BENTOML_VENV)
+	$(BENTOML_VENV)/bin/pip install -q bentoml==1.4.40 onnxruntime-gpu==1.31.1 pillow==13.0.0 numpy==2.4.6
 
 # docker-compose (Debian's package) validates docker-compose.yml in the tests; no engine needed.
 test-tools:

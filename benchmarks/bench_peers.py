@@ -2,7 +2,7 @@
 
 Starts every server itself (``peer_servers.py``: this service batched and unbatched, the
 40-line FastAPI handler ``peers/naive_app.py``, LitServe with its dynamic batching
-``peers/litserve_app.py``), each with the same model files and ONNX Runtime threads, and
+``peers/litserve_app.py``, BentoML with its adaptive batching ``peers/bentoml_app.py``), each with the same model files and ONNX Runtime threads, and
 drives ``POST /edit?attribute=eyeglasses&delta=3`` (``&align=centre`` for the service: the
 peers edit the centre square, so every server does the same work) with closed-loop httpx
 clients. Every
@@ -15,6 +15,7 @@ machine's load hits all servers alike. Prints every figure and the ratios of the
     python benchmarks/bench_peers.py --paper-model                     # also a random 128x128 model
     python benchmarks/bench_peers.py --quick --servers service naive   # seconds (smoke test)
     python benchmarks/bench_peers.py --litserve-python /tmp/peers-venv/bin/python
+    python benchmarks/bench_peers.py --bentoml-python .venv-bentoml/bin/python   # make bentoml-peer
     python benchmarks/bench_peers.py --baseline-root /tmp/old-checkout   # adds service-before
 
 Exit code 1 when a request failed or a server did not start, 2 for bad options.
@@ -40,9 +41,9 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))  # this checkout's training/ (the random paper model's export), not an installed one
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_server import process_server  # noqa: E402  (benchmarks/ is not a package)
-from load_tools import group_cpu_s  # noqa: E402
+from load_tools import group_cpu_s, server_tree  # noqa: E402
 from peer_report import report, targets  # noqa: E402
-from peer_servers import KINDS, export_paper_model, litserve_available, server_spec  # noqa: E402
+from peer_servers import KINDS, export_paper_model, peer_available, server_spec  # noqa: E402
 from uploads import upload_pool  # noqa: E402
 
 PARAMS = {"attribute": "eyeglasses", "delta": "3"}
@@ -62,7 +63,7 @@ async def closed_loop(url: str, kind: str, pool: list[bytes], clients: int, seco
 
         def send(i: int):
             image = ("face.png", pool[i % len(pool)], "image/png")
-            if kind == "litserve":  # LitServe hands decode_request the form, not the query
+            if kind in ("litserve", "bentoml"):  # both read their arguments from the form, not the query
                 return client.post("/edit", data=PARAMS, files={"image": image})
             params = SERVICE_PARAMS if kind.startswith("service") else PARAMS
             return client.post("/edit", params=params, files={"image": image})
@@ -113,11 +114,12 @@ def summarise(cells: dict) -> list[dict]:
 
 
 def pause(pid: int, paused: bool) -> None:
-    """SIGSTOP / SIGCONT the process group of a server this script started. Servers wait
-    paused while another is measured: LitServe's idle loops poll and would take CPU (about
-    0.7 of a core, measured) from the server under test."""
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(pid, signal.SIGSTOP if paused else signal.SIGCONT)
+    """SIGSTOP / SIGCONT every process of a server this script started (its process group and
+    what descends from it). Servers wait paused while another is measured: LitServe's idle
+    loops poll and would take CPU (about 0.7 of a core, measured) from the server under test."""
+    for member in server_tree(pid):
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(member, signal.SIGSTOP if paused else signal.SIGCONT)
 
 
 @contextlib.contextmanager
@@ -135,7 +137,9 @@ def start_all(args: argparse.Namespace, models: dict[str, Path], logs: Path, sta
     servers = {}
     for model, folder in models.items():
         for kind in args.servers:
-            spec = server_spec(kind, folder, args.threads, args.litserve_python, REPO, args.baseline_root)
+            spec = server_spec(
+                kind, folder, args.threads, args.litserve_python, REPO, args.baseline_root, args.bentoml_python
+            )
             url = stack.enter_context(
                 process_server(
                     spec.cmd,
@@ -200,6 +204,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--pool", type=int, default=300, help="distinct uploads per picture")
     p.add_argument("--threads", type=int, default=1, help="ONNX Runtime intra-op threads of every server")
     p.add_argument("--litserve-python", default=None, help="python with litserve installed (default: this one)")
+    p.add_argument("--bentoml-python", default=None, help="python with bentoml installed (make bentoml-peer)")
     p.add_argument("--startup-timeout", type=float, default=180.0)
     p.add_argument("--quick", action="store_true", help="1 s cells, 1 round, a pool of 8 (smoke test)")
     p.add_argument("--json", type=Path, default=None, help="also write the figures here")
@@ -215,14 +220,19 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     if "service-before" in args.servers and args.baseline_root is None:
         p.error("service-before needs --baseline-root")
     args.servers = list(dict.fromkeys(args.servers))
+    # Absolute, not resolved: the peers start in benchmarks/peers/, and a venv's python is a link.
+    for name in ("litserve_python", "bentoml_python"):
+        if getattr(args, name) is not None:
+            setattr(args, name, os.path.abspath(getattr(args, name)))
     return args
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    if "litserve" in args.servers and (reason := litserve_available(args.litserve_python)):
-        print(f"bench_peers: skipping litserve: {reason}")
-        args.servers.remove("litserve")
+    for peer, python in (("litserve", args.litserve_python), ("bentoml", args.bentoml_python)):
+        if peer in args.servers and (reason := peer_available(peer, python)):
+            print(f"bench_peers: skipping {peer}: {reason}")
+            args.servers.remove(peer)
     pools = {upload: upload_pool(upload, args.pool) for upload in args.uploads}
     with tempfile.TemporaryDirectory(prefix="bench_peers_") as tmp:
         models = {args.model_dir.name: args.model_dir.resolve()}

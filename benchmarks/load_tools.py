@@ -173,15 +173,25 @@ def histogram_quantile(before: dict[float, float], after: dict[float, float], q:
     return next(b for b, c in zip(bounds, counts, strict=True) if c >= q * counts[-1])
 
 
-def group_cpu_s(pgid: int) -> float:
-    """User + system CPU seconds of every live process in process group ``pgid`` (a server this
-    benchmark started with its own group: LitServe's workers included), from /proc."""
-    total_ticks = 0
+def server_tree(pgid: int) -> dict[int, int]:
+    """pid -> user + system CPU ticks of every live process in process group ``pgid`` (a server
+    this benchmark started with its own group: LitServe's workers included) and of every
+    process descended from one (BentoML's process manager starts each worker in a session of
+    its own), from /proc."""
+    procs: dict[int, tuple[int, int, int]] = {}  # pid -> (ppid, pgrp, ticks)
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
             fields = stat.read_text().rsplit(")", 1)[1].split()
         except OSError:
             continue  # gone meanwhile
-        if int(fields[2]) == pgid:  # fields after the name: state, ppid, pgrp, ..., utime (11), stime (12)
-            total_ticks += int(fields[11]) + int(fields[12])
-    return total_ticks / os.sysconf("SC_CLK_TCK")
+        # fields after the name: state, ppid, pgrp, ..., utime (11), stime (12)
+        procs[int(stat.parent.name)] = (int(fields[1]), int(fields[2]), int(fields[11]) + int(fields[12]))
+    counted = {pid for pid, (_, pgrp, _) in procs.items() if pgrp == pgid}
+    while more := {pid for pid, (ppid, _, _) in procs.items() if ppid in counted and pid not in counted}:
+        counted |= more
+    return {pid: procs[pid][2] for pid in counted}
+
+
+def group_cpu_s(pgid: int) -> float:
+    """CPU seconds of the server started as process group ``pgid``, all its processes (:func:`server_tree`)."""
+    return sum(server_tree(pgid).values()) / os.sysconf("SC_CLK_TCK")

@@ -14,6 +14,7 @@ TARGETS = [
     ("throughput vs naive", "service", "naive", "rate", "many", 1.5, None),
     ("p50 vs naive", "service", "naive", "p50", "one", 1.0, None),
     ("throughput vs LitServe", "service", "litserve", "rate", "many", 1.3, None),
+    ("throughput vs BentoML (info)", "service", "bentoml", "rate", "many", 1.3, "-"),
     ("throughput batched vs unbatched", "service", "service-unbatched", "rate", "many", 2.0, "paper128"),
     ("server CPU per request, naive / service (info)", "service", "naive", "cpu", "many", 1.5, "-"),
     ("server CPU per request, LitServe / service (info)", "service", "litserve", "cpu", "many", 1.3, "-"),

@@ -9,6 +9,8 @@ process group (``bench_server.process_server``), so it is always stopped with al
 - ``naive``: ``peers/naive_app.py``, the 40-line FastAPI handler (uvicorn, one process);
 - ``litserve``: ``peers/litserve_app.py``, LitServe with its dynamic batching (16 rows);
   LitServe always runs its inference loop in a worker process beside the HTTP process;
+- ``bentoml``: ``peers/bentoml_app.py``, BentoML with its adaptive batching (16 rows), from the
+  environment ``make bentoml-peer`` builds (its own pins would move the service's);
 - ``service-before``: ``service`` run from another checkout (``--baseline-root``), for a
   before/after in the same run.
 """
@@ -24,7 +26,9 @@ from bench_server import free_port
 
 REPO = Path(__file__).resolve().parents[1]
 PEERS = Path(__file__).resolve().parent / "peers"
-KINDS = ("service", "service-unbatched", "naive", "litserve", "service-before")
+KINDS = ("service", "service-unbatched", "naive", "litserve", "bentoml", "service-before")
+# What each peer needs to import in its python (the peers run from their own environments).
+PEER_MODULES = {"litserve": "litserve", "bentoml": "bentoml"}
 BATCH = 16
 
 
@@ -60,6 +64,7 @@ def server_spec(
     litserve_python: str | None = None,
     service_root: Path = REPO,
     baseline_root: Path | None = None,
+    bentoml_python: str | None = None,
 ) -> ServerSpec:
     """``service_root``: the checkout the service kinds run from; ``baseline_root``: the one
     ``service-before`` runs from (an older commit)."""
@@ -88,22 +93,27 @@ def server_spec(
         env.update(PEER_PORT=str(port), PEER_MAX_BATCH=str(BATCH), PEER_BATCH_TIMEOUT="0")
         cmd = [litserve_python or sys.executable, "litserve_app.py"]
         return ServerSpec(kind, cmd, env, port, PEERS, "/health")
+    if kind == "bentoml":
+        env.update(PEER_MAX_BATCH=str(BATCH))
+        cmd = [bentoml_python or sys.executable, "-m", "bentoml", "serve", "bentoml_app:EditService"]
+        return ServerSpec(kind, cmd + ["--host", "127.0.0.1", "--port", str(port)], env, port, PEERS, "/readyz")
     raise ValueError(f"unknown server kind {kind!r}; use one of {KINDS}")
 
 
-def litserve_available(python: str | None) -> str | None:
-    """None when ``python`` can import litserve, else the reason it cannot."""
+def peer_available(kind: str, python: str | None) -> str | None:
+    """None when ``python`` can import what the peer ``kind`` needs, else the reason it cannot."""
     import subprocess
 
+    module = PEER_MODULES[kind]
     probe = subprocess.run(
-        [python or sys.executable, "-c", "import litserve, onnxruntime, PIL, numpy"],
+        [python or sys.executable, "-c", f"import {module}, onnxruntime, PIL, numpy"],
         capture_output=True,
         text=True,
         check=False,
     )
     if probe.returncode == 0:
         return None
-    return f"litserve is not importable by {python or sys.executable}: {probe.stderr.strip().splitlines()[-1:]}"
+    return f"{module} is not importable by {python or sys.executable}: {probe.stderr.strip().splitlines()[-1:]}"
 
 
 def export_paper_model(out_dir: Path, name: str = "paper128") -> Path:

@@ -4,7 +4,8 @@ Run as a user runs it (a subprocess starting real servers on 127.0.0.1) on the s
 model with --quick and tiny settings. Timings are NOT checked (they mean nothing on a shared
 CI box); what is checked: exit code, every server answered every request with 200, every
 ratio line the issue asks for is printed and present in the JSON, and the servers are gone.
-LitServe is compared when this environment can import it (the dev extra installs it).
+LitServe is compared when this environment can import it (the dev extra installs it); BentoML
+only from its own environment (``make bentoml-peer``), so here it is skipped with a reason.
 """
 
 from __future__ import annotations
@@ -66,3 +67,13 @@ def test_litserve_is_compared_or_skipped_with_a_reason(quick_run):
     else:
         assert "skipping litserve: litserve is not importable" in proc.stdout
         pytest.skip("litserve is not installed in this environment (pip install -e '.[dev]' installs it)")
+
+
+def test_bentoml_is_skipped_with_a_reason_without_its_environment(quick_run):
+    """BentoML runs from its own environment (``make bentoml-peer``, ``--bentoml-python``)."""
+    proc, results = quick_run
+    probe = [sys.executable, "-c", "import bentoml"]
+    if subprocess.run(probe, capture_output=True, check=False).returncode == 0:
+        pytest.skip("bentoml is importable here, so the default run compares it")
+    assert "skipping bentoml: bentoml is not importable" in proc.stdout
+    assert not any(r["server"] == "bentoml" for r in results["rows"])

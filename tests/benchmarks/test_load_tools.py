@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
 import sys
+import time
 from pathlib import Path
 
 from prometheus_client import CollectorRegistry, Histogram, generate_latest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
-from load_tools import histogram_counts, histogram_quantile  # noqa: E402
+from load_tools import group_cpu_s, histogram_counts, histogram_quantile, server_tree  # noqa: E402
 
 
 def scrape(registry: CollectorRegistry) -> str:
@@ -33,3 +37,26 @@ def test_no_samples_and_no_series_give_none():
     assert histogram_counts("", "lag_seconds") == {}
     assert histogram_quantile({}, {}, 0.99) is None
     assert histogram_quantile({0.1: 3.0, float("inf"): 3.0}, {0.1: 3.0, float("inf"): 3.0}, 0.5) is None
+
+
+def test_a_server_tree_holds_its_group_and_descendants_in_sessions_of_their_own():
+    """BentoML's process manager starts each worker with setsid: its CPU must still count."""
+    spin = "import time\nt = time.time()\nwhile time.time() - t < 4: pass"
+    spawn_worker = (
+        f"import subprocess, sys, time; subprocess.Popen([sys.executable, '-c', {spin!r}], start_new_session=True);"
+        " time.sleep(5)"
+    )
+    parent = subprocess.Popen([sys.executable, "-c", spawn_worker], start_new_session=True)
+    tree = {}
+    try:
+        time.sleep(1.5)  # the worker has spun about a second of CPU in its own session
+        tree = server_tree(parent.pid)
+        assert parent.pid in tree and len(tree) == 2, tree
+        assert group_cpu_s(parent.pid) > 0.5  # the parent only sleeps: the worker's CPU is counted
+    finally:
+        for pid in tree or [parent.pid]:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        parent.wait()

@@ -2,12 +2,12 @@
 
 Starts every server itself (``peer_servers.py``: this service batched and unbatched, the
 40-line FastAPI handler ``peers/naive_app.py``, LitServe with its dynamic batching
-``peers/litserve_app.py``, BentoML with its adaptive batching ``peers/bentoml_app.py``), each with the same model files and ONNX Runtime threads, and
-drives ``POST /edit?attribute=eyeglasses&delta=3`` (``&align=centre`` for the service: the
-peers edit the centre square, so every server does the same work) with closed-loop httpx
-clients. Every
-request carries a different upload (``uploads.upload_pool``: a pool of noisy variants of a
-512x512 PNG portrait and of a 64x64 PNG). Measurements are interleaved: each round visits
+``peers/litserve_app.py``, BentoML with its adaptive batching ``peers/bentoml_app.py``),
+each with the same model files and ONNX Runtime threads, and drives
+``POST /edit?attribute=eyeglasses&delta=3`` (``&align=centre`` for the service: the peers
+edit the centre square, so every server does the same work) with closed-loop httpx
+clients. Every request carries a different upload (``uploads.upload_pool``: a pool of noisy
+variants of a 512x512 PNG portrait and of a 64x64 PNG). Measurements are interleaved: each round visits
 every (model, upload, clients) cell and, within it, every server, so drift in a shared
 machine's load hits all servers alike. Prints every figure and the ratios of the targets.
 

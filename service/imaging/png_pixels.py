@@ -27,9 +27,9 @@ import imagecodecs
 import numpy as np
 from PIL import Image
 
-# Pillow's raw modes of 8-bit truecolour and 8-bit greyscale PNGs ("RGB;16B", "L;2", ... are
-# other bit depths and stay with Pillow).
-_PLAIN_RAW_MODES = {"RGB": "RGB", "L": "L"}
+# Modes of 8-bit truecolour and 8-bit greyscale PNGs; their raw mode equals the mode ("RGB;16B",
+# "L;2", ... are other bit depths and stay with Pillow).
+_PLAIN_MODES = ("RGB", "L")
 # Chunks that send a file to Pillow wherever they are: orientation (``eXIf`` after the
 # pixels is only seen by Pillow while it loads) and animation (``acTL``: which frame is
 # "the image" is Pillow's rule). A false hit inside the compressed pixels only costs speed.
@@ -45,10 +45,10 @@ def plain_png_bytes(image: Image.Image) -> bytes | None:
     decode it to exactly what Pillow would; ``None`` for everything Pillow must decode."""
     if image.format != "PNG" or getattr(image, "n_frames", 1) != 1:
         return None
-    if image.mode not in _PLAIN_RAW_MODES or "transparency" in image.info or "exif" in image.info:
+    if image.mode not in _PLAIN_MODES or "transparency" in image.info or "exif" in image.info:
         return None
     tile = getattr(image, "tile", None)
-    if not tile or len(tile) != 1 or tile[0].args != _PLAIN_RAW_MODES[image.mode]:
+    if not tile or len(tile) != 1 or tile[0].args != image.mode:
         return None
     source = getattr(image, "fp", None)
     if not isinstance(source, io.BytesIO):

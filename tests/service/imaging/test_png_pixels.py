@@ -1,5 +1,5 @@
 """service.imaging.png_pixels: which PNGs libspng decodes, that their pixels are Pillow's, and
-that broken pixel data is a 422, never a raw libpng error."""
+that broken pixel data is a 422, never a raw libspng error."""
 
 from __future__ import annotations
 
@@ -29,7 +29,7 @@ def noise(mode: str, size=(37, 23), seed=0) -> Image.Image:
     rng = np.random.default_rng(seed)
     channels = {"RGB": 3, "RGBA": 4, "L": None, "LA": 2}[mode]
     shape = (size[1], size[0]) if channels is None else (size[1], size[0], channels)
-    return Image.fromarray(rng.integers(0, 256, shape, dtype=np.uint8), mode=None)
+    return Image.fromarray(rng.integers(0, 256, shape, dtype=np.uint8))
 
 
 def pillow_pixels(data: bytes) -> np.ndarray:
@@ -37,15 +37,18 @@ def pillow_pixels(data: bytes) -> np.ndarray:
         return np.asarray(image.convert("RGB"))
 
 
+def chunk(kind: bytes, body: bytes) -> bytes:
+    """One PNG chunk: length, type, body, CRC."""
+    return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+
+
 def with_chunk_after_header(data: bytes, kind: bytes, body: bytes) -> bytes:
-    chunk = struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
     end_of_ihdr = 8 + 8 + 13 + 4
-    return data[:end_of_ihdr] + chunk + data[end_of_ihdr:]
+    return data[:end_of_ihdr] + chunk(kind, body) + data[end_of_ihdr:]
 
 
 def with_chunk_before_iend(data: bytes, kind: bytes, body: bytes) -> bytes:
-    chunk = struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
-    return data[:-12] + chunk + data[-12:]
+    return data[:-12] + chunk(kind, body) + data[-12:]
 
 
 @pytest.mark.parametrize(
@@ -72,9 +75,6 @@ def adam7_png(pixels: np.ndarray) -> bytes:
         sub = pixels[y0::dy, x0::dx]
         if sub.size:
             raw += b"".join(b"\0" + row.tobytes() for row in sub)
-
-    def chunk(kind: bytes, body: bytes) -> bytes:
-        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
 
     header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 1)
     return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b"")

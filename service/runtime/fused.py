@@ -20,6 +20,7 @@ import numpy as np
 from service.imaging.encode import PNG, ImageEncoding, to_image_bytes
 from service.latent.edit import LinearClassifier, apply_edits, probabilities_dict
 from service.runtime.engine import Engine
+from service.runtime.side_thread import SideThread
 
 
 @dataclass(frozen=True)
@@ -45,10 +46,50 @@ class EditOutput:
     typicality: Any = None  # service.latent.typicality.Typicality, or None without a calibration
 
 
-def edit_batch(engine: Engine, images: np.ndarray, jobs: list[EditJob]) -> list[EditOutput | Exception]:
-    """One result per job (row ``i`` of ``images`` belongs to ``jobs[i]``), or the job's own error."""
+def edit_batch(
+    engine: Engine, images: np.ndarray, jobs: list[EditJob], *, side: SideThread | None = None
+) -> list[EditOutput | Exception]:
+    """One result per job (row ``i`` of ``images`` belongs to ``jobs[i]``), or the job's own error.
+
+    ``side``: a spare thread that decodes a lone job's ``D(mean)`` while this thread decodes
+    the edit and encodes its image (:mod:`service.runtime.side_thread`); a batch of several
+    jobs, or a busy side thread, keeps every row in one decoder call.
+    """
     mean, _ = engine.encode(images)
+    results, edited = _edited_latents(mean, jobs)
+    if not edited:
+        return results  # type: ignore[return-value]  (every slot holds its error)
+    assessed = [i for i, _, _ in edited if jobs[i].assess is not None]
+    edit_rows = np.concatenate([z for _, z, _ in edited])
+    recon_rows = mean[assessed].astype(np.float32)
+    lone = side is not None and len(edited) == 1 and len(assessed) == 1
+    pending = side.try_submit(engine.decode, recon_rows) if lone else None  # type: ignore[union-attr]
+    if pending is None and assessed:
+        decoded = engine.decode(np.concatenate([edit_rows, recon_rows]))
+        reconstructions = decoded[len(edited) :]
+    else:
+        decoded = engine.decode(edit_rows)
     value_range = engine.manifest.value_range
+    pictures = [to_image_bytes(decoded[row], value_range, jobs[i].encoding) for row, (i, _, _) in enumerate(edited)]
+    if pending is not None:
+        reconstructions = pending.result()
+    recon = dict(zip(assessed, reconstructions, strict=True)) if assessed else {}
+    for picture, (i, z_aug, used) in zip(pictures, edited, strict=True):
+        classifier, assess = jobs[i].classifier, jobs[i].assess
+        results[i] = EditOutput(
+            image=picture,
+            deltas=used,
+            before=probabilities_dict(classifier, mean[i : i + 1])[0],
+            after=probabilities_dict(classifier, z_aug)[0],
+            typicality=assess(images[i], mean[i : i + 1], recon[i]) if assess is not None else None,
+        )
+    return results  # type: ignore[return-value]  (every slot was filled above)
+
+
+def _edited_latents(
+    mean: np.ndarray, jobs: list[EditJob]
+) -> tuple[list[EditOutput | Exception | None], list[tuple[int, np.ndarray, dict[str, float]]]]:
+    """Each job's edited latent and deltas, or its own error in its result slot."""
     results: list[EditOutput | Exception | None] = [None] * len(jobs)
     edited: list[tuple[int, np.ndarray, dict[str, float]]] = []
     for i, job in enumerate(jobs):
@@ -60,18 +101,4 @@ def edit_batch(engine: Engine, images: np.ndarray, jobs: list[EditJob]) -> list[
             results[i] = exc
             continue
         edited.append((i, z_aug.astype(np.float32), used))
-    if edited:
-        assessed = [i for i, _, _ in edited if jobs[i].assess is not None]
-        rows = [z for _, z, _ in edited] + [mean[i : i + 1].astype(np.float32) for i in assessed]
-        decoded = engine.decode(np.concatenate(rows))
-        recon = {i: decoded[len(edited) + k] for k, i in enumerate(assessed)}
-        for row, (i, z_aug, used) in enumerate(edited):
-            classifier, assess = jobs[i].classifier, jobs[i].assess
-            results[i] = EditOutput(
-                image=to_image_bytes(decoded[row], value_range, jobs[i].encoding),
-                deltas=used,
-                before=probabilities_dict(classifier, mean[i : i + 1])[0],
-                after=probabilities_dict(classifier, z_aug)[0],
-                typicality=assess(images[i], mean[i : i + 1], recon[i]) if assess is not None else None,
-            )
-    return results  # type: ignore[return-value]  (every slot was filled above)
+    return results, edited

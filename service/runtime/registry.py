@@ -32,6 +32,7 @@ from service.runtime.batcher import BatchingConfig, DynamicBatcher
 from service.runtime.cpu_queue import timeout_left
 from service.runtime.engine import Backend, Engine, load_engine
 from service.runtime.fused import EditJob, EditOutput, edit_batch
+from service.runtime.side_thread import SideThread
 
 log = logging.getLogger(__name__)
 
@@ -120,11 +121,12 @@ def discover(models_dir: Path) -> list[str]:
 class ModelRegistry:
     """Name -> :class:`LoadedModel`, with a default. Build it with :meth:`load`."""
 
-    def __init__(self, models: dict[str, LoadedModel], default: str) -> None:
+    def __init__(self, models: dict[str, LoadedModel], default: str, *, side: SideThread | None = None) -> None:
         if default not in models:
             raise ValueError(f"default model {default!r} is not among {sorted(models)}")
         self._models = dict(models)
         self.default = default
+        self._side = side  # the fused /edit calls' spare thread, shut down by stop()
 
     @classmethod
     def load(
@@ -156,6 +158,7 @@ class ModelRegistry:
         # in two threads at once (one per batcher): two fused batches in flight keep that overlap.
         fused = replace(batching, max_inflight=max(2, batching.max_inflight))
         models: dict[str, LoadedModel] = {}
+        side = SideThread(name="edit-side")
         for name in wanted:
             folder = models_dir / name
             engine = load_engine(
@@ -176,10 +179,10 @@ class ModelRegistry:
                 engine=engine,
                 encoder=_batcher(engine.encode, batching, name, "encode", hooks),
                 decoder=_batcher(engine.decode, batching, name, "decode", hooks),
-                editor=_batcher(partial(edit_batch, engine), fused, name, "edit", hooks, with_contexts=True),
+                editor=_batcher(partial(edit_batch, engine, side=side), fused, name, "edit", hooks, with_contexts=True),
                 prior=load_model_prior(folder, engine.manifest),
             )
-        return cls(models, default)
+        return cls(models, default, side=side)
 
     @classmethod
     def from_settings(cls, settings: Any, hooks: HooksFactory | None = None) -> ModelRegistry:
@@ -231,6 +234,8 @@ class ModelRegistry:
 
     async def stop(self, drain: bool = True) -> None:
         await asyncio.gather(*(batcher.stop(drain=drain) for batcher in self.batchers()))
+        if self._side is not None:
+            await asyncio.to_thread(self._side.shutdown)
 
 
 def _batcher(

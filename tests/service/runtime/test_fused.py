@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import threading
 
 import numpy as np
 import pytest
@@ -12,6 +13,7 @@ from service.imaging.encode import ImageEncoding, to_image_bytes
 from service.latent.edit import LatentMathError, LinearClassifier, apply_edits, probabilities_dict
 from service.runtime.engine import load_engine
 from service.runtime.fused import EditJob, EditOutput, edit_batch
+from service.runtime.side_thread import SideThread
 
 
 @pytest.fixture(scope="module")
@@ -79,3 +81,60 @@ def test_each_job_gets_its_own_image_encoding(engine):
     formats = [Image.open(io.BytesIO(r.image)).format for r in results]
     assert formats == ["JPEG", "WEBP", "PNG"]
     assert all(Image.open(io.BytesIO(r.image)).size == (16, 16) for r in results)
+
+
+class RecordingEngine:
+    """The engine, with every decode call's row count and thread name written down."""
+
+    def __init__(self, engine):
+        self.engine, self.manifest, self.calls = engine, engine.manifest, []
+
+    def encode(self, images):
+        return self.engine.encode(images)
+
+    def decode(self, z):
+        self.calls.append((z.shape[0], threading.current_thread().name))
+        return self.engine.decode(z)
+
+
+def assessing_job(classifier, seen: list) -> EditJob:
+    def assess(image, mean, reconstruction):
+        seen.append((mean, reconstruction))
+        return "typical"
+
+    return EditJob(classifier, [("eyeglasses", 3.0)], 0.95, [], assess=assess)
+
+
+def test_a_lone_job_decodes_its_reconstruction_on_the_side_thread(engine):
+    recording, side, seen = RecordingEngine(engine), SideThread(name="side-test"), []
+    classifier = LinearClassifier.from_manifest(engine.manifest)
+    image = np.random.default_rng(2).random((1, 3, 16, 16), dtype=np.float32)
+    try:
+        (got,) = edit_batch(recording, image, [assessing_job(classifier, seen)], side=side)
+    finally:
+        side.shutdown()
+    assert sorted(recording.calls) == [(1, "MainThread"), (1, "side-test_0")]
+    ((mean, reconstruction),) = seen
+    np.testing.assert_allclose(reconstruction, engine.decode(mean.astype(np.float32))[0], atol=1e-6)
+    assert got.typicality == "typical"
+    assert_same_pixels(got.image, unfused(engine, image[0], assessing_job(classifier, [])).image)
+
+
+def test_a_batch_or_a_busy_side_thread_keeps_the_rows_in_one_call(engine):
+    recording, side, seen = RecordingEngine(engine), SideThread(name="side-test"), []
+    classifier = LinearClassifier.from_manifest(engine.manifest)
+    images = np.random.default_rng(3).random((2, 3, 16, 16), dtype=np.float32)
+    release = threading.Event()
+    try:
+        edit_batch(recording, images, [assessing_job(classifier, seen) for _ in range(2)], side=side)
+        assert recording.calls == [(4, "MainThread")]  # two edits + two reconstructions
+        blocker = side.try_submit(release.wait)
+        assert blocker is not None and side.try_submit(release.wait) is None  # one call at a time
+        edit_batch(recording, images[:1], [assessing_job(classifier, seen)], side=side)
+        assert recording.calls[-1] == (2, "MainThread")
+    finally:
+        release.set()
+        side.shutdown()
+    assert side.try_submit(release.wait) is None  # shut down: the caller does the work itself
+    for mean, reconstruction in seen:
+        np.testing.assert_allclose(reconstruction, engine.decode(mean.astype(np.float32))[0], atol=1e-5)

@@ -1,0 +1,48 @@
+"""One spare thread for the second engine call of a lone request.
+
+A lone ``/edit`` on an idle server runs on one core while the other waits: its decoder call
+holds two rows, the edited latent and ``D(mean)`` for the out-of-domain signal, and the
+second row only feeds the typicality headers. :class:`SideThread` runs that row on a spare
+thread while the caller decodes the edit and encodes its PNG, so the two overlap (ONNX
+Runtime and libpng release the GIL). It takes one call at a time and says no when busy, so
+under load, where every core already has work, callers keep the rows in one call and no
+work waits on this thread (benchmarks/RESULTS.md, "A lone request's D(mean) on a spare
+thread").
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import TypeVar
+
+T = TypeVar("T")
+
+
+class SideThread:
+    """At most one call in flight; :meth:`try_submit` returns ``None`` instead of queueing."""
+
+    def __init__(self, *, name: str = "side") -> None:
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix=name)
+        self._busy = threading.Lock()
+
+    def try_submit(self, fn: Callable[..., T], *args: object) -> Future[T] | None:
+        """Start ``fn(*args)`` on the spare thread, or ``None`` when it is busy or shut down."""
+        if not self._busy.acquire(blocking=False):
+            return None
+
+        def run() -> T:
+            try:
+                return fn(*args)
+            finally:
+                self._busy.release()
+
+        try:
+            return self._pool.submit(run)
+        except RuntimeError:  # shut down: the caller does the work itself
+            self._busy.release()
+            return None
+
+    def shutdown(self) -> None:
+        self._pool.shutdown(wait=True, cancel_futures=True)

@@ -92,8 +92,11 @@ class DynamicBatcher:
         on_timeout: Callable[[], None] | None = None,
         with_contexts: bool = False,
         inline_probe: Callable[[], bool] | None = None,
+        inline_fn: Callable | None = None,
     ) -> None:
         self.fn = fn
+        # what the inline path calls instead of fn (same signature): work that may use a free core
+        self.inline_fn = inline_fn or fn
         self.with_contexts = with_contexts
         self._inline_probe = inline_probe  # True: the server has no other request in flight
         self._call_s = 0.0  # moving average of engine call time
@@ -233,7 +236,7 @@ class DynamicBatcher:
 
     def _run_inline(self, array: np.ndarray, context: object, timeout: float) -> Output:
         started = time.perf_counter()
-        output = self.fn(array, [context])[0] if self.with_contexts else self.fn(array)
+        output = self.inline_fn(array, [context])[0] if self.with_contexts else self.inline_fn(array)
         seconds = time.perf_counter() - started
         self._timed(int(array.shape[0]), seconds)
         if seconds > timeout:  # the same answer a pooled call gets: late is a timeout

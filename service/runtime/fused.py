@@ -11,7 +11,6 @@ the batch is formed once instead of twice. Per-request failures (an impossible
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -53,11 +52,11 @@ def edit_batch(
     """One result per job (row ``i`` of ``images`` belongs to ``jobs[i]``), or the job's own error.
 
     ``side``: a spare thread that decodes a lone job's ``D(mean)`` while this thread decodes
-    the edit and encodes its image (:mod:`service.runtime.side_thread`). It is used only on
-    the batcher's inline path, the one call it makes on the event loop's thread (a lone
-    request on an idle server, where a core is free); in the batcher's worker threads every
-    core already has work, and the split measured 0.4 ms more CPU per 64 px request at 16
-    clients. A batch of several jobs, or a busy side thread, keeps every row in one call.
+    the edit and encodes its image (:mod:`service.runtime.side_thread`). The registry passes
+    it only for the batcher's inline path (a lone request on an idle server, where a core is
+    free): from the batcher's worker threads, where every core already has work, the split
+    measured 0.4 ms more CPU per 64 px request at 16 clients. A batch of several jobs, or a
+    busy side thread, keeps every row in one call.
     """
     mean, _ = engine.encode(images)
     results, edited = _edited_latents(mean, jobs)
@@ -66,7 +65,7 @@ def edit_batch(
     assessed = [i for i, _, _ in edited if jobs[i].assess is not None]
     edit_rows = np.concatenate([z for _, z, _ in edited])
     recon_rows = mean[assessed].astype(np.float32)
-    lone = side is not None and len(edited) == 1 and len(assessed) == 1 and _on_event_loop()
+    lone = side is not None and len(edited) == 1 and len(assessed) == 1
     pending = side.try_submit(engine.decode, recon_rows) if lone else None  # type: ignore[union-attr]
     if pending is None and assessed:
         decoded = engine.decode(np.concatenate([edit_rows, recon_rows]))
@@ -106,12 +105,3 @@ def _edited_latents(
             continue
         edited.append((i, z_aug.astype(np.float32), used))
     return results, edited
-
-
-def _on_event_loop() -> bool:
-    """True on a thread running an asyncio loop: where the batcher's inline path calls us."""
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        return False
-    return True

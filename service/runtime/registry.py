@@ -173,13 +173,14 @@ class ModelRegistry:
                 log.warning(
                     "model folder %s holds a manifest named %r; serving it as %r", folder, engine.manifest.name, name
                 )
+            edit, edit_inline = partial(edit_batch, engine), partial(edit_batch, engine, side=side)
             models[name] = LoadedModel(
                 name=name,
                 folder=folder,
                 engine=engine,
                 encoder=_batcher(engine.encode, batching, name, "encode", hooks),
                 decoder=_batcher(engine.decode, batching, name, "decode", hooks),
-                editor=_batcher(partial(edit_batch, engine, side=side), fused, name, "edit", hooks, with_contexts=True),
+                editor=_batcher(edit, fused, name, "edit", hooks, with_contexts=True, inline_fn=edit_inline),
                 prior=load_model_prior(folder, engine.manifest),
             )
         return cls(models, default, side=side)
@@ -239,10 +240,18 @@ class ModelRegistry:
 
 
 def _batcher(
-    fn, batching: BatchingConfig, model: str, function: str, hooks: HooksFactory | None, with_contexts: bool = False
+    fn,
+    batching: BatchingConfig,
+    model: str,
+    function: str,
+    hooks: HooksFactory | None,
+    with_contexts: bool = False,
+    inline_fn=None,
 ) -> DynamicBatcher:
     callbacks = dict(hooks(model, function)) if hooks else {}
-    return DynamicBatcher(fn, batching, name=f"{model}-{function}", with_contexts=with_contexts, **callbacks)
+    return DynamicBatcher(
+        fn, batching, name=f"{model}-{function}", with_contexts=with_contexts, inline_fn=inline_fn, **callbacks
+    )
 
 
 def _select(

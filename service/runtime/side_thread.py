@@ -5,9 +5,9 @@ holds two rows, the edited latent and ``D(mean)`` for the out-of-domain signal, 
 second row only feeds the typicality headers. :class:`SideThread` runs that row on a spare
 thread while the caller decodes the edit and encodes its PNG, so the two overlap (ONNX
 Runtime and libpng release the GIL). It takes one call at a time and says no when busy, so
-under load, where every core already has work, callers keep the rows in one call and no
-work waits on this thread (benchmarks/RESULTS.md, "A lone request's D(mean) on a spare
-thread").
+no work ever waits on it, and the registry gives it only to the batcher's inline path: under
+load every core already has work (benchmarks/RESULTS.md, "a lone request's D(mean) on a
+spare thread").
 """
 
 from __future__ import annotations

@@ -97,3 +97,28 @@ def test_an_inline_call_slower_than_the_timeout_is_still_a_timeout():
     run(scenario())
     assert timeouts == [1]
     assert threading.current_thread().name in engine.threads  # the slow call did run inline
+
+
+def test_the_inline_path_calls_inline_fn_and_the_pool_calls_fn():
+    calls: list[str] = []
+
+    def pooled(stacked: np.ndarray) -> np.ndarray:
+        calls.append("fn")
+        return stacked * 2
+
+    def inline(stacked: np.ndarray) -> np.ndarray:
+        calls.append("inline_fn")
+        return stacked * 2
+
+    async def scenario():
+        batcher = DynamicBatcher(pooled, config(max_wait_ms=0), inline_probe=lambda: True, inline_fn=inline)
+        await batcher.start()
+        first = await batcher.submit(rows(0))  # in the pool: only an engine measured fast runs inline
+        await asyncio.sleep(0.05)
+        second = await batcher.submit(rows(1))
+        await batcher.stop()
+        return first, second
+
+    first, second = run(scenario())
+    assert calls == ["fn", "inline_fn"]
+    assert np.array_equal(first, rows(0) * 2) and np.array_equal(second, rows(1) * 2)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import io
 import threading
 
@@ -106,21 +105,12 @@ def assessing_job(classifier, seen: list) -> EditJob:
     return EditJob(classifier, [("eyeglasses", 3.0)], 0.95, [], assess=assess)
 
 
-def on_event_loop(fn, *args, **kwargs):
-    """Call ``fn`` synchronously on a thread running an asyncio loop (the batcher's inline path)."""
-
-    async def call():
-        return fn(*args, **kwargs)
-
-    return asyncio.run(call())
-
-
 def test_a_lone_job_decodes_its_reconstruction_on_the_side_thread(engine):
     recording, side, seen = RecordingEngine(engine), SideThread(name="side-test"), []
     classifier = LinearClassifier.from_manifest(engine.manifest)
     image = np.random.default_rng(2).random((1, 3, 16, 16), dtype=np.float32)
     try:
-        (got,) = on_event_loop(edit_batch, recording, image, [assessing_job(classifier, seen)], side=side)
+        (got,) = edit_batch(recording, image, [assessing_job(classifier, seen)], side=side)
     finally:
         side.shutdown()
     assert sorted(recording.calls) == [(1, "MainThread"), (1, "side-test_0")]
@@ -130,20 +120,20 @@ def test_a_lone_job_decodes_its_reconstruction_on_the_side_thread(engine):
     assert_same_pixels(got.image, unfused(engine, image[0], assessing_job(classifier, [])).image)
 
 
-def test_a_batch_a_worker_thread_or_a_busy_side_thread_keeps_the_rows_in_one_call(engine):
+def test_a_batch_no_side_thread_or_a_busy_one_keeps_the_rows_in_one_call(engine):
     recording, side, seen = RecordingEngine(engine), SideThread(name="side-test"), []
     classifier = LinearClassifier.from_manifest(engine.manifest)
     images = np.random.default_rng(3).random((2, 3, 16, 16), dtype=np.float32)
     release = threading.Event()
     try:
-        on_event_loop(edit_batch, recording, images, [assessing_job(classifier, seen) for _ in range(2)], side=side)
+        edit_batch(recording, images, [assessing_job(classifier, seen) for _ in range(2)], side=side)
         assert recording.calls == [(4, "MainThread")]  # two edits + two reconstructions
-        # no event loop running: the batcher's pooled path, from a worker thread
-        edit_batch(recording, images[:1], [assessing_job(classifier, seen)], side=side)
+        # no side thread: what the batcher's pooled path calls (the registry's fn)
+        edit_batch(recording, images[:1], [assessing_job(classifier, seen)])
         assert recording.calls[-1] == (2, "MainThread")
         blocker = side.try_submit(release.wait)
         assert blocker is not None and side.try_submit(release.wait) is None  # one call at a time
-        on_event_loop(edit_batch, recording, images[:1], [assessing_job(classifier, seen)], side=side)
+        edit_batch(recording, images[:1], [assessing_job(classifier, seen)], side=side)
         assert recording.calls[-1] == (2, "MainThread")
     finally:
         release.set()

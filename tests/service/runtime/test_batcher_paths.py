@@ -8,8 +8,18 @@ import threading
 import numpy as np
 import pytest
 
+from service.runtime import batcher as batcher_module
 from service.runtime.batcher import DynamicBatcher, RequestTimeout
 from tests.support.batching import FakeEngine, config, rows, run
+
+
+@pytest.fixture(autouse=True)
+def every_measured_call_is_fast(monkeypatch):
+    """These tests are about which path a lone request takes once the engine is measured fast.
+    On a loaded machine a pooled ``x * 2`` has measured over 10 ms (``INLINE_MAX_S``), which
+    kept the next request off the inline path: the threshold is lifted here, and
+    :func:`test_an_engine_measured_slow_never_runs_inline` checks it with a slow engine."""
+    monkeypatch.setattr(batcher_module, "INLINE_MAX_S", 3600.0)
 
 
 def test_contexts_reach_fn_and_per_request_errors_reach_only_their_caller():
@@ -122,3 +132,18 @@ def test_the_inline_path_calls_inline_fn_and_the_pool_calls_fn():
     first, second = run(scenario())
     assert calls == ["fn", "inline_fn"]
     assert np.array_equal(first, rows(0) * 2) and np.array_equal(second, rows(1) * 2)
+
+
+def test_an_engine_measured_slow_never_runs_inline(monkeypatch):
+    monkeypatch.setattr(batcher_module, "INLINE_MAX_S", 0.010)
+    engine = FakeEngine()
+
+    async def scenario():
+        batcher = DynamicBatcher(engine.double, config(max_wait_ms=0), inline_probe=lambda: True)
+        await batcher.start()
+        batcher._call_s = 0.5  # as if earlier calls took 500 ms
+        await batcher.submit(rows(0))
+        await batcher.stop()
+
+    run(scenario())
+    assert threading.current_thread().name not in engine.threads

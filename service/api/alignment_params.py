@@ -61,20 +61,21 @@ def parse_face(text: str) -> FaceChoice:
     return index
 
 
-def _plan(state: ServiceState, align: str, face: str) -> AlignPlan:
+def plan_alignment(state: ServiceState, align: str, face: str) -> AlignPlan:
+    """The checked pair with the state's face pool (None when detection is off)."""
     return AlignPlan(align=align, face=parse_face(face), pool=getattr(state, "faces", None))  # type: ignore[arg-type]
 
 
 async def align_plan(request: Request, align: AlignQuery = "auto", face: FaceQuery = "largest") -> AlignPlan:
     """The checked ``align`` / ``face`` pair and the service's face pool (None when detection is off)."""
-    return _plan(state_of(request), align, face)
+    return plan_alignment(state_of(request), align, face)
 
 
 async def single_face_plan(request: Request, align: AlignQuery = "auto", face: FaceQuery = "largest") -> AlignPlan:
     """As :func:`align_plan`, for routes that answer about one image (``face=all`` is a 422)."""
     if face == "all":
         raise ApiError(422, "invalid_face", "face=all is not available here; use face=<index> (see POST /faces)")
-    return _plan(state_of(request), align, face)
+    return plan_alignment(state_of(request), align, face)
 
 
 AlignPlanDep = Annotated[AlignPlan, Depends(align_plan)]

@@ -1,8 +1,8 @@
-"""Query parameters of /edit, parsed and checked before the upload is decoded.
+"""Query parameters of /edit and the checked plan made of them.
 
-``edit_plan`` is a dependency declared before the decoded-image dependency, so a request
-with an unknown attribute or a bad delta costs a 422 and no decoding. It is ``async def``
-(it awaits nothing) so that FastAPI runs it on the event loop, not in a worker thread.
+The parameters are declared by the one dependency of ``POST /edit``
+(:mod:`service.api.edit_request`), which calls :func:`plan_edit` before it reads the
+upload, so a request with an unknown attribute or a bad delta costs a 422 and no decoding.
 """
 
 from __future__ import annotations
@@ -12,13 +12,14 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Annotated, Literal
 
-from fastapi import Depends, Query
+from fastapi import Query
 from pydantic import WithJsonSchema
 
-from service.api.deps import ClassifierDep, ModelDep
 from service.api.errors import ApiError
 from service.api.routes.common import check_attributes
 from service.imaging.encode import ImageEncoding
+from service.latent.edit import LinearClassifier
+from service.runtime.registry import LoadedModel
 
 # Largest |delta| accepted: the paper uses 3 to 5 (prior is N(0, I)); beyond this the decoder
 # sees latents far outside anything it was trained on.
@@ -110,17 +111,18 @@ class EditPlan:
     encoding: ImageEncoding  # of the returned image
 
 
-async def edit_plan(
-    model: ModelDep,
-    classifier: ClassifierDep,
-    attribute: AttributeQuery,
-    delta: DeltaQuery = None,
-    target: TargetQuery = 0.95,
-    preserve: PreserveQuery = None,
-    detail: DetailQuery = EditDetail.FULL,
-    format: FormatQuery = None,
-    image_format: ImageFormatQuery = EditImageFormat.PNG,
-    quality: QualityQuery = 90,
+def plan_edit(
+    model: LoadedModel,
+    classifier: LinearClassifier,
+    *,
+    attribute: list[str],
+    delta: list[str] | None,
+    target: float,
+    preserve: list[str] | None,
+    detail: EditDetail,
+    format: Literal["png", "json"] | None,
+    image_format: EditImageFormat,
+    quality: int,
 ) -> EditPlan:
     """The checked edit request; 422 ``unknown_attribute`` / ``invalid_delta`` otherwise."""
     preserve = preserve or []
@@ -136,9 +138,6 @@ async def edit_plan(
         format=format,
         encoding=ImageEncoding(format=image_format.value, quality=quality),
     )
-
-
-EditPlanDep = Annotated[EditPlan, Depends(edit_plan)]
 
 
 def parse_deltas(attributes: list[str], raw: list[str] | None, recommended: dict[str, float]) -> list[float | str]:

@@ -5,8 +5,10 @@ as it goes, so a decode declared beside a bad ``quality=0`` or ``align=sideways`
 (seconds of decoding for a big photo, then the 422). It skips a dependency whose OWN
 sub-dependencies failed, though: each route's decode therefore takes that route's checked
 plans as parameters (FastAPI computes each once per request, shared with the route), and
-decodes only when they are valid. Only an edit with ``detail=residual`` decodes at full
-resolution with the paste-back reserved; everything else may decode a JPEG at reduced scale.
+decodes only when they are valid. ``POST /edit`` decodes through :func:`decoded_upload` in
+its own single dependency (:mod:`service.api.edit_request`). Only an edit with
+``detail=residual`` decodes at full resolution with the paste-back reserved; everything else
+may decode a JPEG at reduced scale.
 """
 
 from __future__ import annotations
@@ -25,14 +27,13 @@ from service.api.deps import (
     SettingsDep,
     request_deadline,
 )
-from service.api.params import EditPlanDep
 from service.imaging.decode import DecodedImage, read_upload
 from service.runtime.limits import WorkLimits
 from service.runtime.registry import LoadedModel
 from service.settings import Settings
 
 
-async def _decoded(
+async def decoded_upload(
     request: Request, image, model: LoadedModel, settings: Settings, limits: WorkLimits, *, paste_back: bool
 ) -> AsyncIterator[DecodedImage]:
     """The upload, read under the byte cap and decoded for ``model`` within the decode budget,
@@ -61,7 +62,7 @@ async def decoded_for_one_face(
     limits: LimitsDep,
 ) -> AsyncIterator[DecodedImage]:
     """``POST /encode``: after its ``align`` / ``face`` are checked."""
-    async for decoded in _decoded(request, image, model, settings, limits, paste_back=False):
+    async for decoded in decoded_upload(request, image, model, settings, limits, paste_back=False):
         yield decoded
 
 
@@ -74,25 +75,9 @@ async def decoded_for_alignment(
     limits: LimitsDep,
 ) -> AsyncIterator[DecodedImage]:
     """``POST /reconstruct``: after its ``align`` / ``face`` are checked."""
-    async for decoded in _decoded(request, image, model, settings, limits, paste_back=False):
-        yield decoded
-
-
-async def decoded_for_edit(
-    request: Request,
-    plan: EditPlanDep,
-    aligning: AlignPlanDep,
-    image: ImageUpload,
-    model: ModelDep,
-    settings: SettingsDep,
-    limits: LimitsDep,
-) -> AsyncIterator[DecodedImage]:
-    """``POST /edit`` and ``/edit/json``: after the edit's and the alignment's parameters are
-    checked; ``detail=residual`` (the plan's, not the raw query's) reserves the paste-back."""
-    async for decoded in _decoded(request, image, model, settings, limits, paste_back=plan.detail == "residual"):
+    async for decoded in decoded_upload(request, image, model, settings, limits, paste_back=False):
         yield decoded
 
 
 OneFaceUploadDep = Annotated[DecodedImage, Depends(decoded_for_one_face)]
 AlignedUploadDep = Annotated[DecodedImage, Depends(decoded_for_alignment)]
-EditUploadDep = Annotated[DecodedImage, Depends(decoded_for_edit)]

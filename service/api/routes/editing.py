@@ -15,14 +15,13 @@ from fastapi.responses import JSONResponse, Response
 
 from service.api.alignment_params import (
     ALIGNMENT_HEADERS,
-    AlignPlan,
     AlignPlanDep,
     SingleFacePlanDep,
     alignment_headers,
 )
-from service.api.deps import ClassifierDep, CpuWorkDep, ModelDep, SettingsDep
+from service.api.deps import ClassifierDep, ModelDep, SettingsDep
+from service.api.edit_request import EditRequest, EditRequestDep
 from service.api.errors import ApiError
-from service.api.params import EditPlan, EditPlanDep
 from service.api.routes.common import b64, kv_header, typicality_headers, typicality_report, wants_json
 from service.api.schemas import (
     DecodeRequest,
@@ -35,12 +34,10 @@ from service.api.schemas import (
     json_response,
     png_response,
 )
-from service.api.uploads import AlignedUploadDep, EditUploadDep, OneFaceUploadDep
+from service.api.uploads import AlignedUploadDep, OneFaceUploadDep
 from service.imaging.decode import DecodedImage
 from service.imaging.encode import PNG, WEBP_MAX_SIDE, ImageEncoding
-from service.latent.edit import LinearClassifier
 from service.runtime import photo, pipeline
-from service.runtime.limits import CpuWork
 from service.runtime.placement import Placement, place
 from service.runtime.registry import LoadedModel
 
@@ -126,15 +123,9 @@ class _EditOutcome:
     headers: dict[str, str]  # what both /edit and /edit/json send
 
 
-async def _edit(
-    plan: EditPlan,
-    aligning: AlignPlan,
-    decoded: DecodedImage,
-    model: LoadedModel,
-    classifier: LinearClassifier,
-    work: CpuWork | None,
-) -> _EditOutcome:
+async def _edit(edit: EditRequest) -> _EditOutcome:
     """Place the face (or the centre square), run the edit, and build the shared headers."""
+    plan, aligning, decoded, model, classifier = edit.plan, edit.aligning, edit.decoded, edit.model, edit.classifier
     _check_fits(plan.encoding, plan.detail, decoded)
     placed = await place(decoded, model.manifest, aligning.pool, align=aligning.align, face=aligning.face)
     face_edits: list[photo.FaceEdit] = []
@@ -144,7 +135,7 @@ async def _edit(
         "preserve": plan.preserve,
         "detail": plan.detail,
         "encoding": plan.encoding,
-        "work": work,  # the paste-back runs in the bounded CPU queue with the deadline
+        "work": edit.work,  # the paste-back runs in the bounded CPU queue with the deadline
     }
     if placed.alignment == "centre":
         edited = await pipeline.edit(model, classifier, decoded, **edit_args)
@@ -205,23 +196,15 @@ def _edit_body(model: LoadedModel, out: _EditOutcome) -> EditResponse:
         **_UPLOAD_ERRORS,
     },
 )
-async def edit_image(
-    request: Request,
-    plan: EditPlanDep,
-    aligning: AlignPlanDep,
-    decoded: EditUploadDep,
-    model: ModelDep,
-    classifier: ClassifierDep,
-    work: CpuWorkDep,
-) -> Response:
+async def edit_image(request: Request, edit: EditRequestDep) -> Response:
     """Move the encoder mean along attribute directions and decode. A face found in the photo is
     aligned to the model's training crop first (`align`); `detail=residual` pastes the edit back
     into the photo at its own size, changing only the face's box and only where the edit acts.
     `POST /edit/json` answers the same edit as JSON (base64 PNG, deltas used, probabilities)."""
-    out = await _edit(plan, aligning, decoded, model, classifier, work)
+    out = await _edit(edit)
     # Undocumented, kept for curl users: `format=json` / `Accept: application/json` answer /edit/json.
-    if wants_json(request, plan.format):
-        return JSONResponse(_edit_body(model, out).model_dump(), headers=out.headers)
+    if wants_json(request, edit.plan.format):
+        return JSONResponse(_edit_body(edit.model, out).model_dump(), headers=out.headers)
     return Response(content=out.edited.image, media_type=out.edited.media_type, headers=out.headers)
 
 
@@ -235,19 +218,11 @@ async def edit_image(
         **_UPLOAD_ERRORS,
     },
 )
-async def edit_json(
-    response: Response,
-    plan: EditPlanDep,
-    aligning: AlignPlanDep,
-    decoded: EditUploadDep,
-    model: ModelDep,
-    classifier: ClassifierDep,
-    work: CpuWorkDep,
-) -> EditResponse:
+async def edit_json(response: Response, edit: EditRequestDep) -> EditResponse:
     """What ``POST /edit`` does, answered as JSON: the image (base64), deltas used and probabilities."""
-    out = await _edit(plan, aligning, decoded, model, classifier, work)
+    out = await _edit(edit)
     response.headers.update(out.headers)
-    return _edit_body(model, out)
+    return _edit_body(edit.model, out)
 
 
 @router.post(

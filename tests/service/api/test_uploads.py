@@ -47,6 +47,23 @@ def test_an_invalid_parameter_is_a_422_without_decoding_the_upload(counted, path
     assert calls == []
 
 
+@pytest.mark.parametrize(
+    ("path", "status", "code"),
+    [
+        ("/edit?attribute=wings", 422, "unknown_attribute"),
+        ("/edit?attribute=eyeglasses&preserve=wings", 422, "unknown_attribute"),
+        ("/edit?attribute=eyeglasses&delta=sideways", 422, "invalid_delta"),
+        ("/edit/json?attribute=eyeglasses&face=999", 422, "invalid_face"),
+        ("/edit?attribute=eyeglasses&model=nope", 404, "unknown_model"),
+    ],
+)
+def test_a_request_the_plans_refuse_is_refused_without_decoding_the_upload(counted, path, status, code):
+    """The checks after FastAPI's own validation (service/api/edit_request.py) also run first."""
+    client, calls = counted
+    assert_error(client.post(path, files=upload(images.png_bytes((300, 300)))), status, code)
+    assert calls == []
+
+
 def test_an_unreadable_upload_with_a_bad_parameter_is_the_parameter_422_not_a_415(counted):
     client, calls = counted
     response = client.post("/edit?attribute=eyeglasses&quality=0", files=upload(b"not an image"))

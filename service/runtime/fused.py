@@ -12,6 +12,7 @@ the batch is formed once instead of twice. Per-request failures (an impossible
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Any
 
@@ -51,42 +52,59 @@ def edit_batch(
 ) -> list[EditOutput | Exception]:
     """One result per job (row ``i`` of ``images`` belongs to ``jobs[i]``), or the job's own error.
 
-    ``side``: a spare thread that decodes a lone job's ``D(mean)`` while this thread decodes
-    the edit and encodes its image (:mod:`service.runtime.side_thread`). The registry passes
-    it only for the batcher's inline path (a lone request on an idle server, where a core is
-    free): from the batcher's worker threads, where every core already has work, the split
-    measured 0.4 ms more CPU per 64 px request at 16 clients. A batch of several jobs, or a
-    busy side thread, keeps every row in one call.
+    ``side``: a spare thread that decodes a lone job's ``D(mean)`` and computes its typicality,
+    from the moment the mean is known, while this thread does the latent edit, decodes it and
+    encodes its image (:mod:`service.runtime.side_thread`). The registry passes it only for
+    the batcher's inline path (a lone request on an idle server, where a core is free): from
+    the batcher's worker threads, where every core already has work, the split measured
+    0.4 ms more CPU per 64 px request at 16 clients. A batch of several jobs, or a busy side
+    thread, keeps every row in one decoder call.
     """
     mean, _ = engine.encode(images)
+    on_side = _typicality_on_side(engine, images, mean, jobs, side)
     results, edited = _edited_latents(mean, jobs)
     if not edited:
+        if on_side is not None:
+            on_side.exception()  # waited for, not raised: the lone job failed, and its error is the answer
         return results  # type: ignore[return-value]  (every slot holds its error)
-    assessed = [i for i, _, _ in edited if jobs[i].assess is not None]
     edit_rows = np.concatenate([z for _, z, _ in edited])
-    recon_rows = mean[assessed].astype(np.float32)
-    lone = side is not None and len(edited) == 1 and len(assessed) == 1
-    pending = side.try_submit(engine.decode, recon_rows) if lone else None  # type: ignore[union-attr]
-    if pending is None and assessed:
-        decoded = engine.decode(np.concatenate([edit_rows, recon_rows]))
-        reconstructions = decoded[len(edited) :]
-    else:
-        decoded = engine.decode(edit_rows)
+    assessed = [] if on_side is not None else [i for i, _, _ in edited if jobs[i].assess is not None]
+    decoded = engine.decode(np.concatenate([edit_rows, mean[assessed].astype(np.float32)]))
     value_range = engine.manifest.value_range
     pictures = [to_image_bytes(decoded[row], value_range, jobs[i].encoding) for row, (i, _, _) in enumerate(edited)]
-    if pending is not None:
-        reconstructions = pending.result()
-    recon = dict(zip(assessed, reconstructions, strict=True)) if assessed else {}
+    if on_side is not None:
+        typicality = {edited[0][0]: on_side.result()}
+    else:
+        reconstructions = decoded[len(edited) :]
+        typicality = {
+            i: jobs[i].assess(images[i], mean[i : i + 1], recon)  # type: ignore[misc]
+            for i, recon in zip(assessed, reconstructions, strict=True)
+        }
     for picture, (i, z_aug, used) in zip(pictures, edited, strict=True):
-        classifier, assess = jobs[i].classifier, jobs[i].assess
+        classifier = jobs[i].classifier
         results[i] = EditOutput(
             image=picture,
             deltas=used,
             before=probabilities_dict(classifier, mean[i : i + 1])[0],
             after=probabilities_dict(classifier, z_aug)[0],
-            typicality=assess(images[i], mean[i : i + 1], recon[i]) if assess is not None else None,
+            typicality=typicality.get(i),
         )
     return results  # type: ignore[return-value]  (every slot was filled above)
+
+
+def _typicality_on_side(
+    engine: Engine, images: np.ndarray, mean: np.ndarray, jobs: list[EditJob], side: SideThread | None
+) -> Future | None:
+    """For a lone job with an ``assess``: ``D(mean)`` and the typicality, started on the spare
+    thread; ``None`` otherwise, or when the spare thread is busy."""
+    if side is None or len(jobs) != 1 or jobs[0].assess is None:
+        return None
+    return side.try_submit(_decode_and_assess, engine, jobs[0].assess, images[0], mean[:1])
+
+
+def _decode_and_assess(engine: Engine, assess: Callable, image: np.ndarray, mean: np.ndarray) -> Any:
+    reconstruction = engine.decode(mean.astype(np.float32))[0]
+    return assess(image, mean, reconstruction)
 
 
 def _edited_latents(

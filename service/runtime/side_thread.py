@@ -2,9 +2,10 @@
 
 A lone ``/edit`` on an idle server runs on one core while the other waits: its decoder call
 holds two rows, the edited latent and ``D(mean)`` for the out-of-domain signal, and the
-second row only feeds the typicality headers. :class:`SideThread` runs that row on a spare
-thread while the caller decodes the edit and encodes its PNG, so the two overlap (ONNX
-Runtime and libpng release the GIL). It takes one call at a time and says no when busy, so
+second row only feeds the typicality headers. :class:`SideThread` runs that row, and the
+typicality computed from it, on a spare thread from the moment the mean is known, while the
+caller edits the latent, decodes it and encodes its PNG, so the two overlap (ONNX Runtime
+and libpng release the GIL). It takes one call at a time and says no when busy, so
 no work ever waits on it, and the registry gives it only to the batcher's inline path: under
 load every core already has work (benchmarks/RESULTS.md, "a lone request's D(mean) on a
 spare thread").

@@ -100,7 +100,7 @@ class RecordingEngine:
 def assessing_job(classifier, seen: list) -> EditJob:
     def assess(image, mean, reconstruction):
         seen.append((mean, reconstruction))
-        return "typical"
+        return f"typical, assessed on {threading.current_thread().name}"
 
     return EditJob(classifier, [("eyeglasses", 3.0)], 0.95, [], assess=assess)
 
@@ -116,8 +116,23 @@ def test_a_lone_job_decodes_its_reconstruction_on_the_side_thread(engine):
     assert sorted(recording.calls) == [(1, "MainThread"), (1, "side-test_0")]
     ((mean, reconstruction),) = seen
     np.testing.assert_allclose(reconstruction, engine.decode(mean.astype(np.float32))[0], atol=1e-6)
-    assert got.typicality == "typical"
+    assert got.typicality == "typical, assessed on side-test_0"  # beside the edit, not after it
     assert_same_pixels(got.image, unfused(engine, image[0], assessing_job(classifier, [])).image)
+
+
+def test_a_lone_job_that_fails_gets_its_own_error_with_the_side_thread_idle_again(engine):
+    recording, side = RecordingEngine(engine), SideThread(name="side-test")
+    classifier = LinearClassifier.from_manifest(engine.manifest)
+    image = np.random.default_rng(4).random((1, 3, 16, 16), dtype=np.float32)
+    impossible = EditJob(classifier, [("eyeglasses", 3.0)], 0.95, ["eyeglasses"], assess=lambda *args: 1 / 0)
+    try:
+        (failed,) = edit_batch(recording, image, [impossible], side=side)
+        probe = side.try_submit(lambda: "free")  # the reconstruction was waited for
+        assert probe is not None and probe.result() == "free"
+    finally:
+        side.shutdown()
+    assert isinstance(failed, LatentMathError)  # not the ZeroDivisionError of the unneeded typicality
+    assert recording.calls == [(1, "side-test_0")]
 
 
 def test_a_batch_no_side_thread_or_a_busy_one_keeps_the_rows_in_one_call(engine):

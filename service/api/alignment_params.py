@@ -22,7 +22,8 @@ AlignQuery = Annotated[
     Align,
     Query(
         description=(
-            "`auto`: align the face to the model's training crop when one is found, else the centre square. "
+            "`auto`: align the face to the model's training crop when one is found, else the centre square; "
+            "an upload no larger than the model's input is taken as aligned already. "
             "`face`: the face or a 422 (`no_face_found`, `face_too_small`, `no_alignment_template`). "
             "`centre`: the largest centred square. The choice is reported in `X-Alignment`."
         )

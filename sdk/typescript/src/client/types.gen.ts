@@ -840,7 +840,7 @@ export type EncodeData = {
         /**
          * Align
          *
-         * `auto`: align the face to the model's training crop when one is found, else the centre square. `face`: the face or a 422 (`no_face_found`, `face_too_small`, `no_alignment_template`). `centre`: the largest centred square. The choice is reported in `X-Alignment`.
+         * `auto`: align the face to the model's training crop when one is found, else the centre square; an upload no larger than the model's input is taken as aligned already. `face`: the face or a 422 (`no_face_found`, `face_too_small`, `no_alignment_template`). `centre`: the largest centred square. The choice is reported in `X-Alignment`.
          */
         align?: 'auto' | 'face' | 'centre';
         /**
@@ -916,7 +916,7 @@ export type ReconstructData = {
         /**
          * Align
          *
-         * `auto`: align the face to the model's training crop when one is found, else the centre square. `face`: the face or a 422 (`no_face_found`, `face_too_small`, `no_alignment_template`). `centre`: the largest centred square. The choice is reported in `X-Alignment`.
+         * `auto`: align the face to the model's training crop when one is found, else the centre square; an upload no larger than the model's input is taken as aligned already. `face`: the face or a 422 (`no_face_found`, `face_too_small`, `no_alignment_template`). `centre`: the largest centred square. The choice is reported in `X-Alignment`.
          */
         align?: 'auto' | 'face' | 'centre';
         /**
@@ -1036,7 +1036,7 @@ export type EditData = {
         /**
          * Align
          *
-         * `auto`: align the face to the model's training crop when one is found, else the centre square. `face`: the face or a 422 (`no_face_found`, `face_too_small`, `no_alignment_template`). `centre`: the largest centred square. The choice is reported in `X-Alignment`.
+         * `auto`: align the face to the model's training crop when one is found, else the centre square; an upload no larger than the model's input is taken as aligned already. `face`: the face or a 422 (`no_face_found`, `face_too_small`, `no_alignment_template`). `centre`: the largest centred square. The choice is reported in `X-Alignment`.
          */
         align?: 'auto' | 'face' | 'centre';
         /**
@@ -1150,7 +1150,7 @@ export type EditJsonData = {
         /**
          * Align
          *
-         * `auto`: align the face to the model's training crop when one is found, else the centre square. `face`: the face or a 422 (`no_face_found`, `face_too_small`, `no_alignment_template`). `centre`: the largest centred square. The choice is reported in `X-Alignment`.
+         * `auto`: align the face to the model's training crop when one is found, else the centre square; an upload no larger than the model's input is taken as aligned already. `face`: the face or a 422 (`no_face_found`, `face_too_small`, `no_alignment_template`). `centre`: the largest centred square. The choice is reported in `X-Alignment`.
          */
         align?: 'auto' | 'face' | 'centre';
         /**

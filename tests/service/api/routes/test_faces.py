@@ -91,6 +91,40 @@ def test_without_a_face_auto_falls_back_to_the_centre_and_face_is_a_422(client):
     assert "40 px" in error["message"]
 
 
+def counting_detections(client, monkeypatch) -> list:
+    """The sizes of the photos the client's face pool is asked to search, in order."""
+    pool, calls = client.app.state.service.faces, []
+    real = pool.detect
+
+    async def counted(photo, *args, **kwargs):
+        calls.append(photo.size)
+        return await real(photo, *args, **kwargs)
+
+    monkeypatch.setattr(pool, "detect", counted)
+    return calls
+
+
+def test_an_upload_that_fits_the_model_input_is_taken_as_aligned_without_detection(monkeypatch):
+    """The shipped model's input is 64 px: a 64x64 (or 48x64) upload skips the detector under
+    auto; one pixel more is searched as before, and align=face searches whatever the size."""
+    settings = make_settings(DEFAULT_MODELS_DIR, default_model=SHIPPED_MODEL, models=[SHIPPED_MODEL])
+    small = Image.fromarray(astronaut()).resize((64, 64), Image.Resampling.LANCZOS)
+    with TestClient(create_app(settings)) as client:
+        calls = counting_detections(client, monkeypatch)
+        for size in ((64, 64), (48, 64)):
+            response = client.post(EDIT, files=upload(png_bytes(np.asarray(small.resize(size)))))
+            assert response.status_code == 200 and response.headers["x-alignment"] == "centre"
+            reason = f"a {size[0]}x{size[1]} upload fits the model's 64 px input: taken as aligned"
+            assert response.headers["x-alignment-reason"] == reason
+        assert calls == []
+        larger = client.post(EDIT, files=upload(png_bytes(np.asarray(small.resize((65, 64))))))
+        assert larger.headers["x-alignment-reason"].startswith("no face found")
+        assert_error(
+            client.post(EDIT + "&align=face", files=upload(png_bytes(np.asarray(small)))), 422, "no_face_found"
+        )
+    assert calls == [(65, 64), (64, 64)]
+
+
 def test_align_centre_is_the_old_behaviour(client, photo):
     centre = client.post(EDIT + "&align=centre", files=upload(photo))
     assert centre.headers["x-alignment"] == "centre"

@@ -235,9 +235,10 @@ def sync_detailed(
             Default: 90.
         model (str | Unset): Model to use (see GET /models); default: the service's default model.
         align (EditJsonAlign | Unset): `auto`: align the face to the model's training crop when
-            one is found, else the centre square. `face`: the face or a 422 (`no_face_found`,
-            `face_too_small`, `no_alignment_template`). `centre`: the largest centred square. The
-            choice is reported in `X-Alignment`. Default: 'auto'.
+            one is found, else the centre square; an upload no larger than the model's input is taken
+            as aligned already. `face`: the face or a 422 (`no_face_found`, `face_too_small`,
+            `no_alignment_template`). `centre`: the largest centred square. The choice is reported in
+            `X-Alignment`. Default: 'auto'.
         face (str | Unset): `largest`, `all` (every face, batched; not for /encode) or an index
             from POST /faces. Default: 'largest'.
         body (ImageUpload):
@@ -308,9 +309,10 @@ def sync(
             Default: 90.
         model (str | Unset): Model to use (see GET /models); default: the service's default model.
         align (EditJsonAlign | Unset): `auto`: align the face to the model's training crop when
-            one is found, else the centre square. `face`: the face or a 422 (`no_face_found`,
-            `face_too_small`, `no_alignment_template`). `centre`: the largest centred square. The
-            choice is reported in `X-Alignment`. Default: 'auto'.
+            one is found, else the centre square; an upload no larger than the model's input is taken
+            as aligned already. `face`: the face or a 422 (`no_face_found`, `face_too_small`,
+            `no_alignment_template`). `centre`: the largest centred square. The choice is reported in
+            `X-Alignment`. Default: 'auto'.
         face (str | Unset): `largest`, `all` (every face, batched; not for /encode) or an index
             from POST /faces. Default: 'largest'.
         body (ImageUpload):
@@ -376,9 +378,10 @@ async def asyncio_detailed(
             Default: 90.
         model (str | Unset): Model to use (see GET /models); default: the service's default model.
         align (EditJsonAlign | Unset): `auto`: align the face to the model's training crop when
-            one is found, else the centre square. `face`: the face or a 422 (`no_face_found`,
-            `face_too_small`, `no_alignment_template`). `centre`: the largest centred square. The
-            choice is reported in `X-Alignment`. Default: 'auto'.
+            one is found, else the centre square; an upload no larger than the model's input is taken
+            as aligned already. `face`: the face or a 422 (`no_face_found`, `face_too_small`,
+            `no_alignment_template`). `centre`: the largest centred square. The choice is reported in
+            `X-Alignment`. Default: 'auto'.
         face (str | Unset): `largest`, `all` (every face, batched; not for /encode) or an index
             from POST /faces. Default: 'largest'.
         body (ImageUpload):
@@ -449,9 +452,10 @@ async def asyncio(
             Default: 90.
         model (str | Unset): Model to use (see GET /models); default: the service's default model.
         align (EditJsonAlign | Unset): `auto`: align the face to the model's training crop when
-            one is found, else the centre square. `face`: the face or a 422 (`no_face_found`,
-            `face_too_small`, `no_alignment_template`). `centre`: the largest centred square. The
-            choice is reported in `X-Alignment`. Default: 'auto'.
+            one is found, else the centre square; an upload no larger than the model's input is taken
+            as aligned already. `face`: the face or a 422 (`no_face_found`, `face_too_small`,
+            `no_alignment_template`). `centre`: the largest centred square. The choice is reported in
+            `X-Alignment`. Default: 'auto'.
         face (str | Unset): `largest`, `all` (every face, batched; not for /encode) or an index
             from POST /faces. Default: 'largest'.
         body (ImageUpload):

@@ -164,9 +164,10 @@ def sync_detailed(
 
     Args:
         align (EncodeAlign | Unset): `auto`: align the face to the model's training crop when one
-            is found, else the centre square. `face`: the face or a 422 (`no_face_found`,
-            `face_too_small`, `no_alignment_template`). `centre`: the largest centred square. The
-            choice is reported in `X-Alignment`. Default: 'auto'.
+            is found, else the centre square; an upload no larger than the model's input is taken as
+            aligned already. `face`: the face or a 422 (`no_face_found`, `face_too_small`,
+            `no_alignment_template`). `centre`: the largest centred square. The choice is reported in
+            `X-Alignment`. Default: 'auto'.
         face (str | Unset): `largest`, `all` (every face, batched; not for /encode) or an index
             from POST /faces. Default: 'largest'.
         model (str | Unset): Model to use (see GET /models); default: the service's default model.
@@ -211,9 +212,10 @@ def sync(
 
     Args:
         align (EncodeAlign | Unset): `auto`: align the face to the model's training crop when one
-            is found, else the centre square. `face`: the face or a 422 (`no_face_found`,
-            `face_too_small`, `no_alignment_template`). `centre`: the largest centred square. The
-            choice is reported in `X-Alignment`. Default: 'auto'.
+            is found, else the centre square; an upload no larger than the model's input is taken as
+            aligned already. `face`: the face or a 422 (`no_face_found`, `face_too_small`,
+            `no_alignment_template`). `centre`: the largest centred square. The choice is reported in
+            `X-Alignment`. Default: 'auto'.
         face (str | Unset): `largest`, `all` (every face, batched; not for /encode) or an index
             from POST /faces. Default: 'largest'.
         model (str | Unset): Model to use (see GET /models); default: the service's default model.
@@ -253,9 +255,10 @@ async def asyncio_detailed(
 
     Args:
         align (EncodeAlign | Unset): `auto`: align the face to the model's training crop when one
-            is found, else the centre square. `face`: the face or a 422 (`no_face_found`,
-            `face_too_small`, `no_alignment_template`). `centre`: the largest centred square. The
-            choice is reported in `X-Alignment`. Default: 'auto'.
+            is found, else the centre square; an upload no larger than the model's input is taken as
+            aligned already. `face`: the face or a 422 (`no_face_found`, `face_too_small`,
+            `no_alignment_template`). `centre`: the largest centred square. The choice is reported in
+            `X-Alignment`. Default: 'auto'.
         face (str | Unset): `largest`, `all` (every face, batched; not for /encode) or an index
             from POST /faces. Default: 'largest'.
         model (str | Unset): Model to use (see GET /models); default: the service's default model.
@@ -300,9 +303,10 @@ async def asyncio(
 
     Args:
         align (EncodeAlign | Unset): `auto`: align the face to the model's training crop when one
-            is found, else the centre square. `face`: the face or a 422 (`no_face_found`,
-            `face_too_small`, `no_alignment_template`). `centre`: the largest centred square. The
-            choice is reported in `X-Alignment`. Default: 'auto'.
+            is found, else the centre square; an upload no larger than the model's input is taken as
+            aligned already. `face`: the face or a 422 (`no_face_found`, `face_too_small`,
+            `no_alignment_template`). `centre`: the largest centred square. The choice is reported in
+            `X-Alignment`. Default: 'auto'.
         face (str | Unset): `largest`, `all` (every face, batched; not for /encode) or an index
             from POST /faces. Default: 'largest'.
         model (str | Unset): Model to use (see GET /models); default: the service's default model.

@@ -164,9 +164,10 @@ def sync_detailed(
 
     Args:
         align (ReconstructAlign | Unset): `auto`: align the face to the model's training crop when
-            one is found, else the centre square. `face`: the face or a 422 (`no_face_found`,
-            `face_too_small`, `no_alignment_template`). `centre`: the largest centred square. The
-            choice is reported in `X-Alignment`. Default: 'auto'.
+            one is found, else the centre square; an upload no larger than the model's input is taken
+            as aligned already. `face`: the face or a 422 (`no_face_found`, `face_too_small`,
+            `no_alignment_template`). `centre`: the largest centred square. The choice is reported in
+            `X-Alignment`. Default: 'auto'.
         face (str | Unset): `largest`, `all` (every face, batched; not for /encode) or an index
             from POST /faces. Default: 'largest'.
         model (str | Unset): Model to use (see GET /models); default: the service's default model.
@@ -208,9 +209,10 @@ def sync(
 
     Args:
         align (ReconstructAlign | Unset): `auto`: align the face to the model's training crop when
-            one is found, else the centre square. `face`: the face or a 422 (`no_face_found`,
-            `face_too_small`, `no_alignment_template`). `centre`: the largest centred square. The
-            choice is reported in `X-Alignment`. Default: 'auto'.
+            one is found, else the centre square; an upload no larger than the model's input is taken
+            as aligned already. `face`: the face or a 422 (`no_face_found`, `face_too_small`,
+            `no_alignment_template`). `centre`: the largest centred square. The choice is reported in
+            `X-Alignment`. Default: 'auto'.
         face (str | Unset): `largest`, `all` (every face, batched; not for /encode) or an index
             from POST /faces. Default: 'largest'.
         model (str | Unset): Model to use (see GET /models); default: the service's default model.
@@ -247,9 +249,10 @@ async def asyncio_detailed(
 
     Args:
         align (ReconstructAlign | Unset): `auto`: align the face to the model's training crop when
-            one is found, else the centre square. `face`: the face or a 422 (`no_face_found`,
-            `face_too_small`, `no_alignment_template`). `centre`: the largest centred square. The
-            choice is reported in `X-Alignment`. Default: 'auto'.
+            one is found, else the centre square; an upload no larger than the model's input is taken
+            as aligned already. `face`: the face or a 422 (`no_face_found`, `face_too_small`,
+            `no_alignment_template`). `centre`: the largest centred square. The choice is reported in
+            `X-Alignment`. Default: 'auto'.
         face (str | Unset): `largest`, `all` (every face, batched; not for /encode) or an index
             from POST /faces. Default: 'largest'.
         model (str | Unset): Model to use (see GET /models); default: the service's default model.
@@ -291,9 +294,10 @@ async def asyncio(
 
     Args:
         align (ReconstructAlign | Unset): `auto`: align the face to the model's training crop when
-            one is found, else the centre square. `face`: the face or a 422 (`no_face_found`,
-            `face_too_small`, `no_alignment_template`). `centre`: the largest centred square. The
-            choice is reported in `X-Alignment`. Default: 'auto'.
+            one is found, else the centre square; an upload no larger than the model's input is taken
+            as aligned already. `face`: the face or a 422 (`no_face_found`, `face_too_small`,
+            `no_alignment_template`). `centre`: the largest centred square. The choice is reported in
+            `X-Alignment`. Default: 'auto'.
         face (str | Unset): `largest`, `all` (every face, batched; not for /encode) or an index
             from POST /faces. Default: 'largest'.
         model (str | Unset): Model to use (see GET /models); default: the service's default model.

@@ -59,7 +59,10 @@ class FacePool:
     def pending(self) -> int:
         return self._pending
 
-    async def detect(self, photo: Image.Image | np.ndarray, timeout_s: float | None = None) -> Detection:
+    async def detect(
+        self, photo: Image.Image | np.ndarray, timeout_s: float | None = None, *, largest: bool = False
+    ) -> Detection:
+        """The faces of ``photo`` (``largest``: only the largest one counts, see :meth:`FaceDetector.detect`)."""
         if self._executor is None:
             raise BatcherStopped("face detection is not running")
         if self._pending >= self.max_queue:
@@ -70,7 +73,7 @@ class FacePool:
         timeout = self.timeout_s if timeout_s is None else timeout_s
         self._pending += 1
         loop = asyncio.get_running_loop()
-        future = loop.run_in_executor(self._executor, self._timed_detect, photo)
+        future = loop.run_in_executor(self._executor, self._timed_detect, photo, largest)
         future.add_done_callback(self._release)
         try:
             return await asyncio.wait_for(asyncio.shield(future), timeout)
@@ -78,13 +81,13 @@ class FacePool:
             self._call("on_timeout")
             raise RequestTimeout(f"face detection did not finish within {timeout:.3g}s") from None
 
-    def _timed_detect(self, photo: Image.Image | np.ndarray) -> Detection:
+    def _timed_detect(self, photo: Image.Image | np.ndarray, largest: bool = False) -> Detection:
         """The detection in its worker thread, reported to ``on_detect`` with its own time (an
         abandoned one too: it used the CPU all the same)."""
         if "on_detect" not in self._hooks:
-            return self.detector.detect(photo)
+            return self.detector.detect(photo, largest=largest)
         start = time.perf_counter()
-        detection = self.detector.detect(photo)
+        detection = self.detector.detect(photo, largest=largest)
         self._call("on_detect", time.perf_counter() - start, len(detection.faces))
         return detection
 

@@ -41,6 +41,10 @@ LANDMARK_NAMES = ("right_eye_outer", "right_eye_inner", "left_eye_outer", "left_
 SEARCH_RESAMPLE = Image.Resampling.BILINEAR
 SEARCH_REDUCING_GAP = 2.0
 HOG_WINDOW = 80  # side of dlib's HOG detection window at the working scale (pixels)
+# Largest-face searches try the copy as it is before upsampling it only above this long side:
+# below, an 80 px face would fill a quarter of the photo's side, and a JPEG decoded at reduced
+# scale lands there (256 px for a 512 px JPEG, where the astronaut's face is 45 px wide).
+CHEAP_SEARCH_MIN_SIDE = 320
 
 
 class DetectorUnavailable(RuntimeError):
@@ -169,16 +173,23 @@ class FaceDetector:
         upsample = 1 if max(width, height) / factor <= self.upsample_below else 0
         return int(np.ceil(HOG_WINDOW / (2**upsample) * factor))
 
-    def detect(self, photo: Image.Image | np.ndarray) -> Detection:
+    def detect(self, photo: Image.Image | np.ndarray, *, largest: bool = False) -> Detection:
         """Every face of an RGB photo (Pillow image, or uint8 ``(H, W, 3)``), largest first, at
-        most ``max_faces``."""
+        most ``max_faces``.
+
+        ``largest=True``: only the largest face is wanted (``face=largest``). A working copy
+        that would be upsampled, with a long side over ``CHEAP_SEARCH_MIN_SIDE``, is then
+        searched without upsampling first, for faces of 80 working pixels and more: on the
+        512 px astronaut 24 ms against 99 ms, with the same face. That answer is kept when it
+        holds a face of at least ``min_face_px``; otherwise the upsampled search runs as
+        usual, and a photo without such a face pays both searches (a quarter more)."""
         import dlib
 
         rgb = as_rgb_image(photo)
         width, height = rgb.size
         work, factor, upsample = self._working_copy(rgb)
         with self._lock:
-            rects, scores, _ = self._detector.run(work, upsample, self.min_score)
+            rects, scores = self._search(work, factor, upsample, largest=largest)
             order = sorted(range(len(rects)), key=lambda i: -rects[i].width() * rects[i].height())
             faces = []
             for i in order[: self.max_faces]:
@@ -188,6 +199,15 @@ class FaceDetector:
                 faces.append(self._face(box, points, float(scores[i]), width, height))
         smallest = self.smallest_detectable(width, height)
         return Detection(faces, len(rects), width, height, smallest, self.min_face_px)
+
+    def _search(self, work: np.ndarray, factor: float, upsample: int, *, largest: bool) -> tuple[list, list]:
+        """dlib's rectangles and scores; the cheap search first when only the largest face counts."""
+        if largest and upsample and max(work.shape[:2]) > CHEAP_SEARCH_MIN_SIDE:
+            rects, scores, _ = self._detector.run(work, 0, self.min_score)
+            if any(r.width() * factor >= self.min_face_px for r in rects):
+                return rects, scores
+        rects, scores, _ = self._detector.run(work, upsample, self.min_score)
+        return rects, scores
 
     def _landmarks(self, dlib, rgb: Image.Image, box: tuple) -> np.ndarray:
         """The 5 points, predicted at full resolution on a crop around the box (dlib copies

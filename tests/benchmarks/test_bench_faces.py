@@ -28,4 +28,6 @@ def test_bench_faces_quick_run(tmp_path):
     figures = json.loads(out.read_text())
     assert [row["size"] for row in figures["rows"]] == [256, 600]
     for row in figures["rows"]:
-        assert all(row[key] > 0 for key in ("detect_ms", "align_ms", "paste_ms", "edit_auto_residual_ms"))
+        assert all(
+            row[key] > 0 for key in ("detect_ms", "detect_largest_ms", "align_ms", "paste_ms", "edit_auto_residual_ms")
+        )

@@ -14,7 +14,7 @@ from PIL import Image
 from service.imaging.align import apply
 from service.runtime.batcher import QueueFull, RequestTimeout
 from service.runtime.face_pool import FacePool
-from service.runtime.faces import LANDMARK_NAMES, FaceDetector, predictor_path
+from service.runtime.faces import LANDMARK_NAMES, FaceDetector, _dlib_models, predictor_path
 from tests.support.faces import astronaut, composite, rotation_matrix, two_faces
 
 
@@ -97,6 +97,51 @@ def test_smallest_detectable_face_grows_with_the_photo(detector):
     assert detector.smallest_detectable(4000, 3000) == int(np.ceil(80 * 4000 / 1024))
 
 
+class RecordingHog:
+    """dlib's HOG detector, with the upsample count of every search written down."""
+
+    def __init__(self) -> None:
+        self.hog, self.upsamples = _dlib_models()[0], []
+
+    def run(self, image, upsample, threshold):
+        self.upsamples.append(upsample)
+        return self.hog.run(image, upsample, threshold)
+
+
+def recording_detector() -> tuple[FaceDetector, RecordingHog]:
+    hog = RecordingHog()
+    return FaceDetector(hog, _dlib_models()[1]), hog
+
+
+def test_the_largest_face_alone_is_found_without_upsampling_when_it_is_big(reference):
+    detector, hog = recording_detector()
+    (face,) = detector.detect(astronaut(), largest=True).faces
+    assert hog.upsamples == [0]  # one search, on the copy as it is: about a third of the time
+    assert np.abs(np.subtract(face.box, reference.box)).max() < 12  # the same face as the full search
+    assert np.abs(face.eyes - reference.eyes).max() < 3
+    detector.detect(astronaut())
+    assert hog.upsamples == [0, 1]  # without largest: the full search, as POST /faces needs it
+
+
+def test_a_face_too_small_for_the_cheap_search_is_still_found(reference):
+    """The astronaut shrunk so its face is about 45 px wide: only the upsampled search finds it."""
+    detector, hog = recording_detector()
+    small = composite([(astronaut(), rotation_matrix(0.0, 0.5, (256, 256), (0, 0)))], (512, 512))
+    full = detector.detect(small).faces
+    hog.upsamples.clear()
+    largest = detector.detect(small, largest=True).faces
+    assert hog.upsamples == [0, 1]
+    assert len(full) == 1 and 40 <= full[0].width < 80
+    assert [f.box for f in largest] == [f.box for f in full]
+    hog.upsamples.clear()
+    assert detector.detect(np.asarray(Image.new("RGB", (400, 400), (128, 128, 128))), largest=True).faces == []
+    assert hog.upsamples == [0, 1]  # no face: both searches, then the centre square
+    hog.upsamples.clear()
+    quarter = np.asarray(Image.fromarray(astronaut()).resize((256, 256)))  # as a 512 px JPEG decodes for /edit
+    assert len(detector.detect(quarter, largest=True).faces) == 1
+    assert hog.upsamples == [1]  # at most 320 px: straight to the upsampled search
+
+
 class SlowDetector:
     """Stands in for FaceDetector: sleeps, records the thread it ran on."""
 
@@ -104,7 +149,7 @@ class SlowDetector:
         self.seconds = seconds
         self.threads: list[str] = []
 
-    def detect(self, rgb):
+    def detect(self, rgb, *, largest=False):
         self.threads.append(threading.current_thread().name)
         time.sleep(self.seconds)
         return "done"
@@ -144,7 +189,7 @@ def test_the_pool_reports_detections_refusals_and_timeouts_to_its_hooks():
     }
 
     class TwoFaces(SlowDetector):
-        def detect(self, rgb):
+        def detect(self, rgb, *, largest=False):
             super().detect(rgb)
             return SimpleNamespace(faces=[object(), object()])
 

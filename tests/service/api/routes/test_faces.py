@@ -91,13 +91,16 @@ def test_without_a_face_auto_falls_back_to_the_centre_and_face_is_a_422(client):
     assert "40 px" in error["message"]
 
 
-def counting_detections(client, monkeypatch) -> list:
-    """The sizes of the photos the client's face pool is asked to search, in order."""
+def counting_detections(client, monkeypatch, searches: list | None = None) -> list:
+    """The sizes of the photos the client's face pool is asked to search, in order (and in
+    ``searches``, whether each asked for the largest face only)."""
     pool, calls = client.app.state.service.faces, []
+    searches = [] if searches is None else searches
     real = pool.detect
 
     async def counted(photo, *args, **kwargs):
         calls.append(photo.size)
+        searches.append(kwargs.get("largest", False))
         return await real(photo, *args, **kwargs)
 
     monkeypatch.setattr(pool, "detect", counted)
@@ -123,6 +126,16 @@ def test_an_upload_that_fits_the_model_input_is_taken_as_aligned_without_detecti
             client.post(EDIT + "&align=face", files=upload(png_bytes(np.asarray(small)))), 422, "no_face_found"
         )
     assert calls == [(65, 64), (64, 64)]
+
+
+def test_only_a_paste_back_or_several_faces_need_the_search_post_faces_runs(client, photo, monkeypatch):
+    """face=largest needs the largest face only (a cheaper search); detail=residual pastes
+    inside the face box, so its box must be the one POST /faces reports."""
+    searches: list[bool] = []
+    counting_detections(client, monkeypatch, searches)
+    for query in ("", "&detail=residual", "&face=all", "&face=0"):
+        assert client.post(EDIT + query, files=upload(photo)).status_code == 200, query
+    assert searches == [True, False, False, False]
 
 
 def test_align_centre_is_the_old_behaviour(client, photo):

@@ -101,10 +101,11 @@ class RecordingHog:
     """dlib's HOG detector, with the upsample count of every search written down."""
 
     def __init__(self) -> None:
-        self.hog, self.upsamples = _dlib_models()[0], []
+        self.hog, self.upsamples, self.sides = _dlib_models()[0], [], []
 
     def run(self, image, upsample, threshold):
         self.upsamples.append(upsample)
+        self.sides.append(max(image.shape[:2]))
         return self.hog.run(image, upsample, threshold)
 
 
@@ -121,6 +122,17 @@ def test_the_largest_face_alone_is_found_without_upsampling_when_it_is_big(refer
     assert np.abs(face.eyes - reference.eyes).max() < 3
     detector.detect(astronaut())
     assert hog.upsamples == [0, 1]  # without largest: the full search, as POST /faces needs it
+
+
+def test_a_copy_not_upsampled_is_searched_at_half_its_side_first():
+    """At 1024 px the working copy is not upsampled: the cheap search is on a 512 px copy."""
+    photo = np.asarray(Image.fromarray(astronaut()).resize((1024, 1024), Image.Resampling.BICUBIC))
+    detector, hog = recording_detector()
+    (full,) = detector.detect(photo).faces
+    (face,) = detector.detect(photo, largest=True).faces
+    assert hog.upsamples == [0, 0] and hog.sides == [1024, 512]
+    assert np.abs(np.subtract(face.box, full.box)).max() < 0.1 * full.width
+    assert np.abs(face.eyes - full.eyes).max() < 0.03 * full.width
 
 
 def test_a_face_too_small_for_the_cheap_search_is_still_found(reference):

@@ -7,11 +7,13 @@ tree of 19 nodes, and solving it cost about 0.3 ms more than this one node of a 
 request's 5-6 ms of server CPU (benchmarks/RESULTS.md, "One dependency for /edit"). This dependency declares the query
 parameters and the upload itself and calls the same plain functions in the same order.
 
-The order of the checks is kept, so that nothing is read or decoded for a request that will
-be refused anyway:
+The checks run in this order, so that nothing is read or decoded for a request that will be
+refused anyway:
 
 1. FastAPI validates every declared parameter first and calls this function only when all
-   are valid (a bad ``quality=0`` or ``face=sideways`` is a 422 before anything runs);
+   are valid (a bad ``quality=0`` or ``face=sideways`` is a 422 before anything runs). One
+   difference from the tree of before: a request with an unknown ``model=`` AND an invalid
+   parameter is now that 422, where it was the model's 404;
 2. the model (404 ``unknown_model``; 503 while the models load);
 3. the edit plan (422 ``unknown_attribute`` / ``invalid_delta``) and the alignment plan
    (422 ``invalid_face``);
@@ -97,7 +99,7 @@ async def edit_request(
     aligning = plan_alignment(state, align, face)
     limits = limits_of(state)
     paste_back = plan.detail == "residual"
-    async for decoded in decoded_upload(request, image, loaded, state.settings, limits, paste_back=paste_back):
+    async with decoded_upload(request, image, loaded, state.settings, limits, paste_back=paste_back) as decoded:
         # After the decode, so that a paste-back's jobs extend the hold it put on the request.
         work = cpu_work_of(request, limits)
         yield EditRequest(plan, aligning, decoded, loaded, classifier, work)

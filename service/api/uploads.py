@@ -14,6 +14,7 @@ may decode a JPEG at reduced scale.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -33,11 +34,16 @@ from service.runtime.registry import LoadedModel
 from service.settings import Settings
 
 
+@asynccontextmanager
 async def decoded_upload(
     request: Request, image, model: LoadedModel, settings: Settings, limits: WorkLimits, *, paste_back: bool
 ) -> AsyncIterator[DecodedImage]:
     """The upload, read under the byte cap and decoded for ``model`` within the decode budget,
-    which stays reserved until the request is done with the image."""
+    which stays reserved until the request is done with the image.
+
+    A context manager, not a bare generator: a dependency that ``yield``s inside ``async with``
+    releases the budget as soon as the route raises (an ``async for`` over a generator would
+    leave it to the garbage collector, after the error response was sent)."""
     data = await read_upload(image, settings.max_upload_bytes)
     m = model.manifest
     async with limits.decoded(
@@ -62,7 +68,7 @@ async def decoded_for_one_face(
     limits: LimitsDep,
 ) -> AsyncIterator[DecodedImage]:
     """``POST /encode``: after its ``align`` / ``face`` are checked."""
-    async for decoded in decoded_upload(request, image, model, settings, limits, paste_back=False):
+    async with decoded_upload(request, image, model, settings, limits, paste_back=False) as decoded:
         yield decoded
 
 
@@ -75,7 +81,7 @@ async def decoded_for_alignment(
     limits: LimitsDep,
 ) -> AsyncIterator[DecodedImage]:
     """``POST /reconstruct``: after its ``align`` / ``face`` are checked."""
-    async for decoded in decoded_upload(request, image, model, settings, limits, paste_back=False):
+    async with decoded_upload(request, image, model, settings, limits, paste_back=False) as decoded:
         yield decoded
 
 

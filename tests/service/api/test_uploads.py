@@ -94,3 +94,41 @@ def test_a_parameter_shared_with_the_upload_dependency_is_one_problem_not_two(co
     response = client.post("/edit?quality=0", files=upload(images.png_bytes((32, 32))))  # and no attribute
     details = assert_error(response, 422, "validation_error")["details"]
     assert sorted(d["loc"][-1] for d in details) == ["attribute", "quality"], details
+
+
+def test_an_error_after_the_decode_releases_the_budget_before_the_answer(tiny_models_root):
+    """align=face on noise: the route raises (no face) after the upload was decoded. The
+    budget is released as the dependency unwinds, before the 422 is sent; a bare generator
+    left that to the garbage collector."""
+    app = create_app(make_settings(tiny_models_root))
+    events: list[str] = []
+
+    async def recording_app(scope, receive, send):
+        async def recording_send(message):
+            if message["type"] == "http.response.start":
+                events.append("answer")
+            await send(message)
+
+        await app(scope, receive, recording_send)
+
+    with TestClient(app):
+        budget = app.state.service.limits.budget
+        release = budget.release
+
+        def recording_release(cost):
+            events.append("released")
+            return release(cost)
+
+        budget.release = recording_release
+        noise = images.png_bytes((200, 200))
+        response = TestClient(recording_app).post("/edit?attribute=eyeglasses&align=face", files=upload(noise))
+        assert_error(response, 422, "no_face_found")
+        assert events == ["released", "answer"] and budget.in_use == 0
+
+
+def test_an_unknown_model_with_an_invalid_parameter_is_the_parameter_422(counted):
+    """FastAPI validates the parameters of /edit's one dependency before it runs it."""
+    client, calls = counted
+    response = client.post("/edit?attribute=eyeglasses&model=nope&quality=0", files=upload(images.png_bytes((32, 32))))
+    assert_error(response, 422, "validation_error")
+    assert calls == []

@@ -16,7 +16,6 @@ search. Then, through the app in process (TestClient, the shipped model), the p5
 from __future__ import annotations
 
 import argparse
-import io
 import json
 import statistics
 import sys
@@ -28,8 +27,10 @@ from PIL import Image
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "benchmarks"))
 
 from fastapi.testclient import TestClient  # noqa: E402
+from uploads import png_bytes  # noqa: E402  (benchmarks/ is not a package)
 
 from service.app import create_app  # noqa: E402
 from service.runtime.faces import FaceDetector  # noqa: E402
@@ -71,12 +72,6 @@ def search(detector: FaceDetector, images: list[np.ndarray]) -> dict:
         found += bool(detection.faces)
         usable += any(not face.too_small for face in detection.faces)
     return {"images": len(images), "found": found, "usable": usable, "detect_p50_ms": statistics.median(times)}
-
-
-def png(rgb: np.ndarray) -> bytes:
-    buffer = io.BytesIO()
-    Image.fromarray(rgb).save(buffer, format="PNG")
-    return buffer.getvalue()
 
 
 def edit_p50s(upload: bytes, repeats: int) -> dict:
@@ -125,7 +120,7 @@ def main(argv: list[str] | None = None) -> int:
             print(
                 f"| {size} px {kind} | {row['images']} | {row['found']} | {row['usable']} | {row['detect_p50_ms']:.2f} |"
             )
-    edit = edit_p50s(png(photos(64)[0]), args.repeats)
+    edit = edit_p50s(png_bytes(photos(64)[0]), args.repeats)
     print(
         f"/edit of the 64 px astronaut, p50 of {args.repeats}: align=auto {edit['edit_auto_p50_ms']:.2f} ms "
         f"({edit['auto_alignment']}: {edit['auto_reason']}), align=centre {edit['edit_centre_p50_ms']:.2f} ms"

@@ -4,8 +4,9 @@ Why one: FastAPI walks every node of a route's dependency tree on every request,
 a shared node again under each parent before it looks in its cache. Built from the
 smaller dependencies (model, classifier, plan, alignment, upload, CPU work), ``/edit`` was a
 tree of 19 nodes, and solving it cost about 0.3 ms more than this one node of a 64 px
-request's 5-6 ms of server CPU (benchmarks/RESULTS.md, "One dependency for /edit"). This dependency declares the query
-parameters and the upload itself and calls the same plain functions in the same order.
+request's 5-6 ms of server CPU (benchmarks/RESULTS.md, "One dependency for /edit"). This
+dependency declares the query parameters and the upload itself, and calls the plain checks
+those dependencies made.
 
 The checks run in this order, so that nothing is read or decoded for a request that will be
 refused anyway:
@@ -98,8 +99,7 @@ async def edit_request(
     )
     aligning = plan_alignment(state, align, face)
     limits = limits_of(state)
-    paste_back = plan.detail == "residual"
-    async with decoded_upload(request, image, loaded, state.settings, limits, paste_back=paste_back) as decoded:
+    async with decoded_upload(request, image, loaded, state.settings, limits, paste_back=plan.paste_back) as decoded:
         # After the decode, so that a paste-back's jobs extend the hold it put on the request.
         work = cpu_work_of(request, limits)
         yield EditRequest(plan, aligning, decoded, loaded, classifier, work)

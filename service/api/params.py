@@ -110,6 +110,11 @@ class EditPlan:
     format: Literal["png", "json"] | None  # None: content negotiation on the Accept header
     encoding: ImageEncoding  # of the returned image
 
+    @property
+    def paste_back(self) -> bool:
+        """``detail=residual``: the edit goes back into the upload at its own size."""
+        return self.detail == "residual"
+
 
 def plan_edit(
     model: LoadedModel,

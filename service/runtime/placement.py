@@ -15,7 +15,7 @@ off, no face, only faces narrower than ``min_face_px`` -> centre under ``auto``,
 - one that fits the model's input (both sides at most ``image_size``) is taken to be an
   aligned crop already, like the training images. Any face the detector could find in it
   (40 px at the least) would be upscaled into the model's input. On 64 px uploads, detection
-  cost 1.4-2.1 ms, a third of the whole 64 px edit, and found a usable face in none of 100
+  cost 1.2-2.1 ms, a third of the whole 64 px edit, and found a usable face in none of 100
   held-out synthfaces and four scikit-image photos (benchmarks/RESULTS.md, "Detection on
   uploads at the model's resolution");
 - a photo smaller than the smallest detectable face.

@@ -127,9 +127,8 @@ async def _edit(edit: EditRequest) -> _EditOutcome:
     """Place the face (or the centre square), run the edit, and build the shared headers."""
     plan, aligning, decoded, model, classifier = edit.plan, edit.aligning, edit.decoded, edit.model, edit.classifier
     _check_fits(plan.encoding, plan.detail, decoded)
-    paste_back = plan.detail == "residual"
     placed = await place(
-        decoded, model.manifest, aligning.pool, align=aligning.align, face=aligning.face, paste_back=paste_back
+        decoded, model.manifest, aligning.pool, align=aligning.align, face=aligning.face, paste_back=plan.paste_back
     )
     face_edits: list[photo.FaceEdit] = []
     edit_args = {

@@ -8,7 +8,12 @@ evaluation's own (the oracle's penultimate features, ``load_images``, ``gaussian
 split. The mean term ``|mu_real - mu_recon|^2`` is what a shift of the decoder's output moves;
 the covariance term is the spread of features the decoder does not draw.
 
+``--factors`` also prints, per checkpoint, how often the oracle reads the same value of each
+attribute and nuisance factor on the reconstruction as on the real face (categorical: the
+share that agree; continuous: the correlation), which says what the latent code drops.
+
     python benchmarks/frechet_terms.py --split val runs/ft4-cont/checkpoints/latest.pt SNAPSHOT.pt ...
+    python benchmarks/frechet_terms.py --factors runs/ft-zm-g025-1200/checkpoints/latest.pt
 """
 
 from __future__ import annotations
@@ -22,7 +27,7 @@ import torch
 from training.checkpoint import load_checkpoint, model_from_checkpoint
 from training.evaluation.evaluate import load_images
 from training.evaluation.fidelity import frechet_distance, gaussian_stats
-from training.evaluation.oracle.model import load_oracle
+from training.evaluation.oracle.model import OraclePrediction, load_oracle
 
 REPO = Path(__file__).resolve().parents[1]
 ORACLE = REPO / "training" / "evaluation" / "weights" / "synthfaces-oracle-64.pt"
@@ -49,16 +54,31 @@ def terms(real: np.ndarray, other: np.ndarray) -> dict[str, float]:
     return {"frechet": total, "mean_term": mean_term, "cov_term": total - mean_term, "trace": float(np.trace(c2))}
 
 
+def factor_agreement(real: OraclePrediction, recon: OraclePrediction) -> dict[str, float]:
+    """Per attribute and categorical factor the share of faces the oracle reads alike on both;
+    per continuous factor the correlation of its two readings."""
+    out = {name: float(np.mean(real.labels[name] == recon.labels[name])) for name in real.labels}
+    for name, values in real.nuisance.items():
+        other = recon.nuisance[name]
+        if np.issubdtype(values.dtype, np.integer):
+            out[name] = float(np.mean(values == other))
+        else:
+            out[name] = float(np.corrcoef(values, other)[0, 1])
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("checkpoints", type=Path, nargs="+")
     parser.add_argument("--split", default="val", choices=("train", "val", "test"))
     parser.add_argument("--n-images", type=int, default=512, help="as the card (512)")
     parser.add_argument("--oracle", type=Path, default=ORACLE)
+    parser.add_argument("--factors", action="store_true", help="also what each reconstruction keeps, per factor")
     args = parser.parse_args(argv)
     oracle = load_oracle(args.oracle)
     data = load_images(args.split, oracle.image_size, args.n_images)
-    real = oracle.features(data.images)
+    read = oracle.predict(data.images)
+    real = read.features
     reference = oracle.features(load_images(args.split, oracle.image_size, args.n_images, start=args.n_images).images)
     floor = terms(real, reference)
     print(
@@ -68,11 +88,14 @@ def main(argv: list[str] | None = None) -> int:
     print("step    Fréchet  mean term  cov term  trace      L1  checkpoint")
     for path in args.checkpoints:
         step, recon = reconstruct(path, data.images)
-        t = terms(real, oracle.features(recon))
+        read_recon = oracle.predict(recon)
+        t = terms(real, read_recon.features)
         l1 = float(np.abs(recon - data.images).mean())
         print(
             f"{step:>5} {t['frechet']:>9.1f} {t['mean_term']:>10.1f} {t['cov_term']:>9.1f} {t['trace']:>6.1f} {l1:.4f}  {path}"
         )
+        if args.factors:
+            print("       kept: " + ", ".join(f"{k} {v:.3f}" for k, v in factor_agreement(read, read_recon).items()))
     return 0
 
 

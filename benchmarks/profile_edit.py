@@ -9,6 +9,7 @@ is the middleware's own code, not what it wraps. CPU time comes from /proc (Linu
 
     python benchmarks/profile_edit.py --upload portrait512 --requests 400 --threads 1
     python benchmarks/profile_edit.py --upload small64 --raw /tmp/small64.txt
+    python benchmarks/profile_edit.py --upload small64 --server naive   # the 40-line handler, same stages
 
 Requires py-spy (``pip install py-spy``) and permission to ptrace the server (same user).
 """
@@ -28,7 +29,8 @@ from pathlib import Path
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_server import uvicorn_server  # noqa: E402  (benchmarks/ is not a package)
+from bench_server import process_server, uvicorn_server  # noqa: E402  (benchmarks/ is not a package)
+from peer_servers import server_spec  # noqa: E402
 from uploads import upload_pool  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
@@ -36,25 +38,30 @@ REPO = Path(__file__).resolve().parents[1]
 # from the leaf of a stack upwards claims the sample.
 STAGES: list[tuple[str, tuple[str, ...]]] = [
     ("onnxruntime run (encoder + decoder)", ("onnxruntime_inference_collection.py",)),
-    ("PNG encode (zlib)", ("encode_png", "PngImagePlugin.py:_save", "ImageFile.py:_save")),
+    ("PNG encode (zlib)", ("encode_png", "Image.save (PIL/", "_save (PIL/")),
     ("uint8 conversion of the output", ("to_uint8",)),
-    (
-        "image decode (Pillow open/load/convert)",
-        ("load_opened", "to_rgb", "exif_transpose", "decode_image"),
-    ),
     ("crop + resize + float input", ("model_array",)),
+    (
+        "image decode (Pillow open/load/convert, libspng)",
+        (
+            "load_opened", "to_rgb", "exif_transpose", "decode_image", "open_image", "png_pixels.py",
+            "open (PIL/Image.py", "_open_core (PIL/", "ImageFile.load (PIL/", "Image.convert (PIL/",
+        ),
+    ),
     ("latent math + probability headers", ("service/latent/", "kv_header")),
+    ("fused edit call (concatenations, results)", ("service/runtime/fused.py",)),
     ("multipart parsing", ("formparsers.py", "multipart/", "read_upload", "datastructures.py")),
     ("batcher (asyncio work)", ("service/runtime/batcher.py", "service/runtime/registry.py")),
-    ("executor / thread hops", ("concurrent/futures", "anyio/", "threading.py", "to_thread")),
+    ("executor / thread hops", ("concurrent/futures", "anyio/", "threading.py", "to_thread", "side_thread.py")),
     ("metrics (prometheus)", ("prometheus_client",)),
     ("middleware (service + starlette)", ("service/api/errors.py", "service/api/metrics.py", "middleware/")),
     ("FastAPI routing, dependencies, validation", ("fastapi/", "starlette/routing.py", "pydantic")),
-    ("route + pipeline code", ("service/api/", "service/runtime/pipeline.py")),
+    # naive_app.py: the peer's handler, whose one function does what our route and pipeline do
+    ("route + pipeline code", ("service/api/", "service/runtime/pipeline.py", "naive_app.py")),
     ("responses (starlette)", ("starlette/responses.py",)),
     ("HTTP protocol (uvicorn, h11/httptools)", ("uvicorn/", "h11/", "httptools")),
     ("asyncio event loop", ("asyncio/",)),
-]
+]  # fmt: skip
 OTHER = "other"
 # Leaves of samples taken while a thread waits (py-spy's own idle test misses these in
 # --nonblocking mode): a pool thread blocked on its queue, or the main thread inside
@@ -110,11 +117,23 @@ def server_env(args: argparse.Namespace) -> dict[str, str]:
     return env
 
 
+def started(args: argparse.Namespace, log_path: Path, record: dict):
+    """The server to profile, as a context manager yielding its URL (``record`` gets its pid)."""
+    if args.server == "service":
+        return uvicorn_server(server_env(args), log_path, 120.0, record)
+    spec = server_spec("naive", args.models_dir / args.model, args.threads)
+    return process_server(
+        spec.cmd, spec.env, log_path, 120.0, record, port=spec.port, cwd=spec.cwd, ready_path=spec.ready_path
+    )
+
+
 def profile(args: argparse.Namespace, log_dir: Path) -> tuple[Counter, float, list[float]]:
     pool = upload_pool(args.upload, args.pool)
-    params = {"attribute": "eyeglasses", "delta": "3", "align": "centre"}  # the path before detection
+    params = {"attribute": "eyeglasses", "delta": "3"}
+    if args.server == "service":
+        params["align"] = "centre"  # the path before detection, the naive handler's work
     record: dict = {}
-    with uvicorn_server(server_env(args), log_dir / "server.log", 120.0, record) as url:
+    with started(args, log_dir / "server.log", record) as url:
         pid = record["pid"]
         asyncio.run(send_all(url, pool, 30, params))  # warm-up, not profiled
         raw = args.raw or log_dir / "raw.txt"
@@ -161,6 +180,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--rate", type=int, default=200, help="py-spy samples per second")
     p.add_argument("--clients", type=int, default=1, help="concurrent closed-loop clients")
     p.add_argument("--gil", action="store_true", help="sample only the thread holding the GIL (the serial part)")
+    p.add_argument("--server", choices=["service", "naive"], default="service", help="naive: peers/naive_app.py")
     p.add_argument("--raw", type=Path, default=None, help="keep py-spy's collapsed stacks here")
     args = p.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="profile_edit_") as log_dir:
@@ -170,7 +190,7 @@ def main(argv: list[str] | None = None) -> int:
     latencies.sort()
     p50 = latencies[len(latencies) // 2]
     print(
-        f"/edit {args.upload}, {args.requests} requests, {args.clients} client(s): p50 {p50:.2f} ms, server CPU {cpu_ms:.2f} ms/request"
+        f"{args.server} /edit {args.upload}, {args.requests} requests, {args.clients} client(s): p50 {p50:.2f} ms, server CPU {cpu_ms:.2f} ms/request"
     )
     print(f"samples: {total} busy, {idle} idle or in uvloop's C code (not attributed)")
     print(f"{'stage':45s} {'share':>7s} {'CPU ms/request':>15s}")

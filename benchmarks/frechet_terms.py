@@ -25,6 +25,7 @@ import numpy as np
 import torch
 
 from training.checkpoint import load_checkpoint, model_from_checkpoint
+from training.evaluation import measure
 from training.evaluation.evaluate import load_images
 from training.evaluation.fidelity import frechet_distance, gaussian_stats
 from training.evaluation.oracle.model import OraclePrediction, load_oracle
@@ -54,17 +55,11 @@ def terms(real: np.ndarray, other: np.ndarray) -> dict[str, float]:
     return {"frechet": total, "mean_term": mean_term, "cov_term": total - mean_term, "trace": float(np.trace(c2))}
 
 
-def factor_agreement(real: OraclePrediction, recon: OraclePrediction) -> dict[str, float]:
-    """Per attribute and categorical factor the share of faces the oracle reads alike on both;
-    per continuous factor the correlation of its two readings."""
+def factor_agreement(real: OraclePrediction, recon: OraclePrediction) -> dict[str, float | None]:
+    """Per attribute the share of faces the oracle reads alike on both; per nuisance factor
+    what :func:`training.evaluation.measure.factor_agreement` says (the card's figure)."""
     out = {name: float(np.mean(real.labels[name] == recon.labels[name])) for name in real.labels}
-    for name, values in real.nuisance.items():
-        other = recon.nuisance[name]
-        if np.issubdtype(values.dtype, np.integer):
-            out[name] = float(np.mean(values == other))
-        else:
-            out[name] = float(np.corrcoef(values, other)[0, 1])
-    return out
+    return out | measure.factor_agreement(real, recon, list(real.nuisance))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -95,7 +90,8 @@ def main(argv: list[str] | None = None) -> int:
             f"{step:>5} {t['frechet']:>9.1f} {t['mean_term']:>10.1f} {t['cov_term']:>9.1f} {t['trace']:>6.1f} {l1:.4f}  {path}"
         )
         if args.factors:
-            print("       kept: " + ", ".join(f"{k} {v:.3f}" for k, v in factor_agreement(read, read_recon).items()))
+            kept = factor_agreement(read, read_recon)
+            print("       kept: " + ", ".join(f"{k} {'-' if v is None else f'{v:.3f}'}" for k, v in kept.items()))
     return 0
 
 

@@ -154,7 +154,14 @@ def preprocessing_section(m: Manifest) -> str:
     )
 
 
-def limits_section(m: Manifest) -> str:
+# A factor the oracle reads alike on fewer faces than this (or with a lower correlation) is
+# named in the card's limits: an edit redraws it rather than keeping it.
+FACTOR_KEPT_LIMIT = 0.7
+
+
+def limits_section(m: Manifest, report: dict | None = None) -> str:
+    """The model's limits; with its evaluation ``report``, also the factors its reconstructions lose."""
+    lost = factors_lost(report)
     return bullets(
         (
             "**Drawn faces, not photos.** The model has only seen synthfaces cartoons; it was never evaluated on "
@@ -178,7 +185,23 @@ def limits_section(m: Manifest) -> str:
             "Fréchet distances are in the oracle's feature space, not Inception FID: compare ratios with the "
             "paper, not values."
         ),
+        *([lost] if lost else []),
         typicality_limit(m),
+    )
+
+
+def factors_lost(report: dict | None) -> str | None:
+    """A limit naming the nuisance factors the reconstructions keep worst (``factors_kept``)."""
+    kept = (report or {}).get("reconstruction", {}).get("factors_kept") or {}
+    worst = sorted((v, n) for n, v in kept.items() if v is not None and v < FACTOR_KEPT_LIMIT)
+    if not worst:
+        return None
+    listed = ", ".join(f"{name} ({value:.2f})" for value, name in worst)
+    return (
+        "**Not every detail survives.** The latent code does not carry all of a face: the oracle reads these "
+        f"factors alike on a face and its reconstruction less than {FACTOR_KEPT_LIMIT:.0%} of the time "
+        f"(share of faces, or correlation): {listed}. A reconstruction or an edit draws its own version of them "
+        '(benchmarks/RESULTS.md, "what the reconstruction Fréchet is made of, per factor").'
     )
 
 

@@ -31,6 +31,7 @@ from training.evaluation.measure import (
     batched,
     measure_edits,
     measure_generation,
+    preserved_nuisance,
     prior_rates,
     reconstruction_metrics,
 )
@@ -205,8 +206,9 @@ def _run_stages(
     with stage("reconstruction"):
         z, recon, pred_real, pred_recon = _reconstruct(engine, oracle, data, bs)
         reconstruction = reconstruction_metrics(
-            data, recon, pred_real=pred_real, pred_recon=pred_recon, attributes=list(oracle.attributes)
-        )
+            data, recon, pred_real=pred_real, pred_recon=pred_recon, attributes=list(oracle.attributes),
+            factors=preserved_nuisance(oracle.nuisance_spec),
+        )  # fmt: skip
     with stage("edits"):
         edits = measure_edits(
             engine, classifier, oracle, data,

@@ -43,6 +43,25 @@ def batched(fn: Callable[[np.ndarray], Any], x: np.ndarray, batch_size: int) -> 
     return np.concatenate(outs)
 
 
+def factor_agreement(
+    real: OraclePrediction, recon: OraclePrediction, factors: Sequence[str]
+) -> dict[str, float | None]:
+    """How alike the oracle reads each nuisance factor on a face and on its reconstruction:
+    for a categorical factor the share of faces read alike, for a continuous one the
+    correlation of the two readings (None when either reading is constant). A factor near
+    chance here is one the latent code does not carry (benchmarks/RESULTS.md, "what the
+    reconstruction Fréchet is made of, per factor")."""
+    out: dict[str, float | None] = {}
+    for name in factors:
+        a, b = real.nuisance[name], recon.nuisance[name]
+        if np.issubdtype(a.dtype, np.integer):
+            out[name] = float(np.mean(a == b))
+        else:
+            constant = np.std(a) == 0 or np.std(b) == 0
+            out[name] = None if constant else float(np.corrcoef(a, b)[0, 1])
+    return out
+
+
 def reconstruction_metrics(
     data: EvalImages,
     recon: np.ndarray,
@@ -50,8 +69,10 @@ def reconstruction_metrics(
     pred_real: OraclePrediction,
     pred_recon: OraclePrediction,
     attributes: Sequence[str],
+    factors: Sequence[str] = (),
 ) -> dict[str, Any]:
-    """Pixel metrics and oracle agreement between originals and reconstructions."""
+    """Pixel metrics and oracle agreement between originals and reconstructions; with
+    ``factors`` (nuisance factors the oracle reads on every face) also what each one keeps."""
     return {
         "l1": float(M.l1(data.images, recon).mean()),
         "psnr": float(M.psnr(data.images, recon).mean()),
@@ -60,6 +81,7 @@ def reconstruction_metrics(
         "oracle_agreement": {n: M.rate(pred_real.labels[n] == pred_recon.labels[n]) for n in attributes},
         "oracle_accuracy_real": {n: M.success_rate(pred_real.labels[n], data.truth[n]) for n in attributes},
         "oracle_accuracy_reconstruction": {n: M.success_rate(pred_recon.labels[n], data.truth[n]) for n in attributes},
+        "factors_kept": factor_agreement(pred_real, pred_recon, factors),
     }
 
 

@@ -216,7 +216,7 @@ def render_model_card(
             label=label, other_label=other_label, other_training_command=other_training_command,
             hardware=hardware, other_wall_time_s=other_wall_time_s,
         )  # fmt: skip
-    sections += ["## Limits\n", limits_section(m), "## Licence\n", licence_section(m)]
+    sections += ["## Limits\n", limits_section(m, report), "## Licence\n", licence_section(m)]
     return "\n".join(s.strip("\n") + "\n" for s in sections)
 
 

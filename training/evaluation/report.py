@@ -93,6 +93,14 @@ def _reconstruction_section(report: dict[str, Any]) -> list[str]:
         ),
         f"Fréchet distances are in the {f['space']} (stand-in for FID).\n",
     ]
+    kept = r.get("factors_kept")
+    if kept:
+        out.append(
+            "What each reconstruction keeps of the faces' other factors, as the oracle reads them on both "
+            "(categorical: the share of faces read alike; continuous: the correlation): "
+            + ", ".join(f"{name} {fmt(value)}" for name, value in kept.items())
+            + ".\n"
+        )
     if report.get("inception_fid"):
         i = report["inception_fid"]
         out.append(

@@ -18,6 +18,7 @@ from service.latent.edit import LinearClassifier, logit
 from training.evaluation.measure import (
     EvalImages,
     batched,
+    factor_agreement,
     measure_edits,
     measure_generation,
 )
@@ -157,3 +158,19 @@ def test_generation_accuracy_of_langevin_and_exact_samples():
             assert exact["oracle_accuracy"] > 0.8  # exact samples may sit on the wrong side, rarely
             assert lang["seconds_per_sample"] > 0
             assert grids[name][cond].shape == (16, 3, S, S)
+
+
+def test_factor_agreement_is_a_share_for_categories_and_a_correlation_for_continuous_factors():
+    def reading(eye_color, scale, skin):
+        return OraclePrediction(
+            probabilities={},
+            nuisance={"eye_color": np.array(eye_color), "scale": np.array(scale), "skin_tone": np.array(skin)},
+        )
+
+    real = reading([0, 1, 2, 3], [0.1, 0.2, 0.3, 0.4], [0.5, 0.5, 0.5, 0.5])
+    recon = reading([0, 1, 1, 1], [0.2, 0.4, 0.6, 0.8], [0.1, 0.4, 0.2, 0.9])
+    kept = factor_agreement(real, recon, ["eye_color", "scale", "skin_tone"])
+    assert kept["eye_color"] == pytest.approx(0.5)  # two of four faces read alike
+    assert kept["scale"] == pytest.approx(1.0)  # a rescaled reading is still the same factor
+    assert kept["skin_tone"] is None  # a constant reading has no correlation
+    assert factor_agreement(real, recon, []) == {}

@@ -14,7 +14,7 @@ import pytest
 from service.artifact import load_artifact
 from training.cli import build_parser as build_training_parser
 from training.data.synthfaces import truth
-from training.evaluation.card_sections import preprocessing_section
+from training.evaluation.card_sections import limits_section, preprocessing_section
 from training.evaluation.cli import EXIT_BAD_INPUT, build_parser, main
 from training.evaluation.model_card import (
     CARD_NAME,
@@ -289,3 +289,15 @@ def test_preprocessing_says_centre_square_without_an_alignment_template(model_di
     assert manifest.alignment is not None and "align=auto" in preprocessing_section(manifest)
     text = preprocessing_section(manifest.model_copy(update={"alignment": None}))
     assert "centre-cropped to a square" in text and "no alignment template" in text and "align=" not in text
+
+
+def test_limits_name_the_factors_the_reconstructions_lose(model_dir: Path, tiny_eval):
+    manifest = load_artifact(model_dir)
+    report = copy.deepcopy(tiny_eval[0])
+    report["reconstruction"]["factors_kept"] = {"eye_color": 0.24, "clothing": 0.6, "background": 1.0, "scale": None}
+    text = limits_section(manifest, report)
+    line = next(x for x in text.splitlines() if "Not every detail survives" in x)
+    assert "eye_color (0.24), clothing (0.60)" in line and "background" not in line and "scale" not in line
+    report["reconstruction"]["factors_kept"] = {"eye_color": 0.95}
+    assert "Not every detail survives" not in limits_section(manifest, report)
+    assert "Not every detail survives" not in limits_section(manifest)  # no report, no claim

@@ -35,6 +35,16 @@ def test_markdown_table_shows_the_reports_numbers(tiny_eval):
     assert md.count("| eyeglasses |") >= 3  # two generation rows and one oracle row
 
 
+def test_the_report_says_what_each_reconstruction_keeps_of_the_other_factors(tiny_eval):
+    report, _ = tiny_eval
+    kept = report["reconstruction"]["factors_kept"]
+    assert "eye_color" in kept and "clothing" in kept
+    assert "glasses_style" not in kept  # only drawn with eyeglasses: not comparable on every face
+    assert all(v is None or -1.0 <= v <= 1.0 for v in kept.values())
+    line = next(x for x in markdown_table(report).splitlines() if x.startswith("What each reconstruction keeps"))
+    assert f"eye_color {fmt(kept['eye_color'])}" in line
+
+
 def test_summary_averages_over_attributes(tiny_eval):
     report, _ = tiny_eval
     s = summary(report)

@@ -204,11 +204,7 @@ def _run_stages(
         data = load_images(c["split"], size, n, seed=c["data_seed"])
         reference = load_images(c["split"], size, n, seed=c["data_seed"], start=n)
     with stage("reconstruction"):
-        z, recon, pred_real, pred_recon = _reconstruct(engine, oracle, data, bs)
-        reconstruction = reconstruction_metrics(
-            data, recon, pred_real=pred_real, pred_recon=pred_recon, attributes=list(oracle.attributes),
-            factors=preserved_nuisance(oracle.nuisance_spec),
-        )  # fmt: skip
+        z, recon, pred_real, pred_recon, reconstruction = _reconstruct(engine, oracle, data, bs)
     with stage("edits"):
         edits = measure_edits(
             engine, classifier, oracle, data,
@@ -245,11 +241,17 @@ def _run_stages(
     }
 
 
-def _reconstruct(engine: Any, oracle: Any, data: EvalImages, batch_size: int) -> tuple[np.ndarray, ...]:
-    """Encoder means, their decodes, and the oracle's view of the originals and the decodes."""
+def _reconstruct(engine: Any, oracle: Any, data: EvalImages, batch_size: int) -> tuple[Any, ...]:
+    """Encoder means, their decodes, the oracle's view of the originals and the decodes, and
+    the reconstruction metrics."""
     z = batched(engine.encode, data.images, batch_size)
     recon = batched(engine.decode, z, batch_size)
-    return z, recon, oracle.predict(data.images), oracle.predict(recon)
+    pred_real, pred_recon = oracle.predict(data.images), oracle.predict(recon)
+    metrics = reconstruction_metrics(
+        data, recon, pred_real=pred_real, pred_recon=pred_recon, attributes=list(oracle.attributes),
+        factors=preserved_nuisance(oracle.nuisance_spec),
+    )  # fmt: skip
+    return z, recon, pred_real, pred_recon, metrics
 
 
 def _generation(engine: Any, classifier: LinearClassifier, oracle: Any, model_folder: Path, c: dict) -> Generated:
